@@ -1,0 +1,49 @@
+# Two commands do all set-up on a fresh machine (Python 3.11+, Node.js, package registries):
+#   make run    the whole system on this machine
+#   make test   lint + every test, on CPython and real MicroPython
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian packages the tests use for real parts: chromium (console browser tests) and
+# postgresql (the scale-out engine). Installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+setup: $(VENV)/.installed node_modules/.installed system-deps
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: setup
+	$(PY) -m monitor.demo
+
+bench: setup
+	$(PY) bench/frame_sizes.py
+
+clean:
+	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis
