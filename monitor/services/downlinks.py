@@ -14,7 +14,8 @@ def sign(keybox: KeyBox, device: Device, ftype: int, fields: tuple[int, ...]) ->
     # Every downlink uses a fresh counter so the fob's own replay window accepts each once.
     device.downlink_counter = (device.downlink_counter or 0) + 1
     key = keybox.open(device.id, device.key_sealed)
-    return frames.encode(ftype, device.id, device.downlink_counter, fields, key)
+    signed: bytes = frames.encode(ftype, device.id, device.downlink_counter, fields, key)
+    return signed
 
 
 def queue(

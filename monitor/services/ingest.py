@@ -253,7 +253,8 @@ def downlink_ack(keybox: KeyBox, device: Device, counter: int) -> str:
     # frame is the one still connected to the fob.
     device.downlink_counter = (device.downlink_counter or 0) + 1
     key = keybox.open(device.id, device.key_sealed)
-    return frames.encode(ft.ACK, device.id, device.downlink_counter, (counter,), key).hex()
+    signed: bytes = frames.encode(ft.ACK, device.id, device.downlink_counter, (counter,), key)
+    return signed.hex()
 
 
 def _act(

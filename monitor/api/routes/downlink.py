@@ -39,8 +39,11 @@ def _fetch(db: Database, after: int) -> tuple[list[dict[str, Any]], int]:
         rows = s.scalars(
             select(Downlink).where(Downlink.id > after).order_by(Downlink.id).limit(PAGE)
         ).all()
-        items = [{"id": r.id, "device_id": r.device_id, "frame": r.frame.hex()} for r in rows]
-    return items, (items[-1]["id"] if items else after)
+        items: list[dict[str, Any]] = [
+            {"id": r.id, "device_id": r.device_id, "frame": r.frame.hex()} for r in rows
+        ]
+        cursor = rows[-1].id if rows else after
+    return items, cursor
 
 
 @router.get("/downlink", response_model=DownlinkOut)
