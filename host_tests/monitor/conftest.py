@@ -49,8 +49,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
 
 def make_settings(db_url: str, **kw: Any) -> Settings:
     return Settings(
-        database_url=db_url, environment="test", run_scheduler=False,
-        master_key="test-master-key-" + "x" * 32, secret_key="test-secret-key-" + "y" * 32,
+        database_url=db_url,
+        environment="test",
+        run_scheduler=False,
+        master_key="test-master-key-" + "x" * 32,
+        secret_key="test-secret-key-" + "y" * 32,
         **kw,
     )
 
@@ -88,9 +91,15 @@ class Env:
 
 
 def frame_item(
-    ftype: int, counter: int, fields: tuple[int, ...], *, device_id: int = DEVICE_ID,
-    key: bytes = DEVICE_KEY, received_at: dt.datetime | None = None,
-    location: dict[str, float] | None = None, link: str = "ble",
+    ftype: int,
+    counter: int,
+    fields: tuple[int, ...],
+    *,
+    device_id: int = DEVICE_ID,
+    key: bytes = DEVICE_KEY,
+    received_at: dt.datetime | None = None,
+    location: dict[str, float] | None = None,
+    link: str = "ble",
 ) -> dict[str, Any]:
     return {
         "frame": frames.encode(ftype, device_id, counter, fields, key).hex(),
@@ -111,9 +120,14 @@ def heartbeat(counter: int, battery: int = 90, **kw: Any) -> dict[str, Any]:
 
 def seed_app(app: FastAPI, webhook: str | None = None) -> Seeded:
     return seed(
-        app.state.db, app.state.keybox, admin_password=ADMIN_PASSWORD,
-        operator_password=OPERATOR_PASSWORD, device_id=DEVICE_ID, device_key=DEVICE_KEY,
-        gateway_token=GATEWAY_TOKEN, escalation_webhook=webhook,
+        app.state.db,
+        app.state.keybox,
+        admin_password=ADMIN_PASSWORD,
+        operator_password=OPERATOR_PASSWORD,
+        device_id=DEVICE_ID,
+        device_key=DEVICE_KEY,
+        gateway_token=GATEWAY_TOKEN,
+        escalation_webhook=webhook,
     )
 
 
@@ -168,5 +182,6 @@ def live_server(tmp_path: Any) -> Iterator[LiveServer]:
 
 
 def gateway_client(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
-                        timeout=30)
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"}, timeout=30
+    )

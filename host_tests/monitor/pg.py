@@ -41,15 +41,37 @@ class Cluster:
         self._n = 0
 
     def _run(self, *args: str) -> None:
-        subprocess.run([*self._as_postgres, *args], check=True, capture_output=True,
-                       timeout=START_TIMEOUT_S)
+        subprocess.run(
+            [*self._as_postgres, *args], check=True, capture_output=True, timeout=START_TIMEOUT_S
+        )
 
     def start(self) -> None:
-        self._run(_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            _bin("initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         opts = f"-k {self.dir} -c listen_addresses='' -F -c max_connections=200"
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-o", opts, "-w",
-                  "-t", str(START_TIMEOUT_S), "-l", str(self.dir / "log"), "start")
+        self._run(
+            _bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "-l",
+            str(self.dir / "log"),
+            "start",
+        )
 
     def stop(self) -> None:
         try:

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,6 +56,11 @@ def get_hub(request: Request) -> EventHub:
 
 
 HubDep = Annotated[EventHub, Depends(get_hub)]
+# Ids outside these ranges cannot exist; refusing them up front keeps them away from the database
+# drivers (SQLite raises on integers beyond 64 bits).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DeviceId = Annotated[int, Path(ge=0, le=0xFFFFFF)]
+RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]  # an id inside a request body
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeyBoxDep = Annotated[KeyBox, Depends(get_keybox)]

@@ -10,8 +10,9 @@ from protocol import frames
 def _downlinks(env: Env, after: int = 0) -> list[frames.Frame]:
     r = env.client.get(f"/v1/downlink?after={after}&wait=0", headers=env.gw)
     assert r.status_code == 200
-    return [frames.decode(bytes.fromhex(i["frame"]), DEVICE_KEY, ft.DOWNLINK)
-            for i in r.json()["items"]]
+    return [
+        frames.decode(bytes.fromhex(i["frame"]), DEVICE_KEY, ft.DOWNLINK) for i in r.json()["items"]
+    ]
 
 
 def test_acknowledge_queues_a_signed_ack_help_and_records_time_to_ack(env: Env) -> None:
@@ -40,15 +41,20 @@ def test_resolve_records_outcome_notes_audit_and_ack_resolved(env: Env) -> None:
     h = env.token()
     aid = env.client.get("/v1/alarms", headers=h).json()[0]["id"]
     env.client.post(f"/v1/alarms/{aid}/acknowledge", headers=h)
-    r = env.client.post(f"/v1/alarms/{aid}/resolve", headers=h,
-                        json={"outcome": "help_sent", "notes": "Security attended"})
+    r = env.client.post(
+        f"/v1/alarms/{aid}/resolve",
+        headers=h,
+        json={"outcome": "help_sent", "notes": "Security attended"},
+    )
     assert r.status_code == 200
     a = r.json()
-    assert (a["status"], a["outcome"], a["notes"]) == ("resolved", "help_sent",
-                                                       "Security attended")
+    assert (a["status"], a["outcome"], a["notes"]) == ("resolved", "help_sent", "Security attended")
     assert [e["action"] for e in a["timeline"]] == ["raised", "acknowledged", "resolved"]
-    assert [e["actor"] for e in a["timeline"]] == [f"device:{DEVICE_ID}", "user:operator",
-                                                   "user:operator"]
+    assert [e["actor"] for e in a["timeline"]] == [
+        f"device:{DEVICE_ID}",
+        "user:operator",
+        "user:operator",
+    ]
     assert [d.ftype for d in _downlinks(env)] == [ft.ACK_HELP, ft.ACK_RESOLVED]
     assert env.client.get("/v1/alarms", headers=h).json() == []
     bad = env.client.post(f"/v1/alarms/{aid}/resolve", headers=h, json={"outcome": "help_sent"})
@@ -89,8 +95,9 @@ def test_alarm_detail_carries_worker_profile_and_risk_notes(env: Env) -> None:
 
 
 def test_queue_orders_highest_priority_then_newest(env: Env) -> None:
-    env.post_frames(frame_item(ft.LOW_BATTERY, 1, (9, 0, 0)), sos(2), frame_item(ft.FALL, 3,
-                                                                                 (70, 0, 0)))
+    env.post_frames(
+        frame_item(ft.LOW_BATTERY, 1, (9, 0, 0)), sos(2), frame_item(ft.FALL, 3, (70, 0, 0))
+    )
     kinds = [a["kind"] for a in env.client.get("/v1/alarms", headers=env.token()).json()]
     assert kinds == ["sos", "fall", "low_battery"]
 

@@ -19,8 +19,9 @@ def test_wrong_password_is_401_and_repeated_failures_are_rate_limited(env: Env) 
 
 
 def test_session_cookie_is_httponly_and_strict(env: Env) -> None:
-    r = env.client.post("/v1/auth/login",
-                        json={"username": "operator", "password": "operator-password-123"})
+    r = env.client.post(
+        "/v1/auth/login", json={"username": "operator", "password": "operator-password-123"}
+    )
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
 
@@ -45,8 +46,11 @@ def test_console_redirects_anonymous_to_login(env: Env) -> None:
 
 
 def test_console_form_login_sets_session(env: Env) -> None:
-    r = env.client.post("/login", data={"username": "admin", "password": "admin-password-123"},
-                        follow_redirects=False)
+    r = env.client.post(
+        "/login",
+        data={"username": "admin", "password": "admin-password-123"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = env.client.get("/devices")
     assert page.status_code == 200 and "Rejected frames" in page.text  # admin-only panel

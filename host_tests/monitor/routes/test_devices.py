@@ -14,8 +14,9 @@ from protocol import frames
 
 def test_provisioned_key_is_shown_once_and_works_and_is_never_returned_again(env: Env) -> None:
     admin = env.token("admin")
-    r = env.client.post("/v1/devices", headers=admin,
-                        json={"board": "devkitc-mpu6050", "firmware_version": "0.1.0"})
+    r = env.client.post(
+        "/v1/devices", headers=admin, json={"board": "devkitc-mpu6050", "firmware_version": "0.1.0"}
+    )
     assert r.status_code == 201
     key_hex = r.json()["key"]
     dev = r.json()["device"]["id"]
@@ -63,24 +64,40 @@ def test_gateway_token_is_shown_once_stored_hashed_and_works(env: Env) -> None:
 
 def test_workers_with_escalation_contacts_and_device_assignment(env: Env) -> None:
     admin = env.token("admin")
-    w = env.client.post("/v1/workers", headers=admin, json={
-        "name": "Kim Lee", "phone": "+44 1", "team": "Night patrol", "risk_notes": "Diabetic"})
+    w = env.client.post(
+        "/v1/workers",
+        headers=admin,
+        json={
+            "name": "Kim Lee",
+            "phone": "+44 1",
+            "team": "Night patrol",
+            "risk_notes": "Diabetic",
+        },
+    )
     assert w.status_code == 201
     wid = w.json()["id"]
-    r = env.client.put(f"/v1/workers/{wid}/contacts", headers=admin, json=[
-        {"name": "Supervisor", "webhook_url": "http://127.0.0.1:9/hook", "delay_s": 30},
-        {"name": "Manager", "webhook_url": "http://127.0.0.1:9/hook2", "delay_s": 120}])
+    r = env.client.put(
+        f"/v1/workers/{wid}/contacts",
+        headers=admin,
+        json=[
+            {"name": "Supervisor", "webhook_url": "http://127.0.0.1:9/hook", "delay_s": 30},
+            {"name": "Manager", "webhook_url": "http://127.0.0.1:9/hook2", "delay_s": 120},
+        ],
+    )
     assert [c["name"] for c in r.json()["contacts"]] == ["Supervisor", "Manager"]
     d = env.client.post("/v1/devices", headers=admin, json={"board": "m5stickc-plus2"}).json()
-    r = env.client.patch(f"/v1/devices/{d['device']['id']}", headers=admin,
-                         json={"worker_id": wid})
+    r = env.client.patch(f"/v1/devices/{d['device']['id']}", headers=admin, json={"worker_id": wid})
     assert r.json()["worker"]["name"] == "Kim Lee"
     assert env.client.get(f"/v1/workers/{wid}", headers=env.token()).json()["devices"] == [
-        d["device"]["id"]]
+        d["device"]["id"]
+    ]
 
 
 def test_errors_are_json_with_a_message(env: Env) -> None:
     r = env.client.get("/v1/alarms/999999", headers=env.token())
     assert r.status_code == 404
-    assert r.json() == {"error": "not_found", "message": "alarm 999999 does not exist",
-                        "alarm_id": 999999}
+    assert r.json() == {
+        "error": "not_found",
+        "message": "alarm 999999 does not exist",
+        "alarm_id": 999999,
+    }

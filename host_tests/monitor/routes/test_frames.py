@@ -129,8 +129,13 @@ def test_gateway_token_cannot_read_alarms(env: Env) -> None:
 
 
 def test_gateway_health_is_recorded(env: Env) -> None:
-    body = {"links": [{"device_id": DEVICE_ID, "link": "serial", "port": "/dev/pts/3",
-                       "connected": True}], "queue_depth": 4, "version": "0.1.0"}
+    body = {
+        "links": [
+            {"device_id": DEVICE_ID, "link": "serial", "port": "/dev/pts/3", "connected": True}
+        ],
+        "queue_depth": 4,
+        "version": "0.1.0",
+    }
     assert env.client.post("/v1/gateways/health", json=body, headers=env.gw).status_code == 204
     [g] = env.client.get("/v1/gateways", headers=env.token("admin")).json()
     assert g["queue_depth"] == 4 and g["links"][0]["port"] == "/dev/pts/3"

@@ -51,10 +51,24 @@ def receiver() -> Iterator[Receiver]:
 
 def _ladder(env: Env, url: str) -> None:
     with env.app.state.db.session() as s:
-        s.add(Contact(worker_id=env.seeded.worker_id, position=0, name="Supervisor",
-                      webhook_url=url + "/first", delay_s=30))
-        s.add(Contact(worker_id=env.seeded.worker_id, position=1, name="Manager",
-                      webhook_url=url + "/second", delay_s=90))
+        s.add(
+            Contact(
+                worker_id=env.seeded.worker_id,
+                position=0,
+                name="Supervisor",
+                webhook_url=url + "/first",
+                delay_s=30,
+            )
+        )
+        s.add(
+            Contact(
+                worker_id=env.seeded.worker_id,
+                position=1,
+                name="Manager",
+                webhook_url=url + "/second",
+                delay_s=90,
+            )
+        )
 
 
 def _step(env: Env, at: dt.datetime) -> int:
@@ -89,9 +103,7 @@ def test_acknowledged_alarm_does_not_escalate(env: Env, receiver: Receiver) -> N
     assert receiver.calls == []
 
 
-def test_failed_delivery_is_retried_with_backoff_and_recorded(
-    env: Env, receiver: Receiver
-) -> None:
+def test_failed_delivery_is_retried_with_backoff_and_recorded(env: Env, receiver: Receiver) -> None:
     _ladder(env, receiver.url)
     receiver.fail_next = 2
     t0 = dt.datetime.now(dt.UTC)

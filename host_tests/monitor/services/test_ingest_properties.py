@@ -21,33 +21,39 @@ ALARM_TYPES = st.sampled_from([ft.SOS, ft.FALL, ft.NO_MOTION])
 
 
 @st.composite
-def scenario(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[tuple[int, int, bool]],
-                                       list[int]]:
+def scenario(
+    draw: st.DrawFn,
+) -> tuple[list[tuple[int, int]], list[tuple[int, int, bool]], list[int]]:
     # Distinct counters within one replay window (a fob's outbox resends within it).
     counters = draw(st.lists(st.integers(0, 60), min_size=1, max_size=8, unique=True))
     alarms = [(c, draw(ALARM_TYPES)) for c in counters]
     # Each delivery: (alarm index, gateway, forged?) -- every alarm delivered at least once.
-    extra = draw(st.lists(st.tuples(st.integers(0, len(alarms) - 1), st.integers(1, 3),
-                                    st.booleans()), max_size=20))
+    extra = draw(
+        st.lists(
+            st.tuples(st.integers(0, len(alarms) - 1), st.integers(1, 3), st.booleans()),
+            max_size=20,
+        )
+    )
     deliveries = [(i, 1, False) for i in range(len(alarms))] + extra
     deliveries = draw(st.permutations(deliveries))
     cuts = draw(st.lists(st.integers(1, 6), min_size=1, max_size=len(deliveries)))
     return alarms, deliveries, cuts
 
 
-@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture],
-          deadline=None)
+@settings(
+    max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
 @given(sc=scenario(), key=st.binary(min_size=16, max_size=16))
 def test_each_alarm_is_shown_exactly_once_whatever_the_interleaving(
-    env: Env, sc: tuple[list[tuple[int, int]], list[tuple[int, int, bool]], list[int]],
+    env: Env,
+    sc: tuple[list[tuple[int, int]], list[tuple[int, int, bool]], list[int]],
     key: bytes,
 ) -> None:
     alarms, deliveries, cuts = sc
     db, keybox = env.app.state.db, env.app.state.keybox
     device_id = next(_ids)
     with db.session() as s:
-        provisioning.provision_device(s, keybox, "test", board="sim", device_id=device_id,
-                                      key=key)
+        provisioning.provision_device(s, keybox, "test", board="sim", device_id=device_id, key=key)
     now = dt.datetime.now(dt.UTC).isoformat()
     items = []
     for i, gw, forged in deliveries:
@@ -61,7 +67,7 @@ def test_each_alarm_is_shown_exactly_once_whatever_the_interleaving(
     for size in itertools.cycle(cuts):
         if pos >= len(items):
             break
-        chunk = items[pos:pos + size]
+        chunk = items[pos : pos + size]
         pos += size
         # A batch comes from one gateway in reality; split the chunk by gateway.
         for gw in (1, 2, 3):
@@ -81,6 +87,5 @@ def test_each_alarm_is_shown_exactly_once_whatever_the_interleaving(
             assert statuses.count("accepted") == 1
             assert set(statuses) <= {"accepted", "duplicate"}
     with db.session() as s:
-        shown = sorted(s.scalars(select(Alarm.source_counter)
-                                 .where(Alarm.device_id == device_id)))
+        shown = sorted(s.scalars(select(Alarm.source_counter).where(Alarm.device_id == device_id)))
     assert shown == sorted(c for c, _ in alarms)

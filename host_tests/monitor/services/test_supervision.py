@@ -67,8 +67,9 @@ def test_supervision_state_survives_a_restart(env: Env, db_url: str) -> None:
     # A second process on the same database: no duplicate alarm, nothing forgotten.
     again = create_app(make_settings(db_url))
     with again.state.db.session() as s:
-        assert supervision.supervise(s, again.state.settings,
-                                     now=t0 + dt.timedelta(seconds=400)) == []
+        assert (
+            supervision.supervise(s, again.state.settings, now=t0 + dt.timedelta(seconds=400)) == []
+        )
     again.state.db.engine.dispose()
     assert [a.kind for a in _alarms(env)] == ["device_offline"]
 
@@ -78,7 +79,9 @@ def test_spare_devices_are_not_supervised(env: Env) -> None:
     d = env.client.post("/v1/devices", headers=admin, json={"board": "m5stickc-plus2"}).json()
     key = bytes.fromhex(d["key"])
     t0 = dt.datetime.now(dt.UTC)
-    env.post_frames(heartbeat(1, device_id=d["device"]["id"], key=key, received_at=t0),
-                    heartbeat(1, received_at=t0))
+    env.post_frames(
+        heartbeat(1, device_id=d["device"]["id"], key=key, received_at=t0),
+        heartbeat(1, received_at=t0),
+    )
     assert _supervise(env, t0 + dt.timedelta(hours=1)) != []  # the seeded, allocated fob only
     assert {a.device_id for a in _alarms(env)} == {7}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
-from monitor.api.deps import CurrentOperator, HubDep, KeyBoxDep, SessionDep, operator_user
+from monitor.api.deps import CurrentOperator, HubDep, KeyBoxDep, RowId, SessionDep, operator_user
 from monitor.models import Alarm, Device, Worker
 from monitor.services import alarms, reports
 
@@ -119,13 +119,13 @@ async def stream(request: Request, _: CurrentOperator, hub: HubDep) -> EventSour
 
 
 @router.get("/{alarm_id}")
-def get_alarm(alarm_id: int, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
+def get_alarm(alarm_id: RowId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
     return detail(session, alarms.get(session, alarm_id))
 
 
 @router.post("/{alarm_id}/acknowledge")
 def acknowledge(
-    alarm_id: int, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
+    alarm_id: RowId, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
 ) -> dict[str, Any]:
     a = alarms.acknowledge(session, keybox, alarm_id, operator_user(op))
     session.commit()
@@ -134,7 +134,7 @@ def acknowledge(
 
 @router.post("/{alarm_id}/resolve")
 def resolve(
-    alarm_id: int, body: ResolveIn, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
+    alarm_id: RowId, body: ResolveIn, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
 ) -> dict[str, Any]:
     a = alarms.resolve(
         session, keybox, alarm_id, op.actor, body.outcome, body.notes, user=operator_user(op)
@@ -145,7 +145,7 @@ def resolve(
 
 @router.post("/{alarm_id}/incident", status_code=201)
 def file_incident(
-    alarm_id: int, body: IncidentIn, op: CurrentOperator, session: SessionDep
+    alarm_id: RowId, body: IncidentIn, op: CurrentOperator, session: SessionDep
 ) -> dict[str, Any]:
     inc = reports.file_incident(session, alarm_id, operator_user(op), body.type, body.summary)
     session.commit()

@@ -16,6 +16,7 @@ from monitor.api.deps import (
     SESSION_COOKIE,
     Principal,
     PrincipalDep,
+    RowId,
     SessionDep,
     SettingsDep,
     ThrottleDep,
@@ -143,7 +144,7 @@ def queue(request: Request, p: ConsoleUser, session: SessionDep) -> HTMLResponse
 
 @router.get("/alarms/{alarm_id}", response_class=HTMLResponse)
 def alarm_page(
-    alarm_id: int, request: Request, p: ConsoleUser, session: SessionDep
+    alarm_id: RowId, request: Request, p: ConsoleUser, session: SessionDep
 ) -> HTMLResponse:
     return page(
         request,

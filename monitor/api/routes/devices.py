@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from monitor.api.deps import CurrentAdmin, CurrentOperator, KeyBoxDep, SessionDep
+from monitor.api.deps import CurrentAdmin, CurrentOperator, DeviceId, KeyBoxDep, RefId, SessionDep
 from monitor.errors import NotFound
 from monitor.models import Device, Worker, utcnow
 from monitor.services import audit, downlinks, provisioning
@@ -21,13 +21,13 @@ class DeviceIn(BaseModel):
     board: str = Field(min_length=1, max_length=40, examples=["m5stickc-plus2"])
     device_id: int | None = Field(default=None, ge=1, le=0xFFFFFF)
     firmware_version: str | None = Field(default=None, max_length=40)
-    worker_id: int | None = None
+    worker_id: RefId | None = None
     heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
     replace: bool = Field(default=False, description="re-key an existing device (--force)")
 
 
 class DevicePatch(BaseModel):
-    worker_id: int | None = None
+    worker_id: RefId | None = None
     firmware_version: str | None = Field(default=None, max_length=40)
     heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
 
@@ -87,7 +87,7 @@ def provision(
 
 
 @router.get("/{device_id}")
-def get_device(device_id: int, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
+def get_device(device_id: DeviceId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
     d = session.get(Device, device_id)
     if d is None:
         raise NotFound(f"device {device_id} does not exist")
@@ -96,7 +96,7 @@ def get_device(device_id: int, _: CurrentOperator, session: SessionDep) -> dict[
 
 @router.patch("/{device_id}")
 def update_device(
-    device_id: int, body: DevicePatch, admin: CurrentAdmin, session: SessionDep
+    device_id: DeviceId, body: DevicePatch, admin: CurrentAdmin, session: SessionDep
 ) -> dict[str, Any]:
     d = session.get(Device, device_id)
     if d is None:
@@ -114,7 +114,7 @@ def update_device(
 
 
 @router.post("/{device_id}/revoke")
-def revoke(device_id: int, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+def revoke(device_id: DeviceId, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
     d = provisioning.revoke_device(session, admin.actor, device_id)
     session.commit()
     return device_out(session, d)
@@ -122,7 +122,11 @@ def revoke(device_id: int, admin: CurrentAdmin, session: SessionDep) -> dict[str
 
 @router.post("/{device_id}/commands", status_code=202)
 def command(
-    device_id: int, body: CommandIn, admin: CurrentAdmin, session: SessionDep, keybox: KeyBoxDep
+    device_id: DeviceId,
+    body: CommandIn,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    keybox: KeyBoxDep,
 ) -> dict[str, Any]:
     d = session.get(Device, device_id)
     if d is None or d.revoked_at is not None:

@@ -51,7 +51,7 @@ async def get_downlink(
     gw: CurrentGateway,
     db: DatabaseDep,
     hub: HubDep,
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=2**63 - 1),
     wait: float = Query(0, ge=0, le=MAX_WAIT_S),
 ) -> dict[str, Any]:
     deadline = time.monotonic() + wait

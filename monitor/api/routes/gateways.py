@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from monitor.api.deps import CurrentAdmin, CurrentGateway, SessionDep
+from monitor.api.deps import CurrentAdmin, CurrentGateway, RowId, SessionDep
 from monitor.errors import NotFound
 from monitor.models import Gateway, utcnow
 from monitor.services import audit, provisioning
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/gateways", tags=["gateways"])
 
 
 class LinkHealth(BaseModel):
-    device_id: int | None = None
+    device_id: int | None = Field(default=None, ge=0, le=0xFFFFFF)
     link: Literal["serial", "ble"]
     port: str = Field(max_length=200)
     connected: bool
@@ -26,7 +26,7 @@ class LinkHealth(BaseModel):
 
 class HealthIn(BaseModel):
     links: list[LinkHealth] = Field(max_length=1000)
-    queue_depth: int = Field(ge=0)
+    queue_depth: int = Field(ge=0, le=2**31 - 1)
     version: str = Field(max_length=64)
 
 
@@ -88,7 +88,7 @@ def create_gateway(body: GatewayIn, admin: CurrentAdmin, session: SessionDep) ->
 
 
 @router.post("/{gateway_id}/revoke", response_model=GatewayOut)
-def revoke_gateway(gateway_id: int, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+def revoke_gateway(gateway_id: RowId, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
     g = session.get(Gateway, gateway_id)
     if g is None:
         raise NotFound(f"gateway {gateway_id} does not exist")

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import delete, select
 
-from monitor.api.deps import CurrentAdmin, CurrentOperator, SessionDep
+from monitor.api.deps import CurrentAdmin, CurrentOperator, RowId, SessionDep
 from monitor.errors import NotFound
 from monitor.models import Contact, Device, Worker
 from monitor.services import audit
@@ -76,13 +76,13 @@ def create_worker(body: WorkerIn, admin: CurrentAdmin, session: SessionDep) -> d
 
 
 @router.get("/{worker_id}")
-def get_worker(worker_id: int, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
+def get_worker(worker_id: RowId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
     return worker_out(session, _get(session, worker_id))
 
 
 @router.put("/{worker_id}")
 def update_worker(
-    worker_id: int, body: WorkerIn, admin: CurrentAdmin, session: SessionDep
+    worker_id: RowId, body: WorkerIn, admin: CurrentAdmin, session: SessionDep
 ) -> dict[str, Any]:
     w = _get(session, worker_id)
     for k, v in body.model_dump().items():
@@ -94,7 +94,7 @@ def update_worker(
 
 @router.put("/{worker_id}/contacts")
 def set_contacts(
-    worker_id: int, body: list[ContactIn], admin: CurrentAdmin, session: SessionDep
+    worker_id: RowId, body: list[ContactIn], admin: CurrentAdmin, session: SessionDep
 ) -> dict[str, Any]:
     w = _get(session, worker_id)
     session.execute(delete(Contact).where(Contact.worker_id == w.id))
