@@ -123,11 +123,11 @@ def raise_alarm(
         alarm_id=alarm.id,
         subject=kind,
         details={
-            "raised_at": raised_at.isoformat(),
-            "received_at": received_at.isoformat(),
             "counter": source_counter,
-            "gateway_id": gateway_id,
-            "age_lower_bound": age_lower_bound,
+            "gateway": gateway_id,
+            "link": link,
+            "delay_s": round((received_at - raised_at).total_seconds()),
+            "age_lower_bound": age_lower_bound or None,
         },
     )
     _changed(session, alarm)

@@ -52,9 +52,9 @@ const Vigil = (() => {
     el.className = `alarm ${a.status} p${a.priority}` + (fresh ? " fresh" : "");
     el.dataset.id = a.id;
     el.dataset.raised = a.raised_at;
-    const who = a.worker ? `<b>${esc(a.worker.name)}</b><span class="muted">${esc(a.worker.team || "")} · 📞 ${esc(a.worker.phone || "—")}</span>`
+    const who = a.worker ? `<b>${esc(a.worker.name)}</b><span class="muted">${esc(a.worker.team || "")} · ${esc(a.worker.phone || "no phone")}</span>`
                          : `<b>Device ${a.device_id}</b><span class="muted">not allocated</span>`;
-    const loc = a.location ? `📍 ${a.location.lat.toFixed(4)}, ${a.location.lon.toFixed(4)} ± ${Math.round(a.location.accuracy_m || 0)} m` : "no location";
+    const loc = a.location ? `at ${a.location.lat.toFixed(4)}, ${a.location.lon.toFixed(4)} ± ${Math.round(a.location.accuracy_m || 0)} m` : "no location";
     const delay = Math.round((Date.parse(a.received_at) - Date.parse(a.raised_at)) / 1000);
     el.innerHTML = `
       <div><span class="kind k-${a.kind}">${KIND[a.kind] || a.kind}</span></div>
@@ -89,7 +89,7 @@ const Vigil = (() => {
       render();
     });
     const btn = document.getElementById("sound");
-    const label = () => { btn.textContent = soundOn ? "🔔 Sound on" : "🔕 Sound off"; };
+    const label = () => { btn.textContent = soundOn ? "Sound: on" : "Sound: off"; btn.classList.toggle("on", soundOn); };
     btn.onclick = () => { soundOn = !soundOn; localStorage.setItem("vigil.sound", soundOn ? "on" : "off"); label(); if (soundOn) beep(); };
     label();
     setInterval(() => document.querySelectorAll("[data-since]").forEach((n) => { n.textContent = since(n.dataset.since); }), 1000);

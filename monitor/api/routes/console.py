@@ -50,6 +50,17 @@ def ago(value: str | dt.datetime | None) -> str:
     return f"{s // 86400} d {s % 86400 // 3600} h ago"
 
 
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    s = int(seconds)
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
 def clock(value: str | dt.datetime | None) -> str:
     if value is None:
         return "—"
@@ -59,6 +70,7 @@ def clock(value: str | dt.datetime | None) -> str:
 
 templates.env.filters["ago"] = ago
 templates.env.filters["clock"] = clock
+templates.env.filters["duration"] = duration
 templates.env.filters["tojson_attr"] = lambda v: json.dumps(v)
 
 
