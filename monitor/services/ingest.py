@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import KeyBox
@@ -127,13 +127,57 @@ def _parse(items: list[Any], now: dt.datetime) -> _Batch:
     return batch
 
 
-def _lock_devices(session: Session, ids: set[int]) -> dict[int, Device]:
-    stmt = select(Device).where(Device.id.in_(ids)).order_by(Device.id)
+# The columns ingest touches on every frame, read and written with Core (no ORM identity map):
+# heartbeats are nearly all the traffic and need nothing else.
+_HOT = (
+    "id",
+    "key_sealed",
+    "revoked_at",
+    "replay_highest",
+    "replay_bitmap",
+    "downlink_counter",
+    "last_seen_at",
+    "last_gateway_id",
+    "last_link",
+    "battery_pct",
+    "last_flags",
+    "outbox_depth",
+)
+_WRITTEN = _HOT[3:]
+
+
+class DeviceState:
+    """One device's hot columns for the length of a batch; written back in one bulk UPDATE."""
+
+    __slots__ = _HOT + ("touched",)
+
+    def __init__(self, row: Any) -> None:
+        self.id: int = row.id
+        self.key_sealed: bytes = row.key_sealed
+        self.revoked_at: dt.datetime | None = row.revoked_at
+        self.replay_highest: int = row.replay_highest
+        self.replay_bitmap: int = row.replay_bitmap
+        self.downlink_counter: int = row.downlink_counter or 0
+        self.last_seen_at: dt.datetime | None = row.last_seen_at
+        self.last_gateway_id: int | None = row.last_gateway_id
+        self.last_link: str | None = row.last_link
+        self.battery_pct: int | None = row.battery_pct
+        self.last_flags: int | None = row.last_flags
+        self.outbox_depth: int | None = row.outbox_depth
+        self.touched = False
+
+    def changes(self) -> dict[str, Any]:
+        return {"id": self.id, **{n: getattr(self, n) for n in _WRITTEN}}
+
+
+def _lock_devices(session: Session, ids: set[int]) -> dict[int, DeviceState]:
+    cols = [getattr(Device, n) for n in _HOT]
+    stmt = select(*cols).where(Device.id.in_(ids)).order_by(Device.id)
     if session.get_bind().dialect.name == "postgresql":
         # Row locks serialise concurrent batches (several instances, several gateways) per
         # device so each replay window is read-modify-written atomically.
         stmt = stmt.with_for_update()
-    return {d.id: d for d in session.scalars(stmt)}
+    return {r.id: DeviceState(r) for r in session.execute(stmt)}
 
 
 def _known_frames(session: Session, parsed: list[_Parsed]) -> dict[tuple[int, int], bytes]:
@@ -187,7 +231,7 @@ def _apply(
     known = _known_frames(session, batch.parsed)
     windows: dict[int, ReplayWindow] = {}
     new_rows: list[dict[str, Any]] = []
-    accepted: list[tuple[_Parsed, frames.Frame, Device]] = []
+    accepted: list[tuple[_Parsed, frames.Frame, DeviceState]] = []
     for p in batch.parsed:
         device = devices.get(p.device_id)
         if device is None:
@@ -240,18 +284,56 @@ def _apply(
     for device_id, window in windows.items():
         d = devices[device_id]
         d.replay_highest, d.replay_bitmap = window.state()
+    for p, frame, d in accepted:
+        _update_hot(d, p, frame, gateway_id)
+    touched = [d.changes() for d in devices.values() if d.touched]
+    if touched:
+        session.execute(update(Device), touched)
     if new_rows:
         session.execute(insert(FrameRecord), new_rows)
-    for p, frame, device in accepted:
-        _act(session, keybox, device, p, frame, gateway_id)
+    # One query for the batch instead of one per frame: heartbeats are most of the traffic.
+    offline = set(
+        session.scalars(
+            select(Alarm.device_id).where(
+                Alarm.device_id.in_({d.id for _, _, d in accepted}),
+                Alarm.kind == "device_offline",
+                Alarm.status != alarms.RESOLVED,
+            )
+        )
+    )
+    for p, frame, d in accepted:
+        if p.ftype == ft.HEARTBEAT and d.id not in offline:
+            continue
+        # The rare frames (alarms, cancels, check-ins, returns from offline) use the ORM,
+        # loaded after the bulk UPDATE so it sees this batch's state.
+        orm_device = session.get(Device, d.id, populate_existing=True)
+        assert orm_device is not None
+        with session.no_autoflush:
+            _act(session, keybox, orm_device, p, frame, gateway_id, d.id in offline)
+        offline.discard(d.id)
     _count_rejections(session, batch, gateway_id, now)
     session.flush()
 
 
-def downlink_ack(keybox: KeyBox, device: Device, counter: int) -> str:
+def _update_hot(d: DeviceState, p: _Parsed, frame: frames.Frame, gateway_id: int | None) -> None:
+    d.touched = True
+    received = p.item.received_at
+    if d.last_seen_at is None or received > d.last_seen_at:
+        d.last_seen_at = received
+        d.last_gateway_id = gateway_id
+        d.last_link = p.item.link
+    fields = frame.fields
+    if p.ftype == ft.HEARTBEAT:
+        d.battery_pct, d.last_flags, d.outbox_depth = fields[0], fields[1], fields[2]
+    elif ft.layout(p.ftype) == ft.ALARM_BODY and p.ftype != ft.TEST:
+        d.battery_pct = fields[0] & 0x7F
+
+
+def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> str:
     # ACKs go back in the HTTP response, not the downlink queue: the gateway that relayed the
     # frame is the one still connected to the fob.
-    device.downlink_counter = (device.downlink_counter or 0) + 1
+    device.downlink_counter += 1
+    device.touched = True
     key = keybox.open(device.id, device.key_sealed)
     signed: bytes = frames.encode(ft.ACK, device.id, device.downlink_counter, (counter,), key)
     return signed.hex()
@@ -264,14 +346,11 @@ def _act(
     p: _Parsed,
     frame: frames.Frame,
     gateway_id: int | None,
+    was_offline: bool,
 ) -> None:
     info = frame.as_dict()
     received = p.item.received_at
     actor = f"device:{device.id}"
-    if device.last_seen_at is None or received > device.last_seen_at:
-        device.last_seen_at = received
-        device.last_gateway_id = gateway_id
-        device.last_link = p.item.link
     age = dt.timedelta(seconds=int(info.get("age_s", 0)))
     raised = received - age
     loc = p.item.location if p.ftype in _LOCATED else None
@@ -279,7 +358,7 @@ def _act(
         device.last_lat, device.last_lon = loc.lat, loc.lon
         device.last_accuracy_m = loc.accuracy_m
         device.last_location_at = raised
-    offline = alarms.open_alarm(session, device.id, "device_offline")
+    offline = alarms.open_alarm(session, device.id, "device_offline") if was_offline else None
     if offline is not None:
         # The device is back: supervision's alarm clears itself, with the evidence on record.
         alarms.resolve(
@@ -291,12 +370,7 @@ def _act(
             f"{frame.name} #{frame.counter} received via gateway {gateway_id}",
         )
     if p.ftype == ft.HEARTBEAT:
-        device.battery_pct = info["battery_pct"]
-        device.last_flags = info["flags"]
-        device.outbox_depth = info["outbox_depth"]
         return
-    if "battery_pct" in info and p.ftype != ft.TEST:
-        device.battery_pct = info["battery_pct"]
     if p.ftype in _ALARM_KINDS:
         kind = _ALARM_KINDS[p.ftype]
         if kind == "checkin_overdue":
