@@ -39,7 +39,7 @@ from protocol import frame_types as ft  # noqa: E402
 from protocol import frames  # noqa: E402
 
 DEVICES = 500
-BATCH = 500
+BATCH = 1000  # the API maximum: what a gateway draining a backlog sends
 PROBE_EVERY_S = 0.05
 TOKEN = "vgw_bench_token"
 MASTER = "bench-master-key-" + "z" * 32

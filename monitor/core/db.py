@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +12,26 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another before failing
+from monitor.errors import MonitorError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # another process holding the file waits this long
+# In-process, transactions queue on a lock instead: SQLite's busy handler polls with sleeps of
+# up to 100 ms, which an SOS stuck behind a bulk batch would feel. Long enough for any batch.
+SQLITE_LOCK_TIMEOUT_S = 30.0
+_file_locks: dict[str, threading.Lock] = {}
+_file_locks_guard = threading.Lock()
+
+
+class DatabaseBusy(MonitorError):
+    status_code = 503
+    code = "database_busy"
+
+
+def _lock_for(path: str) -> threading.Lock:
+    with _file_locks_guard:
+        return _file_locks.setdefault(
+            os.path.abspath(path) if path else ":memory:", threading.Lock()
+        )
 
 
 def normalise_url(url: str) -> str:
@@ -43,12 +64,28 @@ def make_engine(url: str) -> Engine:
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.close()
 
+        lock = _lock_for(path)
+
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: a transaction that read and then writes
-            # can never fail with SQLITE_BUSY_SNAPSHOT because another commit slipped between;
-            # it waits (busy_timeout) instead. Transactions here are short.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # One transaction at a time per file, in arrival order. IMMEDIATE takes SQLite's
+            # write lock up front so a transaction that reads and then writes can never fail
+            # with SQLITE_BUSY_SNAPSHOT; another process makes it wait (busy_timeout) instead.
+            if not lock.acquire(timeout=SQLITE_LOCK_TIMEOUT_S):
+                raise DatabaseBusy("the database stayed locked too long; retry the request")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                lock.release()
+                raise
+            conn.info["vigil_holds_lock"] = True
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn: Any) -> None:
+            # Only the connection that took the lock gives it back.
+            if conn.info.pop("vigil_holds_lock", False):
+                lock.release()
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
