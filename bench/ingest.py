@@ -77,10 +77,19 @@ def frames_for(keys: dict[int, bytes], total: int) -> list[list[dict[str, object
 
 
 def serve(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "VIGIL_DATABASE_URL": url, "VIGIL_MASTER_KEY": MASTER,
-           "VIGIL_RUN_SCHEDULER": "false"}
-    p = subprocess.Popen([sys.executable, "-m", "monitor", "--port", str(port)], cwd=ROOT,
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "VIGIL_DATABASE_URL": url,
+        "VIGIL_MASTER_KEY": MASTER,
+        "VIGIL_RUN_SCHEDULER": "false",
+    }
+    p = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -144,19 +153,26 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         sqlite_fps, sqlite_p99, sqlite_p50 = run(f"sqlite:///{d}/bench.db", args.duration, 18931)
-    print(f"sqlite:   {sqlite_fps:8.0f} frames/s  single-alarm p50 {sqlite_p50:.1f} ms "
-          f"p99 {sqlite_p99:.1f} ms (batches of {BATCH}, {DEVICES} fobs)")
+    print(
+        f"sqlite:   {sqlite_fps:8.0f} frames/s  single-alarm p50 {sqlite_p50:.1f} ms "
+        f"p99 {sqlite_p99:.1f} ms (batches of {BATCH}, {DEVICES} fobs)"
+    )
     cluster = Cluster()
     cluster.start()
     try:
         pg_fps, pg_p99, pg_p50 = run(cluster.new_database(), args.duration, 18932)
     finally:
         cluster.stop()
-    print(f"postgres: {pg_fps:8.0f} frames/s  single-alarm p50 {pg_p50:.1f} ms "
-          f"p99 {pg_p99:.1f} ms")
-    print(json.dumps({"frames_per_s_sqlite": round(sqlite_fps),
-                      "frames_per_s_postgres": round(pg_fps),
-                      "p99_ingest_ms": round(sqlite_p99, 1)}))
+    print(f"postgres: {pg_fps:8.0f} frames/s  single-alarm p50 {pg_p50:.1f} ms p99 {pg_p99:.1f} ms")
+    print(
+        json.dumps(
+            {
+                "frames_per_s_sqlite": round(sqlite_fps),
+                "frames_per_s_postgres": round(pg_fps),
+                "p99_ingest_ms": round(sqlite_p99, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,14 @@ from host_tests.monitor.conftest import (
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 UI_TIMEOUT_MS = 10_000
 
 
@@ -51,10 +57,15 @@ def test_operator_sees_sos_live_acknowledges_resolves_and_reads_audit_trail(
     page.evaluate("window.__noReload = true")
 
     with gateway_client(live_server.url) as gw:
-        gw.post("/v1/frames", json={"frames": [
-            heartbeat(1),
-            sos(2, age_s=4, location={"lat": 51.5072, "lon": -0.1276, "accuracy_m": 12}),
-        ]}).raise_for_status()
+        gw.post(
+            "/v1/frames",
+            json={
+                "frames": [
+                    heartbeat(1),
+                    sos(2, age_s=4, location={"lat": 51.5072, "lon": -0.1276, "accuracy_m": 12}),
+                ]
+            },
+        ).raise_for_status()
 
     card = page.locator(".alarm").first
     expect(card).to_contain_text("SOS")

@@ -17,15 +17,22 @@ def test_development_defaults_are_accepted_in_development() -> None:
 @pytest.mark.parametrize("field", ["master_key", "secret_key"])
 def test_production_refuses_default_or_short_secrets(field: str) -> None:
     with pytest.raises(UnsafeSettings, match=field.upper()):
-        Settings(environment="production", cookie_secure=True,
-                 **{"master_key": GOOD, "secret_key": GOOD, field: "short"})
+        Settings(
+            environment="production",
+            cookie_secure=True,
+            **{"master_key": GOOD, "secret_key": GOOD, field: "short"},
+        )
     with pytest.raises(UnsafeSettings):
-        Settings(environment="production", cookie_secure=True,
-                 **({"secret_key": GOOD} if field == "master_key" else {"master_key": GOOD}))
+        Settings(
+            environment="production",
+            cookie_secure=True,
+            **({"secret_key": GOOD} if field == "master_key" else {"master_key": GOOD}),
+        )
 
 
 def test_production_requires_secure_cookies() -> None:
     with pytest.raises(UnsafeSettings, match="COOKIE_SECURE"):
         Settings(environment="production", master_key=GOOD, secret_key=GOOD)
-    assert Settings(environment="production", master_key=GOOD, secret_key=GOOD,
-                    cookie_secure=True).cookie_secure
+    assert Settings(
+        environment="production", master_key=GOOD, secret_key=GOOD, cookie_secure=True
+    ).cookie_secure
