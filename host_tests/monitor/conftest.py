@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,12 +41,41 @@ def pg_cluster() -> Iterator[Cluster]:
     cluster.stop()
 
 
+# Migrating and seeding (two argon2 hashes) once per engine and copying the result keeps each
+# test's set-up to a file copy or a CREATE DATABASE ... TEMPLATE.
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
+    path = tmp_path_factory.mktemp("template") / "vigil.db"
+    app = create_app(make_settings(f"sqlite:///{path}"))
+    seeded = seed_app(app)
+    app.state.db.engine.dispose()  # the last connection checkpoints the WAL into the file
+    return path, seeded
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: Cluster) -> tuple[str, Seeded]:
+    url = pg_cluster.new_database()
+    app = create_app(make_settings(url))
+    seeded = seed_app(app)
+    app.state.db.engine.dispose()
+    return url.split("@/", 1)[1].split("?")[0], seeded
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+def seeded_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Seeded]:
+    """A migrated, seeded database of its own for one test: (url, seeded ids)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/vigil.db"
+        template, seeded = request.getfixturevalue("sqlite_template")
+        shutil.copy(template, tmp_path / "vigil.db")
+        return f"sqlite:///{tmp_path}/vigil.db", seeded
     cluster: Cluster = request.getfixturevalue("pg_cluster")
-    return cluster.new_database()
+    name, seeded = request.getfixturevalue("pg_template")
+    return cluster.new_database(template=name), seeded
+
+
+@pytest.fixture
+def db_url(seeded_db: tuple[str, Seeded]) -> str:
+    return seeded_db[0]
 
 
 def make_settings(db_url: str, **kw: Any) -> Settings:
@@ -132,18 +163,19 @@ def seed_app(app: FastAPI, webhook: str | None = None) -> Seeded:
 
 
 @pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    app = create_app(make_settings(db_url))
-    seeded = seed_app(app)
+def env(seeded_db: tuple[str, Seeded]) -> Iterator[Env]:
+    url, seeded = seeded_db
+    app = create_app(make_settings(url))
     with TestClient(app) as client:
         yield Env(app, seeded, client)
     app.state.db.engine.dispose()
 
 
 @pytest.fixture
-def sqlite_env(tmp_path: Any) -> Iterator[Env]:
+def sqlite_env(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator[Env]:
+    template, seeded = sqlite_template
+    shutil.copy(template, tmp_path / "vigil.db")
     app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db"))
-    seeded = seed_app(app)
     with TestClient(app) as client:
         yield Env(app, seeded, client)
     app.state.db.engine.dispose()
@@ -162,10 +194,10 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path: Any) -> Iterator[LiveServer]:
+def live_server(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator[LiveServer]:
     """The app under a real uvicorn on a loopback port, in a thread."""
+    shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
     app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db"))
-    seed_app(app)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=server.run, daemon=True)

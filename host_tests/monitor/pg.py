@@ -82,9 +82,14 @@ class Cluster:
     def admin_dsn(self) -> str:
         return f"host={self.dir} user=postgres dbname=postgres"
 
-    def new_database(self) -> str:
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh database (optionally a copy of `template`); returns its SQLAlchemy URL."""
         self._n += 1
         name = f"vigil_{os.getpid()}_{self._n}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(self.admin_dsn(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
+        return self.url(name)
+
+    def url(self, name: str) -> str:
         return f"postgresql+psycopg://postgres@/{name}?host={self.dir}"
