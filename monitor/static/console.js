@@ -4,7 +4,8 @@ const Vigil = (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
   const KIND = { sos: "SOS", fall: "Fall", no_motion: "No motion", checkin_overdue: "Check-in overdue",
     device_offline: "Device offline", low_battery: "Low battery" };
-  let soundOn = localStorage.getItem("vigil.sound") === "on";
+  // On unless the operator turned it off: a silent console is how alarms get missed.
+  let soundOn = localStorage.getItem("vigil.sound") !== "off";
   let audio = null;
 
   function since(iso) {
@@ -20,6 +21,7 @@ const Vigil = (() => {
     // An audible cue for every new alarm; browsers only allow sound after a click, hence the toggle.
     if (!soundOn) return;
     audio = audio || new AudioContext();
+    if (audio.state !== "running") return;
     [0, 0.35].forEach((t) => {
       const o = audio.createOscillator(), g = audio.createGain();
       o.frequency.value = 880; o.connect(g); g.connect(audio.destination);
@@ -89,8 +91,24 @@ const Vigil = (() => {
       render();
     });
     const btn = document.getElementById("sound");
-    const label = () => { btn.textContent = soundOn ? "Sound: on" : "Sound: off"; btn.classList.toggle("on", soundOn); };
-    btn.onclick = () => { soundOn = !soundOn; localStorage.setItem("vigil.sound", soundOn ? "on" : "off"); label(); if (soundOn) beep(); };
+    // Browsers keep audio suspended until the page is clicked: say so instead of staying silent.
+    const label = () => {
+      const blocked = soundOn && (!audio || audio.state !== "running");
+      btn.textContent = !soundOn ? "Sound: off" : blocked ? "Sound: click to enable" : "Sound: on";
+      btn.classList.toggle("on", soundOn && !blocked);
+      btn.classList.toggle("warn-btn", blocked);
+    };
+    document.addEventListener("click", () => {
+      if (soundOn) { audio = audio || new AudioContext(); audio.resume().then(label); }
+    }, { once: false });
+    btn.onclick = (ev) => {
+      ev.stopPropagation();
+      const blocked = soundOn && (!audio || audio.state !== "running");
+      if (!blocked) soundOn = !soundOn;
+      localStorage.setItem("vigil.sound", soundOn ? "on" : "off");
+      if (soundOn) { audio = audio || new AudioContext(); audio.resume().then(() => { label(); beep(); }); }
+      label();
+    };
     label();
     setInterval(() => document.querySelectorAll("[data-since]").forEach((n) => { n.textContent = since(n.dataset.since); }), 1000);
     render();
