@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import KeyBox
@@ -192,16 +194,32 @@ def _known_frames(session: Session, parsed: list[_Parsed]) -> dict[tuple[int, in
     return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
 
-def _count_rejections(session: Session, batch: _Batch, gateway_id: int | None, now: dt.datetime):  # type: ignore[no-untyped-def]
+def _count_rejections(
+    session: Session, batch: _Batch, gateway_id: int | None, now: dt.datetime
+) -> None:
+    # An upsert: two instances meeting a new reason at once must not collide on the insert
+    # (that would fail the batch, good frames included).
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     for reason, n in batch.rejections.items():
-        row = session.get(RejectionCount, reason, with_for_update=True)
-        if row is None:
-            row = RejectionCount(reason=reason, count=0)
-            session.add(row)
-        row.count = (row.count or 0) + n
-        row.last_at = now
-        row.last_device_id = batch.last_rejected[reason][0]
-        row.last_gateway_id = gateway_id
+        values = {
+            "reason": reason,
+            "count": n,
+            "last_at": now,
+            "last_device_id": batch.last_rejected[reason][0],
+            "last_gateway_id": gateway_id,
+        }
+        stmt = insert_(RejectionCount).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[RejectionCount.reason],
+            set_={
+                "count": RejectionCount.count + n,
+                "last_at": stmt.excluded.last_at,
+                "last_device_id": stmt.excluded.last_device_id,
+                "last_gateway_id": stmt.excluded.last_gateway_id,
+            },
+        )
+        session.execute(stmt)
 
 
 def ingest(
