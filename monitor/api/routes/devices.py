@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from monitor.api.deps import CurrentAdmin, CurrentOperator, DeviceId, KeyBoxDep, RefId, SessionDep
-from monitor.errors import NotFound
+from monitor.errors import Conflict, NotFound
 from monitor.models import Device, Worker, utcnow
-from monitor.services import audit, downlinks, provisioning
+from monitor.services import audit, downlinks, ingest, provisioning
 from protocol import frame_types
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
@@ -30,6 +30,15 @@ class DevicePatch(BaseModel):
     worker_id: RefId | None = None
     firmware_version: str | None = Field(default=None, max_length=40)
     heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
+
+
+class TestFrameIn(BaseModel):
+    frame: str = Field(
+        min_length=40,
+        max_length=40,
+        pattern=r"^[0-9a-fA-F]+$",
+        description="a signed TEST frame from the fob, hex",
+    )
 
 
 class CommandIn(BaseModel):
@@ -143,3 +152,22 @@ def command(
     )
     session.commit()
     return {"downlink_id": dl.id}
+
+
+@router.post("/{device_id}/test-frame")
+def verify_test_frame(
+    device_id: DeviceId,
+    body: TestFrameIn,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    keybox: KeyBoxDep,
+) -> dict[str, Any]:
+    """For `vigil provision`: proves the key written to the fob matches ours, end to end,
+    without a gateway. Only TEST frames of this device; it passes the same checks (tag, replay
+    window) as relayed frames and answers with the same result shape."""
+    raw = bytes.fromhex(body.frame)
+    if raw[0] & 0x1F != frame_types.TEST or int.from_bytes(raw[1:4], "big") != device_id:
+        raise Conflict(f"expected a TEST frame from device {device_id}")
+    item = {"frame": body.frame, "received_at": utcnow().isoformat(), "link": "serial"}
+    [result] = ingest.ingest(session, keybox, [item], None)
+    return result
