@@ -31,10 +31,13 @@ const Vigil = (() => {
     });
   }
 
-  function live(onAlarm) {
+  function live(onAlarm, onConnect) {
     const badge = document.getElementById("live");
     const es = new EventSource("/v1/alarms/stream");
-    es.addEventListener("hello", () => { badge.textContent = "live"; badge.classList.remove("off"); });
+    es.addEventListener("hello", () => {
+      badge.textContent = "live"; badge.classList.remove("off");
+      if (onConnect) onConnect();
+    });
     es.addEventListener("alarm", (e) => onAlarm(JSON.parse(e.data)));
     es.onerror = () => { badge.textContent = "reconnecting…"; badge.classList.add("off"); };
     return es;
@@ -84,12 +87,25 @@ const Vigil = (() => {
       document.getElementById("nav-count").textContent = open || "";
       document.title = (open ? `(${open}) ` : "") + "Alarm queue · Vigil monitor";
     }
-    live((a) => {
+    function arrived(a) {
       const isNew = !alarms.has(a.id);
       alarms.set(a.id, a);
       if (isNew && a.status === "open") { fresh.add(a.id); beep(); setTimeout(() => fresh.delete(a.id), 3000); }
-      render();
-    });
+    }
+    // Events sent while the stream was down are gone: after every (re)connect, reload the
+    // active list so an alarm raised during a network blip still shows.
+    async function resync() {
+      try {
+        const r = await fetch("/v1/alarms?status=active", { credentials: "same-origin" });
+        if (!r.ok) { if (r.status === 401) location.href = "/login"; return; }
+        const active = await r.json();
+        const ids = new Set(active.map((a) => a.id));
+        for (const id of [...alarms.keys()]) if (!ids.has(id)) alarms.delete(id);
+        active.forEach(arrived);
+        render();
+      } catch (e) { /* the stream's own reconnect retries */ }
+    }
+    live((a) => { arrived(a); render(); }, resync);
     const btn = document.getElementById("sound");
     // Browsers keep audio suspended until the page is clicked: say so instead of staying silent.
     const label = () => {
