@@ -8,9 +8,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from host_tests.monitor.conftest import GATEWAY_TOKEN, heartbeat, make_settings
+from host_tests.monitor.conftest import GATEWAY_TOKEN, Env, heartbeat, make_settings
 from monitor.api.main import create_app
+from monitor.core.db import Database
 from monitor.seed import Seeded
+from monitor.services import escalation, scheduler
 
 BEAT_S = 1  # compressed heartbeat interval: offline after 3 s of silence
 WAIT_S = 10.0
@@ -42,3 +44,18 @@ def test_scheduler_raises_offline_and_clears_it_when_the_fob_returns(
         [a] = c.get("/v1/alarms?status=resolved").json()
         assert a["outcome"] == "device_returned"
     app.state.db.engine.dispose()
+
+
+def test_one_instance_ticks_at_a_time(env: Env) -> None:
+    db, settings = env.app.state.db, env.app.state.settings
+    notifier = escalation.WebhookNotifier()
+    if db.is_sqlite:
+        assert scheduler.tick(db, settings, notifier) is True  # one instance by design
+        return
+    with scheduler.leadership(db) as first:
+        assert first is True
+        # A second instance (own Database, own connections) must stand aside meanwhile.
+        other = Database(str(db.engine.url.render_as_string(hide_password=False)))
+        assert scheduler.tick(other, settings, notifier) is False
+        other.engine.dispose()
+    assert scheduler.tick(db, settings, notifier) is True  # released: the next tick runs
