@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from host_tests.monitor.conftest import (
+    ADMIN_PASSWORD,
     OPERATOR_PASSWORD,
     LiveServer,
     gateway_client,
@@ -118,4 +119,26 @@ def test_queue_catches_up_on_alarms_raised_while_the_stream_was_down(
     expect(page.locator("#live")).to_have_text("live", timeout=20_000)
     expect(page.locator(".alarm")).to_have_count(1)
     expect(page.locator(".alarm").first).to_contain_text("SOS")
+    page.close()
+
+
+def test_admin_provisions_a_fob_and_sees_its_key_once(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    page = browser.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(live_server.url + "/devices")
+    page.select_option("#provision select[name=worker_id]", label="Sam Rivera")
+    page.click("#provision button[type=submit]")
+    key = page.locator("#new-key-hex")
+    expect(key).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
+    shown = key.text_content()
+    assert shown
+    page.reload()
+    expect(page.locator("table.grid").first).to_contain_text("Sam Rivera")
+    assert shown not in page.content()  # never again
     page.close()

@@ -152,5 +152,21 @@ const Vigil = (() => {
   }
 
   function generic() { if (document.getElementById("live")) live(() => {}); }
-  return { queue, alarm, generic };
+
+  function devices() {
+    const form = document.getElementById("provision");
+    if (!form) return;
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const f = new FormData(form);
+      const body = { board: f.get("board") };
+      if (f.get("worker_id")) body.worker_id = Number(f.get("worker_id"));
+      api("POST", "/v1/devices", body).then((r) => {
+        document.getElementById("new-id").textContent = r.device.id;
+        document.getElementById("new-key-hex").textContent = r.key;
+        document.getElementById("new-key").hidden = false;
+      }, (e) => { const p = document.getElementById("action-error"); p.textContent = e.message; p.hidden = false; });
+    });
+  }
+  return { queue, alarm, generic, devices };
 })();
