@@ -94,7 +94,8 @@ def cose_mac0(ftype: int, counter: int, fields: tuple[int, ...]) -> bytes:
 
 
 def size_table() -> dict[str, int]:
-    print(f"{'event':<16}{'vigil':>6}{'serial':>8}{'DC-09':>7}{'DC-09 AES':>11}{'JSON':>6}{'COSE':>6}")
+    cols = f"{'vigil':>6}{'serial':>8}{'DC-09':>7}{'DC-09 AES':>11}{'JSON':>6}{'COSE':>6}"
+    print(f"{'event':<16}{cols}")
     worst = {"vigil": 0, "dc09": 0, "dc09_aes": 0, "json": 0, "cose": 0}
     for seq, (ftype, fields) in enumerate(EVENTS, 1):
         v = frames.encode(ftype, DEVICE, seq, fields, KEY)
