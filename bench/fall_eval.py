@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import pickle
 import statistics
+import struct
 import sys
 import time
 from collections import defaultdict
@@ -44,7 +45,6 @@ if str(ROOT) not in sys.path:
 from firmware import fall_detector as fd  # noqa: E402
 from hardware import sisfall  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sisfall"
 DEFAULT_PLOT = ROOT / "docs" / "fall-detection-sweep.png"
 CACHE_DIR = ROOT / "var" / "cache"
 RATE_HZ = 50
@@ -250,9 +250,10 @@ def cpu_cpython(trials: list[list[tuple[int, int, int]]]) -> float:
 
 
 _MPY_TIMER = """
-import time
+import time, struct
 from firmware import fall_detector as _fd
-def _vigil_time(samples):
+def _vigil_time(packed):
+    samples = [struct.unpack_from('<hhh', packed, i) for i in range(0, len(packed), 6)]
     step = _fd.FallDetector(50).step
     t0 = time.ticks_us()
     for s in samples:
@@ -275,7 +276,8 @@ def cpu_micropython(trials: list[list[tuple[int, int, int]]]) -> float | None:
         mp.exec(_MPY_TIMER)
         total_us = n = 0
         for samples in trials:
-            mp.exec("_S = " + repr([list(s) for s in samples]))
+            packed = b"".join(struct.pack("<hhh", *s) for s in samples)
+            mp.exec(f"_S = bytes.fromhex({packed.hex()!r})")
             total_us += mp.eval("_vigil_time(_S)")
             n += len(samples)
         return total_us / n
@@ -338,12 +340,16 @@ def plot(out: Outcomes, deployed: int, cv: tuple[float, float], path: Path) -> N
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder in SisFall layout")
+    default = sisfall.default_data_dir(ROOT)
+    ap.add_argument("--data", type=Path, default=Path(default) if default else None,
+                    help="folder in SisFall layout (default: <repo>/../shared/data/sisfall)")
     ap.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG to write")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--no-micropython", action="store_true", help="skip the WebAssembly timing")
     args = ap.parse_args(argv)
 
+    if args.data is None:
+        ap.error("no SisFall folder found at <repo>/../shared/data/sisfall: pass --data DIR")
     t0 = time.monotonic()
     data = load_all(args.data, args.jobs)
     subjects = sorted({k[1] for k in data})

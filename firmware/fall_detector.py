@@ -39,12 +39,12 @@ NONE = const(0)
 IMPACT = const(1)
 FALL = const(2)
 
-IMPACT_MG = const(2500)
+IMPACT_MG = const(2200)
 STILL_TOLERANCE_MG = const(250)
 STILL_MS = const(1000)
 CONFIRM_MS = const(4000)
-ANGLE_DEG = const(50)
-LYING_DEG = const(60)
+ANGLE_DEG = const(40)
+LYING_DEG = const(80)
 _G = const(1000)
 _BLOCK_MS = const(200)  # posture history resolution
 _PRE_FAR_MS = const(2000)  # posture before the impact is the mean over [-2 s, -1 s]

@@ -179,3 +179,23 @@ def find_trials(root):
             if key not in found or not name.endswith(".gz"):
                 found[key] = path
     return [found[k] for k in sorted(found)]
+
+
+def default_data_dir(repo_root):
+    """`<repo>/../shared/data/sisfall`, looked for from the repo root upwards.
+
+    A git worktree sits one level deeper than the main checkout (e.g. /work/wt/<name>), so the
+    same shared folder is found from both. $VIGIL_SISFALL overrides. None if absent.
+    """
+    env = os.environ.get("VIGIL_SISFALL")
+    if env:
+        return env if os.path.isdir(env) else None
+    here = os.path.abspath(str(repo_root))
+    while True:
+        parent = os.path.dirname(here)
+        cand = os.path.join(parent, "shared", "data", "sisfall")
+        if os.path.isdir(cand):
+            return cand
+        if parent == here:
+            return None
+        here = parent
