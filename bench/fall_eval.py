@@ -154,8 +154,15 @@ def choose(out: Outcomes, keys: list[Key]) -> int:
         sens = 0.0 if sens != sens else sens  # no falls among these subjects
         spec = 1.0 if spec != spec else spec
         # Ties go to the higher impact threshold: the more conservative detector.
-        scored.append((spec >= TARGET_SPECIFICITY, sens if spec >= TARGET_SPECIFICITY else sens
-                       + spec, spec, GRID[g]["impact_mg"], g))
+        scored.append(
+            (
+                spec >= TARGET_SPECIFICITY,
+                sens if spec >= TARGET_SPECIFICITY else sens + spec,
+                spec,
+                GRID[g]["impact_mg"],
+                g,
+            )
+        )
     return max(scored)[-1]
 
 
@@ -210,9 +217,7 @@ def report(out: Outcomes, used: dict[Key, int]) -> dict[str, Any]:
         n = sum(detected(k) for k in ks)
         print(f"  {code}  trials {len(ks):>4}  alarms {n:>4}  {_pct(n, len(ks))}")
 
-    delays = sorted(
-        (out.hits[k][used[k]] - out.impact[k]) / RATE_HZ for k in falls if detected(k)
-    )
+    delays = sorted((out.hits[k][used[k]] - out.impact[k]) / RATE_HZ for k in falls if detected(k))
     tp = sum(detected(k) for k in falls)
     fp = sum(detected(k) for k in adls)
     eld = [k for k in adls if k[1].startswith("SE")]
@@ -299,24 +304,41 @@ def plot(out: Outcomes, deployed: int, cv: tuple[float, float], path: Path) -> N
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
     dep = GRID[deployed]
     for a in ANGLE_GRID:
-        line = [g for g, p in enumerate(GRID)
-                if p["angle_deg"] == a and p["lying_deg"] == dep["lying_deg"]]
+        line = [
+            g
+            for g, p in enumerate(GRID)
+            if p["angle_deg"] == a and p["lying_deg"] == dep["lying_deg"]
+        ]
         ss = [out.rates(keys, g) for g in line]
-        ax1.plot([1 - s[1] for s in ss], [s[0] for s in ss], "o-",
-                 label=f"angle >= {a} deg, lying {dep['lying_deg']} deg")
+        ax1.plot(
+            [1 - s[1] for s in ss],
+            [s[0] for s in ss],
+            "o-",
+            label=f"angle >= {a} deg, lying {dep['lying_deg']} deg",
+        )
     allp = [out.rates(keys, g) for g in range(len(GRID))]
-    ax1.scatter([1 - s[1] for s in allp], [s[0] for s in allp], s=8, c="grey", alpha=0.5,
-                label="all grid points")
-    ax1.scatter([1 - cv[1]], [cv[0]], marker="*", s=160, c="red", zorder=5,
-                label="held-out (LOSO) result")
+    ax1.scatter(
+        [1 - s[1] for s in allp],
+        [s[0] for s in allp],
+        s=8,
+        c="grey",
+        alpha=0.5,
+        label="all grid points",
+    )
+    ax1.scatter(
+        [1 - cv[1]], [cv[0]], marker="*", s=160, c="red", zorder=5, label="held-out (LOSO) result"
+    )
     ax1.set_xlabel("1 - specificity (ADL trials with a FALL)")
     ax1.set_ylabel("sensitivity (fall trials with a FALL)")
     ax1.set_title("ROC over the threshold grid (all subjects)")
     ax1.grid(True, alpha=0.3)
     ax1.legend(fontsize=7, loc="lower right")
 
-    line = [g for g, p in enumerate(GRID)
-            if p["angle_deg"] == dep["angle_deg"] and p["lying_deg"] == dep["lying_deg"]]
+    line = [
+        g
+        for g, p in enumerate(GRID)
+        if p["angle_deg"] == dep["angle_deg"] and p["lying_deg"] == dep["lying_deg"]
+    ]
     ss = [out.rates(keys, g) for g in line]
     xs = [GRID[g]["impact_mg"] for g in line]
     ax2.plot(xs, [s[0] for s in ss], "o-", label="sensitivity")
@@ -341,8 +363,12 @@ def plot(out: Outcomes, deployed: int, cv: tuple[float, float], path: Path) -> N
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default = sisfall.default_data_dir(ROOT)
-    ap.add_argument("--data", type=Path, default=Path(default) if default else None,
-                    help="folder in SisFall layout (default: <repo>/../shared/data/sisfall)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=Path(default) if default else None,
+        help="folder in SisFall layout (default: <repo>/../shared/data/sisfall)",
+    )
     ap.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG to write")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--no-micropython", action="store_true", help="skip the WebAssembly timing")
@@ -353,17 +379,21 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     data = load_all(args.data, args.jobs)
     subjects = sorted({k[1] for k in data})
-    print(f"SisFall folder {args.data}: {len(data)} trials, {len(subjects)} subjects "
-          f"({', '.join(subjects)}); {sum(len(s) for s in data.values())} samples at "
-          f"{RATE_HZ} Hz; loaded in {time.monotonic() - t0:.1f} s")
+    print(
+        f"SisFall folder {args.data}: {len(data)} trials, {len(subjects)} subjects "
+        f"({', '.join(subjects)}); {sum(len(s) for s in data.values())} samples at "
+        f"{RATE_HZ} Hz; loaded in {time.monotonic() - t0:.1f} s"
+    )
 
     t1 = time.monotonic()
     items = sorted(data.items())
     with multiprocessing.Pool(args.jobs) as pool:
         rows = pool.map(_run_trial, items, chunksize=4)
     out = Outcomes(rows)
-    print(f"{len(GRID)} threshold settings x {len(rows)} trials run through "
-          f"firmware.fall_detector in {time.monotonic() - t1:.1f} s")
+    print(
+        f"{len(GRID)} threshold settings x {len(rows)} trials run through "
+        f"firmware.fall_detector in {time.monotonic() - t1:.1f} s"
+    )
 
     used, chosen = cross_validate(out)
     print("\nThresholds chosen without each subject (leave-one-subject-out):")
@@ -374,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     deployed = choose(out, out.keys)
     sens, spec, nf, na = out.rates(out.keys, deployed)
     fw = _firmware_defaults()
-    print(f"\nChosen on all subjects (deploy these): {GRID[deployed]}; in-sample sensitivity "
-          f"{sens:.3f}, specificity {spec:.3f} (optimistic: tuned on the same subjects)")
+    print(
+        f"\nChosen on all subjects (deploy these): {GRID[deployed]}; in-sample sensitivity "
+        f"{sens:.3f}, specificity {spec:.3f} (optimistic: tuned on the same subjects)"
+    )
     if fw != GRID[deployed]:
         print(f"NOTE: firmware defaults {fw} differ from this choice")
     else:
@@ -388,17 +420,20 @@ def main(argv: list[str] | None = None) -> int:
     adl_trial = next((s for k, s in items if k[0] in ("D01", "D02")), items[0][1])
     timing = [s for s in (fall_trial, adl_trial) if s]
     cpy = cpu_cpython([s for _, s in items])
-    print(f"\nCPU per sample, CPython {sys.version.split()[0]}: {cpy:.2f} us "
-          f"(all {sum(len(s) for _, s in items)} samples, firmware defaults)")
+    print(
+        f"\nCPU per sample, CPython {sys.version.split()[0]}: {cpy:.2f} us "
+        f"(all {sum(len(s) for _, s in items)} samples, firmware defaults)"
+    )
     if not args.no_micropython:
         mpy = cpu_micropython(timing)
         if mpy is not None:
-            print(f"CPU per sample, MicroPython WebAssembly port (time.ticks_us): {mpy:.2f} us "
-                  f"over {sum(len(s) for s in timing)} samples (a fall and a walking trial); "
-                  f"budget at {RATE_HZ} Hz: {1_000_000 // RATE_HZ} us")
+            print(
+                f"CPU per sample, MicroPython WebAssembly port (time.ticks_us): {mpy:.2f} us "
+                f"over {sum(len(s) for s in timing)} samples (a fall and a walking trial); "
+                f"budget at {RATE_HZ} Hz: {1_000_000 // RATE_HZ} us"
+            )
 
-    plot(out, deployed, (result["sensitivity"] or 0.0, result["specificity"] or 0.0),
-         args.plot)
+    plot(out, deployed, (result["sensitivity"] or 0.0, result["specificity"] or 0.0), args.plot)
     print(f"Plot: {args.plot}")
     print(f"Total {time.monotonic() - t0:.1f} s")
     print(json.dumps(result))

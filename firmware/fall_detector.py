@@ -54,8 +54,27 @@ _WATCH = const(1)
 
 # cos^2 of the angle threshold in 1/1024 units, for angles 0..90 in 5 degree steps: the
 # orientation test compares dot^2 * 1024 with cos2 * |a|^2 * |b|^2 and needs no float or trig.
-_COS2_Q10 = (1024, 1016, 993, 955, 904, 841, 768, 687, 601, 512,
-             423, 337, 256, 183, 120, 69, 31, 8, 0)
+_COS2_Q10 = (
+    1024,
+    1016,
+    993,
+    955,
+    904,
+    841,
+    768,
+    687,
+    601,
+    512,
+    423,
+    337,
+    256,
+    183,
+    120,
+    69,
+    31,
+    8,
+    0,
+)
 
 
 class FallDetector:

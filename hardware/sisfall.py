@@ -141,9 +141,11 @@ def resample(rows, factor=SOURCE_HZ // FOB_HZ):
             sz += r[2]
         # mean raw * 1000 / 256, rounded: raw_to_mg on the sum with the block size folded in
         out.append(
-            (_div_round(sx * 1000, factor * _RAW_PER_G),
-             _div_round(sy * 1000, factor * _RAW_PER_G),
-             _div_round(sz * 1000, factor * _RAW_PER_G))
+            (
+                _div_round(sx * 1000, factor * _RAW_PER_G),
+                _div_round(sy * 1000, factor * _RAW_PER_G),
+                _div_round(sz * 1000, factor * _RAW_PER_G),
+            )
         )
     return out
 

@@ -170,8 +170,9 @@ def test_thresholds_are_keyword_parameters(device: Interpreter) -> None:
 
 def test_bad_angle_is_refused(device: Interpreter) -> None:
     with pytest.raises(DeviceError) as err:
-        device.eval("__import__('firmware.fall_detector').fall_detector.FallDetector(50, "
-                    "angle_deg=42)")
+        device.eval(
+            "__import__('firmware.fall_detector').fall_detector.FallDetector(50, angle_deg=42)"
+        )
     assert err.value.kind == "ValueError"
 
 
@@ -192,8 +193,9 @@ def test_module_compiles_with_mpy_cross() -> None:
     src = ROOT / "firmware" / "fall_detector.py"
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"fall_detector_{os.getpid()}.mpy"
     try:
-        subprocess.run([str(mpy_cross), "-o", str(out), str(src)], check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [str(mpy_cross), "-o", str(out), str(src)], check=True, capture_output=True, text=True
+        )
         assert out.stat().st_size > 0
     finally:
         out.unlink(missing_ok=True)
