@@ -22,7 +22,10 @@
 #   4. Orientation change: the gravity direction during that stillness differs from the one
 #      1-2 s before the impact by at least angle_deg (the trunk went from upright to lying).
 #      Lying down on purpose changes orientation too, but without a hard impact.
-#   5. Not already lying: if the fob's z axis (up the body, see hardware/sisfall.py) was tilted
+#   5. Lying after: the trunk during the stillness is at least flat_deg from vertical, or turned
+#      at least flat_deg from its posture before (so a hard sit into a low chair, which reclines
+#      the trunk 40-55 degrees, is not a fall).
+#   6. Not already lying: if the fob's z axis (up the body, see hardware/sisfall.py) was tilted
 #      lying_deg or more before the impact, the wearer was lying already; turning over in bed
 #      changes orientation and can jolt, but is not a fall.
 # FALL is returned at the end of the still period, so the delay after impact is the time to
@@ -45,6 +48,7 @@ STILL_MS = const(1000)
 CONFIRM_MS = const(4000)
 ANGLE_DEG = const(40)
 LYING_DEG = const(80)
+FLAT_DEG = const(65)
 _G = const(1000)
 _BLOCK_MS = const(200)  # posture history resolution
 _PRE_FAR_MS = const(2000)  # posture before the impact is the mean over [-2 s, -1 s]
@@ -87,8 +91,9 @@ class FallDetector:
         confirm_ms=CONFIRM_MS,
         angle_deg=ANGLE_DEG,
         lying_deg=LYING_DEG,
+        flat_deg=FLAT_DEG,
     ):
-        for deg in (angle_deg, lying_deg):
+        for deg in (angle_deg, lying_deg, flat_deg):
             if not 0 <= deg <= 90 or deg % 5:
                 raise ValueError("angles must be multiples of 5 degrees in 0..90")
         self._impact2 = impact_mg * impact_mg
@@ -98,6 +103,7 @@ class FallDetector:
         self._confirm_n = confirm_ms * rate_hz // 1000
         self._cos2 = _COS2_Q10[angle_deg // 5]
         self._lying_cos2 = _COS2_Q10[lying_deg // 5]
+        self._flat_cos2 = _COS2_Q10[flat_deg // 5]
         self._block_n = max(1, _BLOCK_MS * rate_hz // 1000)
         nblocks = _PRE_FAR_MS // _BLOCK_MS
         self._pre_blocks = (_PRE_FAR_MS - _PRE_NEAR_MS) // _BLOCK_MS
@@ -192,9 +198,9 @@ class FallDetector:
         self._since = 0
 
     def _turned(self):
-        # Angle between pre-impact and still-period gravity >= threshold, i.e.
-        # cos(angle) <= cos(threshold). Mean vectors in 32 mg units keep the
-        # products near MicroPython's small-int range; this runs once per impact, not per sample.
+        # All angle tests compare squared cosines: angle >= t  <=>  dot <= 0 or
+        # dot^2 * 1024 <= cos2(t) * |a|^2 * |b|^2. Mean vectors in 32 mg units keep the products
+        # near MicroPython's small-int range; this runs once per impact, not per sample.
         n = self._pre_blocks * self._block_n
         ax = (self._px // n) >> 5
         ay = (self._py // n) >> 5
@@ -203,14 +209,22 @@ class FallDetector:
         bx = (self._sx // n) >> 5
         by = (self._sy // n) >> 5
         bz = (self._sz // n) >> 5
+        a2 = ax * ax + ay * ay + az * az
+        b2 = bx * bx + by * by + bz * bz
+        if _at_least(az, a2, self._lying_cos2):
+            return False  # fob z was already tilted >= lying_deg: turning over in bed
         dot = ax * bx + ay * by + az * bz
-        if az <= 0 or az * az * 1024 <= self._lying_cos2 * (ax * ax + ay * ay + az * az):
-            return False  # already lying (fob z tilted >= lying_deg) before: rolling over in bed
-        if dot <= 0:
-            return True  # 90 degrees or more
-        return dot * dot * 1024 <= self._cos2 * (ax * ax + ay * ay + az * az) * (
-            bx * bx + by * by + bz * bz
-        )
+        if not _at_least(dot, a2 * b2, self._cos2):
+            return False  # trunk orientation barely changed: still upright
+        # Reclining into a low chair turns the trunk 40-55 degrees and leaves it 50-60 degrees
+        # from vertical; after a fall the trunk is near horizontal or turned further.
+        return _at_least(bz, b2, self._flat_cos2) or _at_least(dot, a2 * b2, self._flat_cos2)
+
+
+def _at_least(dot, norms2, cos2):
+    # True if the angle whose cosine is dot / sqrt(norms2) is >= the angle with cos^2 = cos2/1024
+    # (angles up to 90 degrees).
+    return dot <= 0 or dot * dot * 1024 <= cos2 * norms2
 
 
 def feed(samples, **thresholds):

@@ -122,6 +122,16 @@ def test_impact_then_upright_still_is_no_fall(device: Interpreter) -> None:
     assert [e for _, e in events] == [fd.IMPACT, fd.IMPACT]
 
 
+def test_hard_sit_into_a_reclined_posture_is_no_fall(device: Interpreter) -> None:
+    reclined = [0, 766, 643]  # trunk 50 degrees from vertical: turned enough, not lying
+    events = device.call("firmware.fall_detector:feed", _shaped(UPRIGHT, reclined, 4000))
+    assert [e for _, e in events] == [fd.IMPACT, fd.IMPACT]
+    events = device.call(
+        "firmware.fall_detector:feed", _shaped(UPRIGHT, [0, 940, 342], 4000)
+    )  # 70 degrees: lying enough
+    assert len(_falls(events)) == 1
+
+
 def test_lying_down_without_impact_is_no_fall(device: Interpreter) -> None:
     events = device.call("firmware.fall_detector:feed", _shaped(UPRIGHT, LYING, 1500))
     assert events == []
