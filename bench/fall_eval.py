@@ -229,7 +229,11 @@ def report(out: Outcomes, used: dict[Key, int]) -> dict[str, Any]:
     eld = [k for k in adls if k[1].startswith("SE")]
     eld_fp = sum(detected(k) for k in eld)
     if delays:
-        q = statistics.quantiles(delays, n=20) if len(delays) > 1 else [delays[0]] * 19
+        q = (
+            statistics.quantiles(delays, n=20, method="inclusive")
+            if len(delays) > 1
+            else [delays[0]] * 19
+        )
         print(
             f"\nDelay FALL - impact (s): median {statistics.median(delays):.2f}, "
             f"p5 {q[0]:.2f}, p95 {q[18]:.2f}, max {delays[-1]:.2f}; "
@@ -436,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         if mpy is not None:
             print(
                 f"CPU per sample, MicroPython WebAssembly port (time.ticks_us): {mpy:.2f} us "
-                f"over {sum(len(s) for s in timing)} samples (a fall and a walking trial); "
+                f"over {sum(len(s) for s in timing)} samples (a fall trial and an ADL trial); "
                 f"budget at {RATE_HZ} Hz: {1_000_000 // RATE_HZ} us"
             )
 

@@ -10,7 +10,9 @@
 #
 # Integer arithmetic only: on the ESP32 port every float is a heap object, and this runs 50
 # times a second for the life of the battery. Squared magnitudes are compared with squared
-# thresholds, so no square root is taken per sample.
+# thresholds, so no square root is taken per sample. Every per-sample value stays inside
+# MicroPython's 31-bit small-int range (|axis| <= 16000 mg gives a squared magnitude < 2**30),
+# so the hot path allocates nothing.
 #
 # Method (after the impact + posture + stillness family of detectors, e.g. Bourke et al. 2007,
 # Kangas et al. 2008, and the SisFall paper's threshold features):
