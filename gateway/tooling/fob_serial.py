@@ -54,7 +54,8 @@ class FobSerial:
         data = self._ser.read(256)
         if not data and time.monotonic() > deadline:
             return []
-        return self._deframer.feed(data)
+        payloads: list[bytes] = self._deframer.feed(data)
+        return payloads
 
     def request(
         self,
