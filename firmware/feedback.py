@@ -33,8 +33,20 @@ PATTERNS = {
     "ok": (_LED, ((100, 0),)),
 }
 
-# Patterns that give away an alarm: silent in covert mode.
-_ALARM_PATTERNS = ("sos_raised", "prealarm", "help_coming", "no_motion_warning", "alarm_sent")
+# A pattern does not cut short a more important one still playing: the worker must feel the
+# whole SOS confirmation even if the delivery receipt arrives 10 ms later; a cancel ends the
+# pre-alarm buzzing at once.
+_RANK = {
+    "help_coming": 3,
+    "cancelled": 3,
+    "sos_raised": 2,
+    "prealarm": 2,
+    "no_motion_warning": 2,
+    "not_provisioned": 2,
+    "locate": 2,
+}
+# Covert mode: vibration only, except when the operator asks the fob to make itself found.
+_LOUD_IN_COVERT = ("locate",)
 
 
 class Feedback:
@@ -49,12 +61,17 @@ class Feedback:
         self._mask = 0
         self._until = 0
         self._on = False
+        self._rank = 0
         self.last = None
 
     def play(self, name, covert=False):
         channels, steps = PATTERNS[name]
-        if covert and name in _ALARM_PATTERNS:
+        if covert and name not in _LOUD_IN_COVERT:
             channels &= _VIBE
+        rank = _RANK.get(name, 1)
+        if self._steps and rank < self._rank:
+            return
+        self._rank = rank
         self.last = name
         if self._on_play is not None:
             self._on_play(name, covert)

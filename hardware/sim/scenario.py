@@ -17,6 +17,7 @@ class Runner:
     def __init__(self, root, device_id=None, key=None, config=None, tick_ms=TICK_MS):
         self.events = []
         self.feedback = []
+        self.replies = []
         self.cuts = 0
         self.tick = tick_ms
         self.link = SimLink(None)
@@ -96,6 +97,9 @@ class Runner:
             self.fob.start_checkin(s[1])
         elif op == "downlink":
             self.fob.on_downlink(bytes.fromhex(s[1]))
+        elif op == "admin":
+            reply = self.board.admin.handle(bytes.fromhex(s[1]))
+            self.replies.append(None if reply is None else reply.hex())
         else:
             raise ValueError("unknown step %r" % (op,))
 
@@ -110,6 +114,8 @@ class Runner:
             "cuts": self.cuts,
             "now": self.board.clock.elapsed,
             "status": self.fob.status(),
+            "replies": self.replies,
+            "rejected": self.fob.downlink_rejected,
         }
 
 
@@ -118,3 +124,34 @@ def run(root, steps, device_id=None, key=None, config=None):
     for s in steps:
         r.step(s)
     return r.log()
+
+
+def outbox_run(root, ops, capacity):
+    # Drives the outbox alone: ops are ["add", type, held], ["ack", counter], ["release",
+    # counter], ["reboot"], ["due"]. Returns one result per op.
+    from firmware.outbox import Outbox
+    from hardware.sim.clock import VirtualClock
+    from hardware.sim.flash import SimFlash
+
+    clock = VirtualClock()
+    flash = SimFlash(root)
+    box = Outbox(flash, clock, capacity)
+    counter = 0
+    out = []
+    for op in ops:
+        k = op[0]
+        if k == "add":
+            ok = box.add(op[1], counter, (50, 0) if op[1] != 0x0A else (50, 0, 0, 0), 0, op[2])
+            out.append([counter, ok, box.depth(), box.dropped])
+            counter += 1
+        elif k == "ack":
+            out.append(box.ack(op[1]) is not None)
+        elif k == "release":
+            out.append(box.release(op[1]) is not None)
+        elif k == "reboot":
+            box = Outbox(flash, clock, capacity)
+            out.append(box.depth())
+        elif k == "due":
+            clock.advance(1)
+            out.append([[e.ftype, e.counter] for e in box.due(clock.ticks_ms(), 1000)])
+    return out
