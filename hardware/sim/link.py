@@ -18,7 +18,7 @@ class SimLink:
         self.help = False  # answer alarms with ACK_HELP, as an operator would
         self.key = None
         self.device_id = None
-        self._down = 0
+        self._down = 100000  # the monitor's downlink counter; tests inject below it
         self.accepted = {}  # counter -> (type, first fields)
 
     def attach(self, fob, admin=None):
@@ -40,6 +40,13 @@ class SimLink:
                 ack = frames.encode(kind, self.device_id, self._down, (f.counter,), self.key)
                 self._pending.append(ack)
         return True
+
+    def downlink(self, ftype, fields):
+        # The monitor sends the fob something (ACK_HELP, COMMAND...) under its own counter.
+        self._down += 1
+        frame = frames.encode(ftype, self.device_id, self._down, tuple(fields), self.key)
+        self._pending.append(frame)
+        return frame
 
     def poll(self):
         if not self._pending or not self.up or self._fob is None:

@@ -4,7 +4,9 @@
 # steps: lists, e.g. ["hold", 2500, 8, 3] (press for 2500 ms, 8 ms bounce, seed 3, then wait
 # for it to end), ["wait", ms], ["link", 0|1], ["acks", 0|1], ["help", 0|1], ["reboot"],
 # ["cut", n] (power cut at the n-th flash operation from now), ["fall"], ["walk", 0|1],
-# ["battery", pct], ["sensor", 0|1], ["checkin", minutes], ["downlink", hex].
+# ["battery", pct], ["sensor", 0|1], ["checkin", minutes], ["downlink", hex] (raw bytes in),
+# ["monitor", type, fields] (the simulated monitor signs and sends it), ["admin", hex]
+# (a provisioning message on the serial link; the reply goes to log["replies"]).
 from firmware.identity import Identity
 from hardware.sim.board import SimBoard
 from hardware.sim.flash import PowerCut
@@ -97,6 +99,8 @@ class Runner:
             self.fob.start_checkin(s[1])
         elif op == "downlink":
             self.fob.on_downlink(bytes.fromhex(s[1]))
+        elif op == "monitor":
+            self.link.downlink(s[1], s[2])
         elif op == "admin":
             reply = self.board.admin.handle(bytes.fromhex(s[1]))
             self.replies.append(None if reply is None else reply.hex())
