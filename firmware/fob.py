@@ -35,6 +35,10 @@ _SENSOR_RETRY_MS = const(1000)
 _MAX_U16 = const(0xFFFF)
 
 
+def frame_hex(frame):
+    return "".join("%02x" % b for b in frame)  # MicroPython's bytes has no .hex() everywhere
+
+
 class Hardware:
     # The parts a fob needs. clock: ticks_ms/ticks_diff/ticks_add (the `time` module will do);
     # button: callable -> level (truthy = pressed); accel: .read() -> (x, y, z) milli-g, raises
@@ -385,7 +389,9 @@ class Fob:
                     sent = True
             if sent:
                 self.outbox.sent(e, now)
-                self._emit("frame_sent", {"type": ft.NAMES[e.ftype], "counter": e.counter})
+                if self._trace is not None:
+                    d = {"type": ft.NAMES[e.ftype], "counter": e.counter, "frame": frame_hex(frame)}
+                    self._emit("frame_sent", d)
 
     # -- frames in (any link) ----------------------------------------------------------------
     def on_downlink(self, data):

@@ -8,6 +8,9 @@ from protocol import framing
 from protocol import provisioning as pv
 
 
+_FLUSH = b"\x00"  # leading delimiter: ends any half frame a reset or noise left on the line
+
+
 class SerialLink:
     kind = "serial"
 
@@ -30,7 +33,7 @@ class SerialLink:
     def send(self, frame):
         if not self.up:
             return False
-        self.port.write(framing.encode(frame))
+        self.port.write(_FLUSH + framing.encode(frame))
         return True
 
     def poll(self):
@@ -49,7 +52,7 @@ class SerialLink:
             if self._admin is not None:
                 reply = self._admin.handle(payload)
                 if reply is not None:
-                    self.port.write(framing.encode(reply))
+                    self.port.write(_FLUSH + framing.encode(reply))
             return
         if self._fob is not None:
             self._fob.on_downlink(payload)
@@ -58,4 +61,4 @@ class SerialLink:
         # Human-readable notes for `vigil fob logs` and for an engineer at the serial console.
         if self.up:
             msg = pv.encode(ft.PROV_LOG, {pv.T_MESSAGE: text[: pv.MAX_VALUE]})
-            self.port.write(framing.encode(msg))
+            self.port.write(_FLUSH + framing.encode(msg))
