@@ -7,7 +7,6 @@ from protocol import frame_types as ft
 from protocol import framing
 from protocol import provisioning as pv
 
-
 _FLUSH = b"\x00"  # leading delimiter: ends any half frame a reset or noise left on the line
 
 
