@@ -51,9 +51,21 @@ async def _tick():
         _wake.set()
 
 
+def _safe_mode(button):
+    # SOS button held at power-on: stay at the REPL (no watchdog, Ctrl-C works) so mpremote
+    # and `vigil flash` can reach a fob whose serial port the firmware would otherwise own.
+    if not button():
+        return False
+    time.sleep_ms(1000)
+    return bool(button())
+
+
 async def main():
-    wdt = machine.WDT(timeout=WDT_MS)
     parts = esp32.build(_board_name())
+    if _safe_mode(parts["button"]):
+        print("vigil: safe mode, firmware not started")
+        return
+    wdt = machine.WDT(timeout=WDT_MS)
     store = Store(FLASH_DIR)
     fb = Feedback(time, vibe=parts["vibe"], buzzer=parts["buzzer"], led=parts["led"])
     serial = SerialLink(UsbSerial())
