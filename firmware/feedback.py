@@ -1,5 +1,5 @@
-# What the worker feels, hears and sees. Patterns are (on_ms, off_ms) steps played without
-# blocking from the main loop; covert mode keeps the vibration and drops buzzer and LED.
+# What the worker feels, hears and sees. Patterns are on/off steps played without blocking from
+# the main loop; covert mode keeps the vibration and drops buzzer and LED.
 try:
     from micropython import const
 except ImportError:
@@ -12,41 +12,34 @@ _VIBE = const(1)
 _BUZZ = const(2)
 _LED = const(4)
 _ALL = const(7)
+_UNIT_MS = const(10)
+# Rank (bits 4-5 of a pattern's head byte): a pattern does not cut short a more important one still
+# playing, so the worker feels the whole SOS confirmation even if the delivery receipt arrives
+# 10 ms later; a cancel ends the pre-alarm buzzing at once.
 
-# name: (channels, steps). Each pattern is distinct by rhythm alone, so it reads through a
-# pocket with the buzzer off.
+
+# name -> bytes: head (channels | rank << 4), then on, off, on, off... in 10 ms units. Literal
+# bytes: a dict of tuples would cost several KiB of heap on the fob. Each pattern is distinct by
+# rhythm alone, so it reads through a pocket with the buzzer off:
+#   sos_raised 3 x 600 ms | prealarm 10 x 200/200 | cancelled 2 short | help_coming long,
+#   short, short, long | delivered one 60 ms tick | not_provisioned one 1.5 s buzz
 PATTERNS = {
-    "sos_raised": (_ALL, ((600, 200), (600, 200), (600, 0))),
-    "prealarm": (_ALL, ((200, 200),) * 10),
-    "cancelled": (_VIBE | _LED, ((80, 80), (80, 0))),
-    "help_coming": (_ALL, ((1000, 300), (150, 150), (150, 150), (1000, 0))),
-    "delivered": (_VIBE | _LED, ((60, 0),)),
-    "resolved": (_VIBE | _LED, ((300, 0),)),
-    "no_motion_warning": (_ALL, ((150, 150),) * 6),
-    "alarm_sent": (_VIBE, ((400, 0),)),
-    "checkin_started": (_VIBE | _LED, ((100, 100), (300, 0))),
-    "checkin_stopped": (_VIBE | _LED, ((300, 100), (100, 0))),
-    "checkin_reminder": (_ALL, ((100, 100), (100, 500)) * 3),
-    "low_battery": (_BUZZ | _LED, ((50, 950),) * 3),
-    "not_provisioned": (_ALL, ((1500, 0),)),
-    "locate": (_BUZZ | _LED, ((200, 200),) * 15),
-    "ok": (_LED, ((100, 0),)),
+    "sos_raised": b"\x27\x3c\x14\x3c\x14\x3c\x00",
+    "prealarm": b"\x27" + b"\x14" * 20,
+    "cancelled": b"\x35\x08\x08\x08\x00",
+    "help_coming": b"\x37\x64\x1e\x0f\x0f\x0f\x0f\x64\x00",
+    "delivered": b"\x05\x06\x00",
+    "resolved": b"\x05\x1e\x00",
+    "no_motion_warning": b"\x27\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f",
+    "alarm_sent": b"\x01\x28\x00",
+    "checkin_started": b"\x05\x0a\x0a\x1e\x00",
+    "checkin_stopped": b"\x05\x1e\x0a\x0a\x00",
+    "checkin_reminder": b"\x07\x0a\x0a\x0a\x32\x0a\x0a\x0a\x32\x0a\x0a\x0a\x32",
+    "low_battery": b"\x06\x05\x5f\x05\x5f\x05\x5f",
+    "not_provisioned": b"\x27\x96\x00",
+    "locate": b"\x26" + b"\x14" * 30,
+    "ok": b"\x04\x0a\x00",
 }
-
-# A pattern does not cut short a more important one still playing: the worker must feel the
-# whole SOS confirmation even if the delivery receipt arrives 10 ms later; a cancel ends the
-# pre-alarm buzzing at once.
-_RANK = {
-    "help_coming": 3,
-    "cancelled": 3,
-    "sos_raised": 2,
-    "prealarm": 2,
-    "no_motion_warning": 2,
-    "not_provisioned": 2,
-    "locate": 2,
-}
-# Covert mode: vibration only, except when the operator asks the fob to make itself found.
-_LOUD_IN_COVERT = ("locate",)
 
 
 class Feedback:
@@ -56,46 +49,45 @@ class Feedback:
         self._clock = clock
         self._outs = ((_VIBE, vibe), (_BUZZ, buzzer), (_LED, led))
         self._on_play = on_play
-        self._steps = ()
-        self._i = 0
+        self._pat = None
+        self._i = 1
         self._mask = 0
-        self._until = 0
-        self._on = False
         self._rank = 0
+        self._until = 0
         self.last = None
 
     def play(self, name, covert=False):
-        channels, steps = PATTERNS[name]
-        if covert and name not in _LOUD_IN_COVERT:
+        pat = PATTERNS[name]
+        channels = pat[0] & _ALL
+        # Covert: vibration only, unless the operator asked the fob to make itself found.
+        if covert and name != "locate":
             channels &= _VIBE
-        rank = _RANK.get(name, 1)
-        if self._steps and rank < self._rank:
+        rank = pat[0] >> 4
+        if self._pat is not None and rank < self._rank:
             return
         self._rank = rank
         self.last = name
         if self._on_play is not None:
             self._on_play(name, covert)
         self._set(0)
-        self._steps = steps
+        self._pat = pat
         self._mask = channels
-        self._i = 0
-        self._on = False
+        self._i = 1
         self._until = self._clock.ticks_ms()
 
     def poll(self, now):
-        if not self._steps or self._clock.ticks_diff(now, self._until) < 0:
+        pat = self._pat
+        if pat is None or self._clock.ticks_diff(now, self._until) < 0:
             return
-        if self._on:
-            self._on = False
+        i = self._i
+        if i >= len(pat):
             self._set(0)
-            self._until = self._clock.ticks_add(now, self._steps[self._i][1])
-            self._i += 1
-            if self._i >= len(self._steps):
-                self._steps = ()
+            self._pat = None
             return
-        self._on = True
-        self._set(1)
-        self._until = self._clock.ticks_add(now, self._steps[self._i][0])
+        on = i & 1  # odd positions are "on" steps
+        self._set(on)
+        self._until = self._clock.ticks_add(now, pat[i] * _UNIT_MS)
+        self._i = i + 1
 
     def _set(self, level):
         for bit, out in self._outs:

@@ -14,7 +14,7 @@ micropython.alloc_emergency_exception_buf(100)
 
 from firmware.feedback import Feedback  # noqa: E402
 from firmware.fob import Fob, Hardware  # noqa: E402
-from firmware.serial_link import SerialLink  # noqa: E402
+from firmware.serial_link import LazyAdmin, SerialLink  # noqa: E402
 from firmware.store import Store  # noqa: E402
 from hardware import esp32  # noqa: E402
 from hardware.esp32_serial import UsbSerial  # noqa: E402
@@ -81,9 +81,7 @@ async def main():
     hw = Hardware(time, parts["button"], parts["accel"], parts["battery"], store, fb, links,
                   _board_name())
     fob = Fob(hw)
-    from firmware.admin import Admin
-
-    serial.attach(fob, Admin(fob))
+    serial.attach(fob, LazyAdmin(fob))
     if ble is not None:
         ble.attach(fob)
         asyncio.create_task(ble.run())

@@ -5,7 +5,6 @@
 # the ESP32's USB serial and one on a pseudo-terminal for the host).
 from protocol import frame_types as ft
 from protocol import framing
-from protocol import provisioning as pv
 
 _FLUSH = b"\x00"  # leading delimiter: ends any half frame a reset or noise left on the line
 
@@ -59,5 +58,21 @@ class SerialLink:
     def log(self, text):
         # Human-readable notes for `vigil fob logs` and for an engineer at the serial console.
         if self.up:
+            from protocol import provisioning as pv
+
             msg = pv.encode(ft.PROV_LOG, {pv.T_MESSAGE: text[: pv.MAX_VALUE]})
             self.port.write(_FLUSH + framing.encode(msg))
+
+
+class LazyAdmin:
+    # Provisioning is rare; its code (several KiB of heap) loads with the first message.
+    def __init__(self, fob):
+        self._fob = fob
+        self._admin = None
+
+    def handle(self, payload):
+        if self._admin is None:
+            from firmware.admin import Admin
+
+            self._admin = Admin(self._fob)
+        return self._admin.handle(payload)

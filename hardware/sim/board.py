@@ -1,8 +1,8 @@
 # The simulated board: every part the fob needs, built to behave like the real ones, plus boot()
 # which starts the real firmware on them (again after a reboot, on the same flash).
-from firmware.admin import Admin
 from firmware.feedback import Feedback
 from firmware.fob import Fob, Hardware
+from firmware.serial_link import LazyAdmin
 from hardware.sim.accel import SimAccel
 from hardware.sim.battery import SimBattery
 from hardware.sim.button import SimButton
@@ -45,7 +45,7 @@ class SimBoard:
             self.clock, self.button, self.accel, self.battery, self.flash, fb, self.links, "sim"
         )
         self.fob = Fob(hw, trace)
-        self.admin = Admin(self.fob)
+        self.admin = LazyAdmin(self.fob)
         for link in self.links:
             link.attach(self.fob, self.admin)
         self.boots += 1

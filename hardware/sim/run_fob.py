@@ -5,8 +5,8 @@
 
 Prints JSON lines on stdout: first {"event": "ready", "pty": ...}, then every feedback pattern,
 frame sent, downlink and log line. Reads control commands as lines on stdin:
-    sos | press | fall | cancel | link down | link up | battery N | reboot | power-cut |
-    status | checkin N | checkout | walk on|off | sensor fail|ok | quit
+    sos | press | fall | trace [SISFALL_FILE] | cancel | link down | link up | battery N |
+    reboot | power-cut | status | checkin N | checkout | walk on|off | sensor fail|ok | quit
 """
 
 import argparse
@@ -15,6 +15,7 @@ import queue
 import sys
 import threading
 import time
+from pathlib import Path
 
 from firmware.config import Config
 from firmware.identity import Identity
@@ -94,6 +95,8 @@ class SimFob:
             b.button.press(now, 150)
         elif cmd == "fall":
             b.accel.fall()
+        elif cmd == "trace":
+            self.trace(rest[0] if rest else None)
         elif cmd == "cancel":
             if self.fob.status()["prealarm"]:
                 b.button.press(now, 150)
@@ -126,13 +129,34 @@ class SimFob:
         else:
             emit("error", message="unknown command %r" % line.strip())
 
+    def trace(self, path):
+        # Replays a SisFall recording (default: the first fall trial in the shared data set)
+        # through the simulated accelerometer at the fob's 50 Hz.
+        from hardware import sisfall
+
+        if path is None:
+            root = sisfall.default_data_dir(Path(__file__).resolve().parents[2])
+            falls = [p for p in sisfall.find_trials(root or ".") if "F" in Path(p).name[:1]]
+            if not falls:
+                emit("error", message="no SisFall fall trial found: give a path")
+                return
+            path = falls[0]
+        trial = sisfall.load_trial(path)
+        self.board.accel.rest = trial.samples[-1]  # stays as the recording ended
+        self.board.accel.play(trial.samples, sisfall.FOB_HZ)
+        emit("trace", path=str(path), samples=len(trial.samples))
+
     def run(self):
         emit("ready", pty=self.uart.path, link_path=self.uart.link_path,
              provisioned=self.fob.provisioned, device_id=self.fob.identity.device_id)
         threading.Thread(target=self._stdin, daemon=True).start()
         while self.running:
             while not self.commands.empty():
-                self.command(self.commands.get())
+                line = self.commands.get()
+                try:
+                    self.command(line)
+                except Exception as e:  # a bad command must not take the fob down
+                    emit("error", message="%s: %s" % (line.strip(), e))
             try:
                 self.fob.poll()
             except PowerCut:

