@@ -109,7 +109,7 @@ class Fob:
         # Called by the provisioning service after it changed identity or config.
         self._rekey()
         self._rx = ReplayWindow()
-        self.hw.store.remove("rx")
+        self._remove("rx")
 
     # -- the main loop's one call -----------------------------------------------------------
     def poll(self):
@@ -243,7 +243,7 @@ class Fob:
         if due is not None:
             if up >= due:
                 self._checkin_due = None
-                self.hw.store.remove("checkin")
+                self._remove("checkin")
                 self._queue(ft.CHECKIN_OVERDUE, 0, up)
                 self._feedback("alarm_sent")
             elif not self._checkin_reminded and up >= due - cfg["checkin_remind_s"] * 1000:
@@ -311,7 +311,7 @@ class Fob:
         if self._checkin_due is None:
             return False
         self._checkin_due = None
-        self.hw.store.remove("checkin")
+        self._remove("checkin")
         self._queue(ft.CHECKIN_STOP, 0, up)
         self._feedback("checkin_stopped")
         return True
@@ -325,7 +325,7 @@ class Fob:
         # Remaining time, refreshed every heartbeat: after a reboot the check-in is due at most
         # one heartbeat late, never forgotten.
         rem = max(0, (self._checkin_due - up) // 1000)
-        self.hw.store.write("checkin", struct.pack(">I", rem))
+        self._write("checkin", struct.pack(">I", rem))
 
     def _load_checkin(self):
         raw = self.hw.store.read("checkin")
@@ -408,7 +408,10 @@ class Fob:
             self.downlink_rejected += 1
             self._emit("downlink_rejected", {"reason": e.reason})
             return None
-        self._save_rx()
+        if f.ftype != ft.ACK:
+            # A replayed ACK_HELP or COMMAND must stay refused after a reboot; a replayed plain
+            # ACK names a counter already gone, so ACKs (one a minute) spare the flash.
+            self._save_rx()
         up = self.uptime_ms
         t = f.ftype
         if t == ft.COMMAND:
@@ -453,7 +456,19 @@ class Fob:
     def _save_rx(self):
         # Persisted so a downlink replayed after a reboot (an old ACK_HELP) is still refused.
         h, bm = self._rx.state()
-        self.hw.store.write("rx", struct.pack(">III", h + 1, bm >> 32, bm & 0xFFFFFFFF))
+        self._write("rx", struct.pack(">III", h + 1, bm >> 32, bm & 0xFFFFFFFF))
+
+    def _remove(self, name):
+        try:
+            self.hw.store.remove(name)
+        except OSError as e:
+            self.log("flash remove of %s failed: %r" % (name, e))
+
+    def _write(self, name, data):
+        try:
+            self.hw.store.write(name, data)
+        except OSError as e:
+            self.log("flash write of %s failed: %r" % (name, e))
 
     def test_frame(self):
         # A signed TEST frame under a fresh counter: proves id + key end to end at provisioning.

@@ -90,7 +90,10 @@ async def main():
     gc.collect()
     while True:
         await _wake.wait()
-        fob.poll()
+        try:
+            fob.poll()
+        except Exception as e:  # keep raising alarms; the watchdog is for hangs, not bugs
+            fob.log("error in poll: %r" % e)
         wdt.feed()
 
 

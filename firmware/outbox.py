@@ -84,6 +84,7 @@ class Outbox:
         self.heartbeat = None
         self.dropped = 0  # entries dropped for room (heartbeats first), by design counted
         self.corrupt = 0
+        self.flash_errors = 0
         now = clock.ticks_ms()
         store.clean(_PREFIX)
         for n in store.names(_PREFIX):
@@ -127,14 +128,25 @@ class Outbox:
                 return False
             self._forget(victim)
             self.dropped += 1
-        self._store.write(_name(counter), _pack(e))
+        self._persist(e)
         self.entries.append(e)
         self._sort()
         return True
 
+    def _persist(self, e):
+        try:
+            self._store.write(_name(e.counter), _pack(e))
+        except OSError:
+            # Full or failing flash: the entry is still sent from RAM. Losing the alarm because
+            # it could not also be saved would be the worse failure.
+            self.flash_errors += 1
+
     def _forget(self, e):
-        self._store.remove(_name(e.counter))
         self.entries.remove(e)
+        try:
+            self._store.remove(_name(e.counter))
+        except OSError:
+            self.flash_errors += 1  # resent after a reboot at worst: the monitor dedups
 
     def find(self, counter):
         for e in self.entries:
@@ -159,7 +171,7 @@ class Outbox:
         e = self.find(counter)
         if e is not None and e.held:
             e.flags &= ~_F_HELD
-            self._store.write(_name(counter), _pack(e))
+            self._persist(e)
             e.next_try = self._clock.ticks_ms()
         return e
 

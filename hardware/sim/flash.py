@@ -12,6 +12,7 @@ class SimFlash(Store):
         Store.__init__(self, root)
         self.cut_after = -1  # operations left before the cut; -1 never
         self.ops = 0
+        self.full = False  # True: every write fails with ENOSPC, like a full file system
 
     def _tick(self):
         self.ops += 1
@@ -23,6 +24,8 @@ class SimFlash(Store):
         return False
 
     def _write_file(self, path, data):
+        if self.full:
+            raise OSError(28)  # ENOSPC
         if self._tick():
             with open(path, "wb") as f:
                 f.write(data[: len(data) // 2])  # torn write

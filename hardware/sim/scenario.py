@@ -3,10 +3,10 @@
 #
 # steps: lists, e.g. ["hold", 2500, 8, 3] (press for 2500 ms, 8 ms bounce, seed 3, then wait
 # for it to end), ["wait", ms], ["link", 0|1], ["acks", 0|1], ["help", 0|1], ["reboot"],
-# ["cut", n] (power cut at the n-th flash operation from now), ["fall"], ["walk", 0|1],
-# ["battery", pct], ["sensor", 0|1], ["checkin", minutes], ["downlink", hex] (raw bytes in),
-# ["monitor", type, fields] (the simulated monitor signs and sends it), ["admin", hex]
-# (a provisioning message on the serial link; the reply goes to log["replies"]).
+# ["cut", n] (power cut at the n-th flash operation from now), ["flash_full", 0|1], ["fall"],
+# ["walk", 0|1], ["battery", pct], ["sensor", 0|1], ["checkin", minutes], ["downlink", hex]
+# (raw bytes in), ["monitor", type, fields] (the simulated monitor signs and sends it),
+# ["admin", hex] (a provisioning message on the serial link; the reply goes to log["replies"]).
 from firmware.identity import Identity
 from hardware.sim.board import SimBoard
 from hardware.sim.flash import PowerCut
@@ -85,6 +85,8 @@ class Runner:
             self._boot()
         elif op == "cut":
             b.flash.cut_after = s[1]
+        elif op == "flash_full":
+            b.flash.full = bool(s[1])
         elif op == "fall":
             b.accel.fall()
         elif op == "walk":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from host_tests.firmware.conftest import KEY
@@ -57,12 +57,15 @@ def _check(log: dict[str, Any]) -> None:
     assert log["outbox"] == 0, "outbox did not drain"
 
 
-@settings(max_examples=30)
-@given(steps=st.lists(step, max_size=14))
+@settings(max_examples=60)
+@given(steps=st.lists(step, max_size=16))
 def test_every_alarm_is_delivered_exactly_once_whatever_happens(scenario: Any,
                                                                steps: list[tuple[Any, ...]]
                                                                ) -> None:
     log = scenario([list(s) for s in steps] + FINALE)
+    event(f"power cuts that hit: {min(log['cuts'], 2)}")
+    n = sum(1 for e in log["events"] if e["event"] == "raised" and e["type"] != "heartbeat")
+    event(f"frames other than heartbeats raised: {min(n, 3)}")
     _check(log)
 
 
@@ -103,3 +106,12 @@ def test_power_cut_while_persisting_an_alarm_leaves_no_torn_entry(scenario: Any)
     assert log["cuts"] == 1
     assert log["outbox"] == 0
     assert log["status"]["outbox"] == 0
+
+
+def test_full_flash_still_sends_the_alarm_from_ram(scenario: Any) -> None:
+    log = scenario([["flash_full", 1], ["acks", 0], ["hold", 2200], ["wait", 3000], ["acks", 1],
+                    ["wait", 5000], ["help", 1], ["monitor", ft.ACK_HELP, [1]], ["wait", 100]])
+    sos = [f for _, f in log["frames"] if f.ftype == ft.SOS]
+    assert len(sos) >= 2 and len({f.counter for f in sos}) == 1
+    assert log["outbox"] == 0
+    assert "help_coming" in [n for _, n in log["feedback"]]
