@@ -68,14 +68,15 @@ class Admin:
                 if not isinstance(v, int):
                     return _result(pv.R_BAD_REQUEST, "%s must be an integer" % name)
                 changes[name] = v
-        if fob.identity.device_id != dev or fob.identity.key != key:
+        new_identity = fob.identity.device_id != dev or fob.identity.key != key
+        if new_identity:
             # Pending frames belong to the old identity; signing them as the new one would
             # attribute another worker's alarms to this one.
             fob.outbox.wipe()
         fob.identity.set(dev, key)
         if changes:
             fob.config.update(changes)
-        fob.reprovisioned()
+        fob.reprovisioned(new_identity)
         fob.log("provisioned as device %d" % dev)
         return _result(pv.R_OK, "provisioned as device %d" % dev)
 
@@ -84,9 +85,8 @@ class Admin:
         fob.identity.wipe()
         fob.config.reset()
         fob.outbox.wipe()
-        fob.stop_checkin()
-        fob.hw.store.remove("checkin")
-        fob.reprovisioned()
+        fob.clear_checkin()
+        fob.reprovisioned(True)
         # The counter store stays: a re-provisioned fob must still never reuse a counter.
         return _result(pv.R_OK, "factory reset: key wiped")
 

@@ -105,11 +105,19 @@ class Fob:
         self._encoder = frames.Encoder(idn.device_id, idn.key) if idn.provisioned else None
         self.gestures.hold_ms = self.config["sos_hold_ms"]
 
-    def reprovisioned(self):
-        # Called by the provisioning service after it changed identity or config.
+    def reprovisioned(self, new_identity):
+        # Called by the provisioning service after it changed identity or config. A new key
+        # starts a new downlink counter space; the same key keeps its window, or an old
+        # ACK_HELP could be replayed after a forced re-provisioning.
         self._rekey()
-        self._rx = ReplayWindow()
-        self._remove("rx")
+        if new_identity:
+            self._rx = ReplayWindow()
+            self._remove("rx")
+
+    def clear_checkin(self):
+        # Factory reset: forget the visit without a frame (the key it would be signed with is gone).
+        self._checkin_due = None
+        self._remove("checkin")
 
     # -- the main loop's one call -----------------------------------------------------------
     def poll(self):

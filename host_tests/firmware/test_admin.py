@@ -92,3 +92,24 @@ def test_status_reports_battery_outbox_sensor_memory_uptime_counter(scenario: An
     assert st[pv.T_UPTIME_S] == 7
     assert st[pv.T_COUNTER] == 2
     assert pv.T_MEM_FREE in st
+
+
+def test_forced_reprovisioning_with_same_key_keeps_refusing_replayed_downlinks(
+        scenario: Any) -> None:
+    from host_tests.firmware.conftest import DEVICE_ID
+
+    help_frame = frames.encode(ft.ACK_HELP, DEVICE_ID, 7, (1,), KEY).hex()
+    log = scenario([["acks", 0], ["hold", 2200], ["downlink", help_frame],
+                    msg(ft.PROV_SET, {pv.T_DEVICE_ID: DEVICE_ID, pv.T_KEY: KEY, pv.T_FORCE: 1,
+                                      pv.T_HEARTBEAT_S: 30}),
+                    ["downlink", help_frame]])
+    assert log["rejected"] == 1
+    assert [n for _, n in log["feedback"]].count("help_coming") == 1
+
+
+def test_factory_reset_during_checkin_sends_nothing_and_forgets_it(scenario: Any) -> None:
+    log = scenario([["checkin", 1], ["wait", 100], ["link", 0], msg(ft.PROV_RESET),
+                    ["link", 1], ["wait", 70000]], config={"no_motion_s": 0})
+    types = [bytes.fromhex(h)[0] & 0x1F for _, h in log["sent"]]
+    assert ft.CHECKIN_OVERDUE not in types and ft.CHECKIN_STOP not in types
+    assert log["status"]["checkin_s"] == 0
