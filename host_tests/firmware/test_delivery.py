@@ -97,6 +97,11 @@ def test_unacked_alarm_is_retried_with_backoff_under_the_same_counter(scenario: 
     assert len({f.counter for _, f in sos}) == 1
     gaps = [b[0] - a[0] for a, b in zip(sos, sos[1:], strict=False)]
     assert gaps[:3] == sorted(gaps[:3]) and gaps[0] >= 2000, gaps
+    # Each resend is signed afresh: same counter, age_s growing with the time since the hold.
+    ages = [f.as_dict()["age_s"] for _, f in sos]
+    assert ages == sorted(ages) and ages[0] == 0 and ages[-1] >= 30
+    for t, f in sos:
+        assert abs(f.as_dict()["age_s"] - (t - 2010) // 1000) <= 1
     assert log["outbox"] == 0
 
 
@@ -115,3 +120,26 @@ def test_full_flash_still_sends_the_alarm_from_ram(scenario: Any) -> None:
     assert len(sos) >= 2 and len({f.counter for f in sos}) == 1
     assert log["outbox"] == 0
     assert "help_coming" in [n for _, n in log["feedback"]]
+
+
+@settings(max_examples=15)
+@given(ops=st.lists(st.sampled_from(["test", "sos", "reboot", "wait"]), max_size=12))
+def test_no_counter_is_reused_across_test_frames_alarms_and_reboots(scenario: Any,
+                                                                    ops: list[str]) -> None:
+    from protocol import provisioning as pv
+
+    req = ["admin", pv.encode(ft.PROV_STATUS_REQ, {pv.T_TEST_FRAME: 1}).hex()]
+    steps: list[list[Any]] = []
+    for op in ops:
+        steps.append({"test": req, "sos": ["hold", 2100], "reboot": ["reboot"],
+                      "wait": ["wait", 61000]}[op])
+    log = scenario(steps + [["wait", 100]])
+    counters: dict[int, bytes] = {}
+    for _, h in log["sent"]:
+        f = frames.decode(bytes.fromhex(h), KEY)
+        assert counters.setdefault(f.counter, bytes([f.ftype])) == bytes([f.ftype])
+    for r in log["replies"]:
+        test = pv.decode(bytes.fromhex(r))[1][pv.T_TEST_FRAME]
+        f = frames.decode(test, KEY)
+        assert f.counter not in counters
+        counters[f.counter] = b"test"
