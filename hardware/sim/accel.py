@@ -29,9 +29,12 @@ class SimAccel:
         self._trace_at = self._clock.elapsed
 
     def fall(self):
-        # Scripted fall: a second of walking, a 3.5 g impact, then lying on the side, still.
+        # Scripted fall: upright (z up the body) for 2.5 s, as a detector's posture history
+        # needs, a stumble, a 3.5 g impact, then lying on the side, still.
         s = []
-        for i in range(50):
+        for i in range(125):
+            s.append((20 if i % 4 < 2 else -20, 10, _G + (40 if i % 6 < 3 else -40)))
+        for i in range(25):
             s.append((200 if i % 10 < 5 else -200, 0, _G + (300 if i % 5 < 2 else -300)))
         s += [(0, 0, 3500), (1800, 0, 2500), (600, 200, 1500)]
         self.rest = (_G, 0, 0)

@@ -18,11 +18,16 @@ def names(log: dict[str, Any]) -> list[str]:
     return [n for _, n in log["feedback"]]
 
 
+# The scripted fall (hardware/sim/accel.py) is confirmed about 4 s after it starts: 3 s of
+# posture and stumble, the impact, then 1 s of stillness.
+CONFIRMED_BY_MS = 6000
+
+
 @settings(max_examples=12)
-@given(cancel_after=st.integers(200, 29000))
+@given(cancel_after=st.integers(200, 30000 - (CONFIRMED_BY_MS - 4000) - 500))
 def test_cancel_inside_window_sends_fall_cancelled_and_no_fall(scenario: Any,
                                                               cancel_after: int) -> None:
-    log = scenario([["fall"], ["wait", 3000], ["wait", cancel_after], ["press", 150],
+    log = scenario([["fall"], ["wait", CONFIRMED_BY_MS], ["wait", cancel_after], ["press", 150],
                     ["wait", 40000]], config=QUIET)
     (fall_ev,) = raised(log, "fall")
     assert of_type(log, ft.FALL) == []
@@ -43,12 +48,14 @@ def test_uncancelled_fall_is_sent_when_the_window_closes(scenario: Any) -> None:
 
 def test_fall_window_is_configurable(scenario: Any) -> None:
     log = scenario([["fall"], ["wait", 20000]], config={**QUIET, "fall_cancel_s": 10})
+    (fall_ev,) = raised(log, "fall")
     (t, _), = of_type(log, ft.FALL)
-    assert t < 15000
+    assert 10000 <= t - fall_ev["t"] <= 10050
 
 
 def test_reboot_during_prealarm_raises_the_fall_at_once(scenario: Any) -> None:
-    log = scenario([["fall"], ["wait", 5000], ["reboot"], ["wait", 200]], config=QUIET)
+    log = scenario([["fall"], ["wait", CONFIRMED_BY_MS], ["reboot"], ["wait", 200]],
+                   config=QUIET)
     (_, fall), = of_type(log, ft.FALL)
     assert fall.as_dict()["age_lower_bound"]
 
