@@ -1,0 +1,87 @@
+"""`vigil gateway ...`: run the relay, show its queue, pair BLE fobs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gateway import config as config_mod
+from gateway.errors import GatewayError
+from gateway.queue import FrameQueue
+
+app = typer.Typer(help="Relay fobs' frames to the monitor.", no_args_is_help=True)
+console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", envvar="VIGIL_GATEWAY_CONFIG", help="TOML file")
+]
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    monitor_url: Annotated[str | None, typer.Option(envvar="VIGIL_GATEWAY_MONITOR_URL")] = None,
+    token: Annotated[str | None, typer.Option(envvar="VIGIL_GATEWAY_TOKEN")] = None,
+    serial: Annotated[
+        list[str] | None, typer.Option("--serial", help="serial port of a fob (repeatable)")
+    ] = None,
+    auto_detect: Annotated[
+        bool | None, typer.Option("--auto-detect", help="find fobs by USB vendor/product id")
+    ] = None,
+    ble: Annotated[bool | None, typer.Option("--ble/--no-ble", envvar="VIGIL_GATEWAY_BLE")] = None,
+    queue: Annotated[Path | None, typer.Option(envvar="VIGIL_GATEWAY_QUEUE")] = None,
+    allowlist: Annotated[Path | None, typer.Option(envvar="VIGIL_GATEWAY_ALLOWLIST")] = None,
+    lat: Annotated[float | None, typer.Option(help="fixed gateway latitude")] = None,
+    lon: Annotated[float | None, typer.Option(help="fixed gateway longitude")] = None,
+    accuracy_m: Annotated[float, typer.Option(help="radius of the gateway site, m")] = 50.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Relay frames between fobs and the monitor until stopped."""
+    from gateway.service import main
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    location = None
+    if lat is not None and lon is not None:
+        location = {"lat": lat, "lon": lon, "accuracy_m": accuracy_m}
+    try:
+        cfg = config_mod.load(
+            config,
+            {
+                "monitor_url": monitor_url,
+                "token": token,
+                "serial_ports": serial,
+                "auto_detect": auto_detect,
+                "ble": ble,
+                "queue": queue,
+                "allowlist": allowlist,
+                "location": location,
+            },
+        )
+    except GatewayError as e:
+        console.print(f"[red]configuration error:[/red] {e}")
+        raise typer.Exit(2) from e
+    try:
+        main(cfg)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def status(
+    queue: Annotated[Path, typer.Option(envvar="VIGIL_GATEWAY_QUEUE")] = config_mod.DEFAULT_QUEUE,
+) -> None:
+    """Show how many frames are waiting for the monitor."""
+    q = FrameQueue(queue)
+    depth = q.depth()
+    oldest = q.batch(1)
+    q.close()
+    console.print(f"{depth} frame(s) queued in {queue}")
+    if oldest:
+        console.print(f"most urgent received at {oldest[0].received_at} over {oldest[0].link}")
