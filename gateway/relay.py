@@ -30,7 +30,7 @@ log = logging.getLogger("vigil.gateway.relay")
 
 VERSION = "0.1.0"
 BATCH_MAX = 64  # frames per POST: a fob's full outbox flushed after range loss fits in one or two
-BACKOFF_CAP_S = 30.0  # longest wait between retries while the monitor is unreachable
+BACKOFF_CAP_S = 10.0  # longest wait between retries: a monitor back up must not wait on us long
 SEND_TIMEOUT_S = 3.0  # writing one frame to a fob; a stuck link must not hold up the others
 HEALTH_INTERVAL_S = 30.0  # the monitor marks a gateway silent after a few missed reports
 DOWNLINK_RETRY_S = 1.0  # after a failed long poll, before the next one (grows with failures)
@@ -135,6 +135,7 @@ class Relay:
 
     async def _sender(self) -> None:
         failures = 0
+        last_kind: type[MonitorError] | None = None
         self._wake.set()  # frames left from before a restart go first
         while True:
             await self._wake.wait()
@@ -142,9 +143,11 @@ class Relay:
             while batch := self.queue.batch(BATCH_MAX):
                 try:
                     await self._send(batch)
-                    failures = 0
+                    failures, last_kind = 0, None
                 except MonitorError as e:
-                    failures += 1
+                    # Backoff grows only while the same kind of failure repeats.
+                    failures = failures + 1 if type(e) is last_kind else 1
+                    last_kind = type(e)
                     self.counters[f"send_failure.{type(e).__name__}"] += 1
                     delay = min(BACKOFF_CAP_S, e.retry_after * 2 ** min(failures - 1, 8))
                     level = logging.ERROR if isinstance(e, MonitorRefused) else logging.WARNING

@@ -46,11 +46,14 @@ class ContractMonitor:
         self.app = self._build()
 
     def ack_for(self, device_id: int, ftype: int, counter: int) -> bytes:
-        return frames.encode(ftype, device_id, 1_000_000 + counter, (counter,), self.keys[device_id])
+        return frames.encode(
+            ftype, device_id, 1_000_000 + counter, (counter,), self.keys[device_id]
+        )
 
     def push_downlink(self, device_id: int, frame: bytes) -> None:
-        self.downlinks.append({"id": len(self.downlinks) + 1, "device_id": device_id,
-                               "frame": frame.hex()})
+        self.downlinks.append(
+            {"id": len(self.downlinks) + 1, "device_id": device_id, "frame": frame.hex()}
+        )
         if self._new_downlink is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._new_downlink.set)
 
@@ -73,8 +76,9 @@ class ContractMonitor:
             return {"results": [self._ingest_one(item) for item in body["frames"]]}
 
         @app.get("/v1/downlink")
-        async def downlink(after: int, wait: int = 25,
-                           authorization: str | None = Header(None)) -> Any:
+        async def downlink(
+            after: int, wait: int = 25, authorization: str | None = Header(None)
+        ) -> Any:
             auth(authorization)
             self._loop = asyncio.get_running_loop()
             if self._new_downlink is None:
@@ -101,8 +105,13 @@ class ContractMonitor:
         return app
 
     def _ingest_one(self, item: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": "rejected", "reason": "malformed", "device_id": None,
-                               "counter": None, "ack": None}
+        out: dict[str, Any] = {
+            "status": "rejected",
+            "reason": "malformed",
+            "device_id": None,
+            "counter": None,
+            "ack": None,
+        }
         try:
             raw = bytes.fromhex(item["frame"])
             ftype, dev, ctr = frames.peek(raw)
@@ -127,8 +136,13 @@ class ContractMonitor:
             except ProtocolError as e:
                 out["reason"] = e.reason
                 return out
-            self.accepted.append({"frame": raw, "decoded": f.as_dict(), **{
-                k: item.get(k) for k in ("received_at", "link", "rssi", "location")}})
+            self.accepted.append(
+                {
+                    "frame": raw,
+                    "decoded": f.as_dict(),
+                    **{k: item.get(k) for k in ("received_at", "link", "rssi", "location")},
+                }
+            )
             out.update(status="accepted", reason=None)
         out["ack"] = self.ack_for(dev, frame_types.ACK, ctr).hex()
         return out
@@ -136,8 +150,9 @@ class ContractMonitor:
     # -- lifecycle: a real uvicorn in a thread, stoppable and restartable on the same port -----
 
     def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._new_downlink = None
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from protocol import frame_types, framing, frames
+from protocol import frame_types, frames, framing
 
 
 class WireFob:

@@ -49,11 +49,20 @@ def test_alarms_leave_before_heartbeats_queued_earlier(tmp_path: Path) -> None:
 def test_wire_item_matches_the_contract(tmp_path: Path) -> None:
     q = FrameQueue(tmp_path / "q.sqlite3")
     raw = _frame(frame_types.SOS, 1)
-    q.append(raw, received_at="2026-01-01T00:00:00.000Z", link="ble", port="AA:BB", rssi=-60,
-             location={"lat": 1.0, "lon": 2.0, "accuracy_m": 3.0})
+    q.append(
+        raw,
+        received_at="2026-01-01T00:00:00.000Z",
+        link="ble",
+        port="AA:BB",
+        rssi=-60,
+        location={"lat": 1.0, "lon": 2.0, "accuracy_m": 3.0},
+    )
     assert q.batch(1)[0].as_wire() == {
-        "frame": raw.hex(), "received_at": "2026-01-01T00:00:00.000Z", "link": "ble",
-        "rssi": -60, "location": {"lat": 1.0, "lon": 2.0, "accuracy_m": 3.0},
+        "frame": raw.hex(),
+        "received_at": "2026-01-01T00:00:00.000Z",
+        "link": "ble",
+        "rssi": -60,
+        "location": {"lat": 1.0, "lon": 2.0, "accuracy_m": 3.0},
     }
 
 
@@ -70,8 +79,12 @@ def test_every_reported_append_survives_kill_9(tmp_path: Path) -> None:
                      received_at="t", link="serial", port="p")
             print(c, flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert proc.stdout is not None
     reported = 0
     for line in proc.stdout:
