@@ -39,8 +39,9 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Until the gateway and monitor land, the system is the protocol: show what it costs.
 run: setup
-	$(PY) -m monitor.demo
+	$(PY) bench/frame_sizes.py
 
 bench: setup
 	$(PY) bench/frame_sizes.py
