@@ -85,3 +85,54 @@ def status(
     console.print(f"{depth} frame(s) queued in {queue}")
     if oldest:
         console.print(f"most urgent received at {oldest[0].received_at} over {oldest[0].link}")
+
+
+AllowlistOpt = Annotated[
+    Path, typer.Option(envvar="VIGIL_GATEWAY_ALLOWLIST", help="paired-fob list")
+]
+
+
+@app.command()
+def pair(
+    allowlist: AllowlistOpt = config_mod.DEFAULT_ALLOWLIST,
+    address: Annotated[str | None, typer.Option(help="pair this fob address only")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to look for the fob")] = 20.0,
+) -> None:
+    """Pair a fob held in pairing mode and add it to this gateway's allowlist."""
+    import asyncio
+
+    from gateway.pairing import Allowlist, pair_new_fob
+
+    console.print("Hold the fob's button until it blinks blue...")
+    try:
+        addr, name = asyncio.run(
+            pair_new_fob(Allowlist(allowlist), address=address, scan_timeout=timeout)
+        )
+    except GatewayError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
+    console.print(f"[green]paired[/green] {name or '?'} at {addr}; restart `vigil gateway run`")
+
+
+@app.command()
+def fobs(allowlist: AllowlistOpt = config_mod.DEFAULT_ALLOWLIST) -> None:
+    """List the fobs paired with this gateway."""
+    from rich.table import Table
+
+    from gateway.pairing import Allowlist
+
+    table = Table("address", "name")
+    for addr, info in Allowlist(allowlist).fobs().items():
+        table.add_row(addr, str(info.get("name") or ""))
+    Console().print(table)
+
+
+@app.command()
+def unpair(address: str, allowlist: AllowlistOpt = config_mod.DEFAULT_ALLOWLIST) -> None:
+    """Remove a fob from the allowlist (the gateway will ignore it from its next start)."""
+    from gateway.pairing import Allowlist
+
+    if not Allowlist(allowlist).remove(address):
+        console.print(f"[yellow]{address} was not paired[/yellow]")
+        raise typer.Exit(1)
+    console.print(f"removed {address}")
