@@ -86,6 +86,7 @@ class BleTransport(Transport):
         self._busy: set[str] = set()
         self._retry: dict[str, _Retry] = {}
         self._ignored: set[str] = set()
+        self._setup_lock = asyncio.Lock()
         self.counters: Counter[str] = Counter()
 
     def links(self) -> list[FobLink]:
@@ -126,7 +127,10 @@ class BleTransport(Transport):
             device, disconnected=lambda _c: gone.set(), pair=True, timeout=CONNECT_TIMEOUT_S
         )
         try:
-            async with asyncio.timeout(SETUP_TIMEOUT_S):
+            # One connection set-up at a time: controllers (and BlueZ) refuse a second LE
+            # create-connection while one is pending. Set-ups take milliseconds; links stay
+            # concurrent once up.
+            async with self._setup_lock, asyncio.timeout(SETUP_TIMEOUT_S):
                 await client.connect()
                 await client.start_notify(
                     ble_profile.FRAME_UUID,

@@ -27,7 +27,8 @@ from host_tests.gateway.fobwire import wait_for
 from protocol import frame_types, frames
 
 DEV_A, DEV_B = sorted(KEYS)
-FOB_A, FOB_B, GW = "F0:00:00:00:01:01", "F0:00:00:00:01:02", "F1:00:00:00:00:01"
+FOB_A, FOB_B, FOB_C = "F0:00:00:00:01:01", "F0:00:00:00:01:02", "F0:00:00:00:01:03"
+GW = "F1:00:00:00:00:01"
 
 
 def _sos(device_id: int, counter: int) -> bytes:
@@ -112,37 +113,43 @@ def test_sos_over_emulated_ble_is_relayed_and_acked_and_help_reaches_the_fob(
     monitor: ContractMonitor, tmp_path: Path
 ) -> None:
     async def main() -> None:
-        _link, stack, (fob, stranger) = await _radio((FOB_A, DEV_A), (FOB_B, DEV_B))
+        _link, stack, (fob, fob_b, stranger) = await _radio(
+            (FOB_A, DEV_A), (FOB_B, DEV_B), (FOB_C, 0x0000FF)
+        )
         allow = Allowlist(tmp_path / "fobs.json")
-        fob.pairable = True
-        await pair_new_fob(allow, stack, address=FOB_A, scan_timeout=3)
-        fob.pairable = False
+        for f in (fob, fob_b):
+            f.pairable = True
+            await pair_new_fob(allow, stack, address=f.address, scan_timeout=3)
+            f.pairable = False
 
         async def body(relay: Relay, transport: BleTransport) -> None:
-            await wait_for(lambda: fob.ready, timeout=10)
+            await wait_for(lambda: fob.ready and fob_b.ready, timeout=10)
             assert await fob.send(_sos(DEV_A, 1))
-            await wait_for(lambda: fob.downlinks, timeout=5)
+            assert await fob_b.send(_sos(DEV_B, 7))
+            await wait_for(lambda: fob.downlinks and fob_b.downlinks, timeout=5)
             ack = frames.decode(fob.downlinks[0], KEYS[DEV_A], expect=frame_types.DOWNLINK)
             assert (ack.ftype, ack.fields) == (frame_types.ACK, (1,))
+            ack_b = frames.decode(fob_b.downlinks[0], KEYS[DEV_B], expect=frame_types.DOWNLINK)
+            assert ack_b.fields == (7,)
             got = monitor.accepted[0]
             assert got["link"] == "ble" and isinstance(got["rssi"], int)
+            # A short notification (a glitching fob) is counted and harms nobody.
+            await fob.device.notify_subscribers(fob.frame_char, b"\x21\x00\x01")
+            await wait_for(lambda: relay.counters["bad_frame.bad_length"] == 1)
             help_ = frames.encode(frame_types.ACK_HELP, DEV_A, 77, (1,), KEYS[DEV_A])
             monitor.push_downlink(DEV_A, help_)
             await wait_for(lambda: len(fob.downlinks) == 2, timeout=5)
             assert fob.downlinks[1] == help_
+            assert len(fob_b.downlinks) == 1
             # The unpaired fob nearby was seen, counted and left alone.
             assert transport.counters["unpaired_fob_ignored"] == 1
             assert stranger.connection is None
-            await wait_for(
-                lambda: (
-                    any(
-                        lk["link"] == "ble" and lk["connected"] and lk["device_id"] == DEV_A
-                        for lk in monitor.health[-1]["links"]
-                    )
-                    if monitor.health
-                    else False
-                )
-            )
+
+            def ble_links() -> set[int]:
+                report = monitor.health[-1]["links"] if monitor.health else []
+                return {lk["device_id"] for lk in report if lk["link"] == "ble" and lk["connected"]}
+
+            await wait_for(lambda: ble_links() == {DEV_A, DEV_B})
 
         await _with_ble_relay(monitor, tmp_path, stack, allow, body)
 
