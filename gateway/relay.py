@@ -234,7 +234,12 @@ class Relay:
         self.counters["downlink_pending"] += 1
 
     async def _health(self) -> None:
+        logged: Counter[str] = Counter()
         while True:
+            if self.counters != logged:
+                # One line per interval with anything new: what an installer greps for first.
+                log.info("counters: %s", dict(sorted(self.counters.items())))
+                logged = Counter(self.counters)
             try:
                 await self.client.health(
                     [link.status() for link in self.links()], self.queue.depth(), VERSION
