@@ -45,6 +45,7 @@ run: setup
 
 bench: setup
 	$(PY) bench/frame_sizes.py
+	$(PY) bench/fall_eval.py
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis
