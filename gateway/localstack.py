@@ -78,11 +78,11 @@ class Proc:
             os.kill(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_TIMEOUT_S) -> None:
         if self.alive:
             self.popen.send_signal(signal.SIGINT)
             try:
-                self.popen.wait(STOP_TIMEOUT_S)
+                self.popen.wait(grace)
             except subprocess.TimeoutExpired:
                 self.kill9()
         self._log.close()
@@ -170,6 +170,7 @@ class Operator:
         # (arrival perf_counter, alarm payload) for every `event: alarm`
         self.events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         self._connected = threading.Event()
+        self._stream: httpx.Response | None = None
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._thread.start()
         if not self._connected.wait(STARTUP_TIMEOUT_S):
@@ -212,3 +213,13 @@ class Operator:
         r = self.http.post(f"/v1/alarms/{alarm_id}/acknowledge")
         r.raise_for_status()
         return dict(r.json())
+
+    def close(self) -> None:
+        """Hang up the stream so the monitor can shut down without waiting for us."""
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - the reader thread may be mid-read; it exits anyway
+                pass
+        self.http.close()

@@ -19,6 +19,7 @@ from host_tests.gateway.fobwire import WireFob  # noqa: E402
 from protocol import frame_types  # noqa: E402
 
 pytestmark = pytest.mark.slow
+MONITOR_GRACE_S = 2.0  # uvicorn waits for open streams; ours are closed first anyway
 
 
 class Stack:
@@ -35,13 +36,21 @@ class Stack:
         self.gateway = start_gateway(self.tmp / "gw", self.url, self.demo.gateway_token, [serial])
         return self.gateway
 
+    def stop_monitor(self) -> None:
+        self.operator.close()
+        assert self.monitor is not None
+        self.monitor.stop(grace=MONITOR_GRACE_S)
+
     def restart_monitor(self) -> None:
         self.monitor = start_monitor(self.tmp / "monitor", self.port)
+        self.operator = Operator(self.url, *self.demo.operator)
 
     def close(self) -> None:
-        for p in (self.gateway, self.monitor):
-            if p is not None:
-                p.stop()
+        self.operator.close()
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.monitor is not None:
+            self.monitor.stop(grace=MONITOR_GRACE_S)
 
 
 @pytest.fixture
@@ -97,15 +106,13 @@ def test_monitor_down_frames_queue_and_arrive_when_it_returns(
 ) -> None:
     fob = WireFob(stack.demo.device_id, stack.demo.device_key, pty_fob.write)
     _wait_link(pty_fob, stack.start_gateway(pty_fob.path))
-    assert stack.monitor is not None
-    stack.monitor.stop()
+    stack.stop_monitor()
     sent = [fob.frame(frame_types.SOS, (70, 0, i)) for i in range(3)]
     for raw in sent:
         fob.send(raw)
     time.sleep(2.0)  # several failed attempts while the monitor is away
     assert fob.deframer.frames == 0 and not fob.received
     stack.restart_monitor()
-    stack.operator = Operator(stack.url, *stack.demo.operator)
     _read_until(fob, pty_fob, lambda: len(fob.received) >= 3, timeout=30)
     assert sorted(f.fields[0] for f in fob.received if f.ftype == frame_types.ACK) == [1, 2, 3]
     alarms = stack.operator.http.get("/v1/alarms", params={"status": "all"}).json()
@@ -118,8 +125,7 @@ def test_gateway_killed_with_frames_queued_delivers_each_exactly_once(
     stack: Stack, pty_fob: PtyFob
 ) -> None:
     fob = WireFob(stack.demo.device_id, stack.demo.device_key, pty_fob.write)
-    assert stack.monitor is not None
-    stack.monitor.stop()
+    stack.stop_monitor()
     gw = stack.start_gateway(pty_fob.path)
     _wait_link(pty_fob, gw)
     sent = [fob.frame(frame_types.SOS, (70, 0, i)) for i in range(5)]
@@ -128,7 +134,6 @@ def test_gateway_killed_with_frames_queued_delivers_each_exactly_once(
     time.sleep(1.0)
     gw.kill9()
     stack.restart_monitor()
-    stack.operator = Operator(stack.url, *stack.demo.operator)
     stack.start_gateway(pty_fob.path)  # nothing resent by the fob: only the queue has them
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
