@@ -1,0 +1,171 @@
+"""Alarm latency end to end, with real processes.
+
+Starts the monitor (`python -m monitor.demo`: uvicorn + SQLite), the gateway (`vigil gateway
+run`) on a real pseudo-terminal, and an operator client on the live SSE stream. Then, acting as
+the fob on the pty's other end, writes N signed SOS frames one at a time and measures
+
+  alarm: SOS frame written to the serial line -> `event: alarm` received by the operator client
+  ack:   SOS frame written to the serial line -> the monitor's signed ACK read back on the line
+
+and, for comparison, the same SOS posted straight to the monitor's ingest API (no gateway, no
+serial), which shows what the gateway itself adds. Last line is JSON:
+{"p50_ms": .., "p99_ms": .., "ack_p99_ms": .., "n": ..}
+
+    .venv/bin/python bench/alarm_latency.py --n 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import select
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from gateway.localstack import (  # noqa: E402
+    Demo,
+    Operator,
+    free_port,
+    start_gateway,
+    start_monitor,
+)
+from protocol import frame_types, frames, framing  # noqa: E402
+
+GAP_S = 0.02  # between alarms: independent alarms, not a burst that would batch
+WAIT_S = 10.0  # per alarm; anything near this is a failure, not a latency
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def read_ack(master: int, deframer: framing.Deframer, key: bytes, counter: int) -> float:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if not ready:
+            continue
+        now = time.perf_counter()
+        for payload in deframer.feed(os.read(master, 4096)):
+            f = frames.decode(payload, key, expect=frame_types.DOWNLINK)
+            if f.ftype == frame_types.ACK and f.fields[0] == counter:
+                return now
+    raise TimeoutError(f"no ack for counter {counter}")
+
+
+def wait_open(master: int, gw_pid: int, path: str) -> None:
+    fd_dir = f"/proc/{gw_pid}/fd"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if any(os.path.realpath(f"{fd_dir}/{fd}") == path for fd in os.listdir(fd_dir)):
+                time.sleep(0.2)  # the gateway flushes input right after opening
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("the gateway did not open the serial port")
+
+
+def summary(name: str, values: list[float]) -> str:
+    return (
+        f"{name:<34} n={len(values):<4} p50 {pct(values, 50):6.1f} ms   "
+        f"p90 {pct(values, 90):6.1f} ms   p99 {pct(values, 99):6.1f} ms   "
+        f"max {max(values):6.1f} ms"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--direct", type=int, default=100, help="SOS posted straight to the monitor")
+    args = ap.parse_args()
+    demo = Demo.load()
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    monitor = start_monitor(work / "monitor", port)
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    os.close(slave)
+    gateway = start_gateway(work / "gateway", url, demo.gateway_token, [path])
+    operator = Operator(url, *demo.operator)
+    try:
+        wait_open(master, gateway.popen.pid, path)
+        deframer = framing.Deframer()
+        enc = frames.Encoder(demo.device_id, demo.device_key)
+        alarm_ms: list[float] = []
+        ack_ms: list[float] = []
+        counter = 0
+        for _ in range(5 + args.n):  # 5 warm-up alarms: imports, JIT-free but cold caches
+            counter += 1
+            wire = framing.encode(bytes(enc.encode(frame_types.SOS, counter, (90, 0, 0))))
+            t0 = time.perf_counter()
+            os.write(master, wire)
+            t_ack = read_ack(master, deframer, demo.device_key, counter)
+            t_alarm, _alarm = operator.next_alarm(timeout=WAIT_S, kind="sos", status="open")
+            if counter > 5:
+                alarm_ms.append((t_alarm - t0) * 1000)
+                ack_ms.append((t_ack - t0) * 1000)
+            time.sleep(GAP_S)
+
+        direct_ms: list[float] = []
+        direct_alarm_ms: list[float] = []
+        with httpx.Client(
+            base_url=url, timeout=WAIT_S, headers={"Authorization": f"Bearer {demo.gateway_token}"}
+        ) as http:
+            for _ in range(args.direct):
+                counter += 1
+                raw = bytes(enc.encode(frame_types.SOS, counter, (90, 0, 0)))
+                item = {
+                    "frame": raw.hex(),
+                    "link": "serial",
+                    "rssi": None,
+                    "location": None,
+                    "received_at": datetime.now(UTC).isoformat(),
+                }
+                t0 = time.perf_counter()
+                r = http.post("/v1/frames", json={"frames": [item]})
+                t1 = time.perf_counter()
+                assert r.json()["results"][0]["status"] == "accepted", r.text
+                t_alarm, _alarm = operator.next_alarm(timeout=WAIT_S, kind="sos", status="open")
+                direct_ms.append((t1 - t0) * 1000)
+                direct_alarm_ms.append((t_alarm - t0) * 1000)
+                time.sleep(GAP_S)
+    finally:
+        operator.close()
+        gateway.stop()
+        monitor.stop(grace=2.0)
+        os.close(master)
+
+    print(f"machine: {os.cpu_count()} cpu, load average {os.getloadavg()[0]:.2f}")
+    print(summary("serial -> operator stream (alarm)", alarm_ms))
+    print(summary("serial -> ack back on serial", ack_ms))
+    if direct_ms:
+        print(summary("ingest POST round trip (no gw)", direct_ms))
+        print(summary("ingest POST -> operator stream", direct_alarm_ms))
+    print(
+        json.dumps(
+            {
+                "p50_ms": round(pct(alarm_ms, 50), 1),
+                "p99_ms": round(pct(alarm_ms, 99), 1),
+                "ack_p99_ms": round(pct(ack_ms, 99), 1),
+                "n": len(alarm_ms),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
