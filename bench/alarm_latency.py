@@ -99,7 +99,7 @@ def main() -> None:
     master, slave = os.openpty()
     path = os.ttyname(slave)
     os.close(slave)
-    gateway = start_gateway(work / "gateway", url, demo.gateway_token, [path])
+    gateway = start_gateway(work / "gateway", url, demo.gateway_token, [path], "--timing")
     operator = Operator(url, *demo.operator)
     try:
         wait_open(master, gateway.popen.pid, path)
@@ -155,6 +155,15 @@ def main() -> None:
     if direct_ms:
         print(summary("ingest POST round trip (no gw)", direct_ms))
         print(summary("ingest POST -> operator stream", direct_alarm_ms))
+    stages: dict[str, list[float]] = {}
+    for line in gateway.log_path.read_text().splitlines():
+        if "vigil.gateway.timing" in line:
+            for k, v in json.loads(line.split(" timing ", 1)[1]).items():
+                stages.setdefault(k, []).append(float(v))
+    warmup = 5
+    for k in ("append_ms", "to_post_ms", "post_ms", "after_ms"):
+        if len(stages.get(k, [])) > warmup:
+            print(summary(f"  gateway stage: {k[:-3]}", stages[k][warmup : warmup + args.n]))
     print(
         json.dumps(
             {

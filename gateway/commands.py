@@ -39,6 +39,7 @@ def run(
     lon: Annotated[float | None, typer.Option(help="fixed gateway longitude")] = None,
     accuracy_m: Annotated[float, typer.Option(help="radius of the gateway site, m")] = 50.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    timing: Annotated[bool, typer.Option(help="log per-frame stage times (benchmarks)")] = False,
 ) -> None:
     """Relay frames between fobs and the monitor until stopped."""
     from gateway.service import main
@@ -47,6 +48,9 @@ def run(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per relayed frame
+    if timing:
+        logging.getLogger("vigil.gateway.timing").setLevel(logging.DEBUG)
     location = None
     if lat is not None and lon is not None:
         location = {"lat": lat, "lon": lon, "accuracy_m": accuracy_m}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter, deque
@@ -27,6 +28,7 @@ from protocol import frame_types, frames
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("vigil.gateway.relay")
+TIMING = logging.getLogger("vigil.gateway.timing")  # DEBUG: per-frame stage times
 
 VERSION = "0.1.0"
 BATCH_MAX = 64  # frames per POST: a fob's full outbox flushed after range loss fits in one or two
@@ -70,6 +72,7 @@ class Relay:
         self._by_device: dict[int, FobLink] = {}
         self._pending: dict[int, deque[tuple[float, bytes]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._arrived: dict[bytes, tuple[float, float]] = {}  # only while timing is logged
         self.idle = asyncio.Event()  # set whenever the queue has been drained (for tests/demo)
 
     # -- transports call these ---------------------------------------------------------------
@@ -87,6 +90,7 @@ class Relay:
             log.warning("dropped a non-uplink frame (type 0x%02x) from %s", ftype, link.port)
             return
         location = self.location if ftype in LOCATED_TYPES else None
+        t_in = time.perf_counter()
         try:
             self.queue.append(
                 data,
@@ -103,6 +107,8 @@ class Relay:
             return
         self.counters["frames_in"] += 1
         self._origin[data] = link
+        if TIMING.isEnabledFor(logging.DEBUG):
+            self._arrived[data] = (t_in, time.perf_counter())
         self.idle.clear()
         self._wake.set()
 
@@ -160,7 +166,9 @@ class Relay:
 
     async def _send(self, batch: list[QueuedFrame]) -> None:
         self.queue.mark_attempted(q.id for q in batch)
+        t_post = time.perf_counter()
         results = await self.client.post_frames([q.as_wire() for q in batch])
+        t_answer = time.perf_counter()
         done: list[int] = []
         for q, r in zip(batch, results, strict=True):
             if r.status == "unknown":
@@ -182,6 +190,25 @@ class Relay:
                     self._spawn(self._deliver(target, r.ack, "ack"))
                 # else: the fob is gone; it resends from its outbox and gets a fresh ack then.
         self.queue.remove(done)
+        if TIMING.isEnabledFor(logging.DEBUG):
+            self._log_timing(batch, t_post, t_answer)
+
+    def _log_timing(self, batch: list[QueuedFrame], t_post: float, t_answer: float) -> None:
+        # Where one batch's time went, in ms; bench/alarm_latency.py reads these lines.
+        for q in batch:
+            t_in, t_queued = self._arrived.pop(q.frame, (t_post, t_post))
+            TIMING.debug(
+                "timing %s",
+                json.dumps(
+                    {
+                        "batch": len(batch),
+                        "append_ms": round((t_queued - t_in) * 1000, 3),
+                        "to_post_ms": round((t_post - t_queued) * 1000, 3),
+                        "post_ms": round((t_answer - t_post) * 1000, 3),
+                        "after_ms": round((time.perf_counter() - t_answer) * 1000, 3),
+                    }
+                ),
+            )
 
     def _bind(self, device_id: int, link: FobLink) -> None:
         if self._by_device.get(device_id) is not link:
