@@ -39,7 +39,7 @@ async def _radio(*fobs: tuple[str, int]) -> tuple[LocalLink, BleStack, list[BleF
     link = LocalLink()
     central = central_on_link(link, GW)
     await central.power_on()
-    sims = [BleFob(link, addr, dev) for addr, dev in fobs]
+    sims = [BleFob.on_local_link(link, addr, dev) for addr, dev in fobs]
     for s in sims:
         await s.start()
     return link, BleStack.bumble(central), sims

@@ -167,7 +167,7 @@ def test_sos_over_emulated_ble_reaches_the_operator_and_help_comes_back(
         link = LocalLink()
         central = central_on_link(link, "F1:00:00:00:00:01")
         await central.power_on()
-        fob = BleFob(link, "F0:00:00:00:00:01", demo.device_id)
+        fob = BleFob.on_local_link(link, "F0:00:00:00:00:01", demo.device_id)
         await fob.start()
         fob.pairable = True
         allow = Allowlist(tmp_path / "fobs.json")
