@@ -270,24 +270,10 @@ class BumbleClient(BaseBleakClient):
         await self._proxy(characteristic).unsubscribe()
 
 
-def central_on_link(link: object, address: str, keystore: object | None = None) -> Device:
-    """A bumble central (the gateway's 'adapter') on an emulated controller joined to `link`.
-
-    Bonds are kept in `keystore` (memory by default); LE Secure Connections with bonding, and
-    our static random address as identity so bonds survive reconnects.
-    """
-    from bumble.controller import Controller
-    from bumble.host import Host
+def _configure_central(device: Device, keystore: object | None) -> Device:
     from bumble.keys import KeyStore, MemoryKeyStore
     from bumble.pairing import PairingConfig, PairingDelegate
-    from bumble.transport.common import AsyncPipeSink
 
-    controller = Controller(f"gateway-{address}", link=link, public_address=address)  # type: ignore[arg-type]
-    device = Device(
-        name="vigil-gateway",
-        address=Address(address),
-        host=Host(controller, AsyncPipeSink(controller)),
-    )
     device.keystore = keystore if isinstance(keystore, KeyStore) else MemoryKeyStore()
     device.pairing_config_factory = lambda connection: PairingConfig(
         sc=True,
@@ -296,4 +282,37 @@ def central_on_link(link: object, address: str, keystore: object | None = None) 
         delegate=PairingDelegate(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
         identity_address_type=PairingConfig.AddressType.RANDOM,
     )
+    return device
+
+
+def central_on_link(link: object, address: str, keystore: object | None = None) -> Device:
+    """A bumble central (the gateway's 'adapter') on an emulated controller joined to `link`.
+
+    LE Secure Connections with bonding; our static random address is our identity so bonds
+    survive reconnects. Bonds are kept in `keystore` (memory by default).
+    """
+    from bumble.controller import Controller
+    from bumble.host import Host
+    from bumble.transport.common import AsyncPipeSink
+
+    controller = Controller(f"gateway-{address}", link=link, public_address=address)  # type: ignore[arg-type]
+    device = Device(
+        name="vigil-gateway",
+        address=Address(address),
+        host=Host(controller, AsyncPipeSink(controller)),
+    )
+    return _configure_central(device, keystore)
+
+
+async def central_over_hci(spec: str, address: str, bonds: str | None) -> Device:
+    """A bumble central driving a controller over an HCI transport: a USB dongle (`usb:0`),
+    a UART (`serial:/dev/ttyUSB0,1000000`) or the simulated air (`tcp-client:127.0.0.1:9301`).
+    Bonds persist in the JSON file `bonds` so a paired fob reconnects after a restart."""
+    from bumble.keys import JsonKeyStore
+    from bumble.transport import open_transport
+
+    transport = await open_transport(spec)
+    device = Device.with_hci("vigil-gateway", Address(address), transport.source, transport.sink)
+    _configure_central(device, JsonKeyStore(address, bonds) if bonds else None)
+    await device.power_on()
     return device

@@ -35,6 +35,10 @@ def run(
     ble: Annotated[bool | None, typer.Option("--ble/--no-ble", envvar="VIGIL_GATEWAY_BLE")] = None,
     queue: Annotated[Path | None, typer.Option(envvar="VIGIL_GATEWAY_QUEUE")] = None,
     allowlist: Annotated[Path | None, typer.Option(envvar="VIGIL_GATEWAY_ALLOWLIST")] = None,
+    ble_hci: Annotated[
+        str | None,
+        typer.Option(envvar="VIGIL_GATEWAY_BLE_HCI", help="bumble HCI transport, e.g. usb:0"),
+    ] = None,
     lat: Annotated[float | None, typer.Option(help="fixed gateway latitude")] = None,
     lon: Annotated[float | None, typer.Option(help="fixed gateway longitude")] = None,
     accuracy_m: Annotated[float, typer.Option(help="radius of the gateway site, m")] = 50.0,
@@ -66,6 +70,7 @@ def run(
                 "queue": queue,
                 "allowlist": allowlist,
                 "location": location,
+                "ble_hci": ble_hci,
             },
         )
     except GatewayError as e:
@@ -101,17 +106,28 @@ def pair(
     allowlist: AllowlistOpt = config_mod.DEFAULT_ALLOWLIST,
     address: Annotated[str | None, typer.Option(help="pair this fob address only")] = None,
     timeout: Annotated[float, typer.Option(help="seconds to look for the fob")] = 20.0,
+    ble_hci: Annotated[
+        str | None,
+        typer.Option(envvar="VIGIL_GATEWAY_BLE_HCI", help="bumble HCI transport, e.g. usb:0"),
+    ] = None,
 ) -> None:
     """Pair a fob held in pairing mode and add it to this gateway's allowlist."""
     import asyncio
 
+    from gateway.config import GatewayConfig
     from gateway.pairing import Allowlist, pair_new_fob
+    from gateway.service import ble_stack
+
+    cfg = GatewayConfig(allowlist=allowlist, ble=True, ble_hci=ble_hci)
+
+    async def go() -> tuple[str, str | None]:
+        return await pair_new_fob(
+            Allowlist(allowlist), await ble_stack(cfg), address=address, scan_timeout=timeout
+        )
 
     console.print("Hold the fob's button until it blinks blue...")
     try:
-        addr, name = asyncio.run(
-            pair_new_fob(Allowlist(allowlist), address=address, scan_timeout=timeout)
-        )
+        addr, name = asyncio.run(go())
     except GatewayError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(1) from e

@@ -36,6 +36,14 @@ class GatewayConfig:
     queue: Path = DEFAULT_QUEUE
     allowlist: Path = DEFAULT_ALLOWLIST
     location: dict[str, float] | None = None
+    # bumble instead of the OS stack: an HCI transport such as "usb:0" (a dongle without
+    # BlueZ) or "tcp-client:127.0.0.1:9301" (the simulated air of `make run`).
+    ble_hci: str | None = None
+    ble_address: str = "C0:FF:EE:00:00:01"  # static random address used with ble_hci
+
+    @property
+    def bonds(self) -> Path:
+        return self.allowlist.with_suffix(".bonds.json")
 
     def check(self) -> GatewayConfig:
         if not self.token:
