@@ -88,7 +88,7 @@ class Proc:
         self._log.close()
 
 
-def _env(extra: dict[str, str]) -> dict[str, str]:
+def child_env(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -98,7 +98,7 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 def start_monitor(workdir: Path, port: int) -> Proc:
     workdir.mkdir(parents=True, exist_ok=True)
-    env = _env(
+    env = child_env(
         {
             "VIGIL_ENVIRONMENT": "development",
             "VIGIL_DATABASE_URL": f"sqlite:///{workdir / 'monitor.sqlite3'}",
@@ -147,7 +147,7 @@ def start_gateway(
     ]
     for port in serial_ports:
         argv += ["--serial", port]
-    return Proc("gateway", argv, _env({}), workdir / "gateway.log")
+    return Proc("gateway", argv, child_env({}), workdir / "gateway.log")
 
 
 class Operator:

@@ -219,6 +219,11 @@ class BleLink:
     def up(self):
         return self.ble is not None and self.ble.ready
 
+    @up.setter
+    def up(self, value):
+        # run_fob's `link down` / `link up`: on BLE that is walking out of and back into range.
+        self.set_in_range(bool(value))
+
     def attach(self, fob, admin=None):
         self._fob = fob  # admin ignored: provisioning is serial only
 
