@@ -14,22 +14,27 @@ console URL and logins, then turns key presses into fob events:
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
 import subprocess
 import sys
 import termios
-import threading
 import time
 import tty
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
-from gateway.localstack import Demo, Proc, child_env, free_port, start_gateway, start_monitor
+from gateway.localstack import (
+    Demo,
+    Proc,
+    SimFob,
+    child_env,
+    free_port,
+    start_gateway,
+    start_monitor,
+)
 
 WORK = Path("var/demo")
 BLE_FOB_ADDRESS = "F0:00:00:00:00:02"
@@ -48,64 +53,6 @@ SHOWN = {
     "dropped",
     "boot",
 }
-
-
-class Fob:
-    """`python -m hardware.sim.run_fob`: the real firmware on the simulated board."""
-
-    def __init__(
-        self,
-        label: str,
-        flash: Path,
-        device_id: int,
-        key: bytes,
-        extra: list[str],
-        env: dict[str, str],
-    ) -> None:
-        self.label = label
-        argv = [
-            sys.executable,
-            "-m",
-            "hardware.sim.run_fob",
-            "--flash",
-            str(flash),
-            "--device-id",
-            str(device_id),
-            "--key",
-            key.hex(),
-            *extra,
-        ]
-        self.popen = subprocess.Popen(
-            argv,
-            env=child_env(env),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.popen.stdout is not None
-        self.ready: dict[str, Any] = json.loads(self.popen.stdout.readline())
-        self.link_up = True
-        threading.Thread(target=self._events, args=(self.popen.stdout,), daemon=True).start()
-
-    def _events(self, out: IO[str]) -> None:
-        for line in out:
-            with contextlib.suppress(ValueError):
-                ev = json.loads(line)
-                if ev.get("event") in SHOWN and ev.get("type") != "heartbeat":
-                    say(f"[{self.label}] " + describe(ev))
-
-    def command(self, line: str) -> None:
-        assert self.popen.stdin is not None
-        self.popen.stdin.write(line + "\n")
-        self.popen.stdin.flush()
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.command("quit")
-            self.popen.wait(3)
-        if self.popen.poll() is None:
-            self.popen.kill()
 
 
 def describe(ev: dict[str, Any]) -> str:
@@ -146,7 +93,7 @@ def main() -> None:
     port = int(os.environ.get("VIGIL_PORT", "8000"))
     url = f"http://127.0.0.1:{port}"
     procs: list[Proc] = []
-    fobs: list[Fob] = []
+    fobs: list[SimFob] = []
     try:
         say("starting the monitor...")
         monitor = start_monitor(WORK / "monitor", port)
@@ -171,16 +118,17 @@ def main() -> None:
         time.sleep(1.0)
 
         say("starting the fobs (real firmware on the simulated board)...")
-        serial_fob = Fob(
+        serial_fob = SimFob(
             "serial fob",
             WORK / "fob1",
             demo.device_id,
             demo.device_key,
             ["--link-path", str(WORK / "fob1.tty")],
             {},
+            show,
         )
         fobs.append(serial_fob)
-        ble_fob = Fob(
+        ble_fob = SimFob(
             "BLE fob",
             WORK / "fob2",
             ble_id,
@@ -191,6 +139,7 @@ def main() -> None:
                 "VIGIL_SIM_BLE_ADDRESS": BLE_FOB_ADDRESS,
                 "VIGIL_SIM_BLE_BONDS": str(WORK / "fob2-bonds.json"),
             },
+            show,
         )
         fobs.append(ble_fob)
 
@@ -249,7 +198,12 @@ def main() -> None:
             p.stop(grace=3.0)
 
 
-def keyloop(serial_fob: Fob, ble_fob: Fob) -> None:
+def show(fob: SimFob, ev: dict[str, Any]) -> None:
+    if ev.get("event") in SHOWN and ev.get("type") != "heartbeat":
+        say(f"[{fob.label}] " + describe(dict(ev)))
+
+
+def keyloop(serial_fob: SimFob, ble_fob: SimFob) -> None:
     actions = {"s": "sos", "f": "trace", "c": "cancel"}
     interactive = sys.stdin.isatty()
     saved = termios.tcgetattr(sys.stdin) if interactive else None

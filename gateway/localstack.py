@@ -18,9 +18,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -223,3 +224,68 @@ class Operator:
             except Exception:  # noqa: BLE001 - the reader thread may be mid-read; it exits anyway
                 pass
         self.http.close()
+
+
+class SimFob:
+    """`python -m hardware.sim.run_fob`: the real firmware on the simulated board, driven by
+    control lines on stdin; each JSON event line it prints goes to `on_event`."""
+
+    def __init__(
+        self,
+        label: str,
+        flash: Path,
+        device_id: int,
+        key: bytes,
+        extra: list[str],
+        env: dict[str, str],
+        on_event: Callable[[SimFob, dict[str, Any]], None],
+    ) -> None:
+        self.label = label
+        self.on_event = on_event
+        argv = [
+            sys.executable,
+            "-m",
+            "hardware.sim.run_fob",
+            "--flash",
+            str(flash),
+            "--device-id",
+            str(device_id),
+            "--key",
+            key.hex(),
+            *extra,
+        ]
+        self.popen = subprocess.Popen(
+            argv,
+            env=child_env(env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.popen.stdout is not None
+        self.ready: dict[str, Any] = json.loads(self.popen.stdout.readline())
+        self.link_up = True
+        threading.Thread(target=self._events, args=(self.popen.stdout,), daemon=True).start()
+
+    def _events(self, out: IO[str]) -> None:
+        for line in out:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            self.on_event(self, ev)
+
+    def command(self, line: str) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(line + "\n")
+        self.popen.stdin.flush()
+
+    def stop(self) -> None:
+        try:
+            self.command("quit")
+            self.popen.wait(3)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
