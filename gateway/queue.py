@@ -18,6 +18,7 @@ from pathlib import Path
 from gateway.errors import QueueError
 from protocol import frame_types
 
+HELD_PRIORITY = 1000  # behind every real priority: a frame the monitor refuses to parse
 BUSY_TIMEOUT_S = 5.0  # another process (the CLI's `status`) may hold the write lock briefly
 
 _SCHEMA = """
@@ -47,6 +48,7 @@ class QueuedFrame:
     rssi: int | None
     location: dict[str, float] | None
     attempts: int
+    held: bool = False
 
     def as_wire(self) -> dict[str, object]:
         """The item of a `POST /v1/frames` body, as the contract spells it."""
@@ -111,18 +113,29 @@ class FrameQueue:
         """The most urgent frames, oldest first within a priority."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, frame, received_at, link, port, rssi, location, attempts FROM frames"
+                "SELECT id, frame, received_at, link, port, rssi, location, attempts, priority"
+                " FROM frames"
                 " ORDER BY priority, id LIMIT ?",
                 (limit,),
             ).fetchall()
         return [
-            QueuedFrame(r[0], bytes(r[1]), r[2], r[3], r[4], r[5], _loc(r[6]), r[7]) for r in rows
+            QueuedFrame(
+                r[0], bytes(r[1]), r[2], r[3], r[4], r[5], _loc(r[6]), r[7], r[8] >= HELD_PRIORITY
+            )
+            for r in rows
         ]
 
     def mark_attempted(self, ids: Iterable[int]) -> None:
         with self._lock:
             self._db.executemany(
                 "UPDATE frames SET attempts = attempts + 1 WHERE id = ?", [(i,) for i in ids]
+            )
+
+    def hold(self, frame_id: int) -> None:
+        """Move a frame behind all others (it stays until the monitor answers for it)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE frames SET priority = ? WHERE id = ?", (HELD_PRIORITY, frame_id)
             )
 
     def remove(self, ids: Iterable[int]) -> None:

@@ -11,7 +11,6 @@ Until step 4 a crash or an unreachable monitor costs time, never the frame.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -39,6 +38,7 @@ DOWNLINK_RETRY_S = 1.0  # after a failed long poll, before the next one (grows w
 PENDING_DOWNLINK_MAX = 16  # per fob not currently connected: enough for help + resolved + commands
 PENDING_DOWNLINK_TTL_S = 15 * 60.0  # an ACK_HELP older than this would mislead the worker
 CURSOR_KEY = "downlink_cursor"
+AUTH_STATUSES = (401, 403)
 # Frames that may carry the gateway's location: alarms and check-ins only, never heartbeats,
 # so the system cannot become continuous tracking.
 LOCATED_TYPES = frozenset(frame_types.ALARMS) | {
@@ -146,23 +146,41 @@ class Relay:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while batch := self.queue.batch(BATCH_MAX):
+            limit = BATCH_MAX
+            while batch := self.queue.batch(limit):
                 try:
                     await self._send(batch)
-                    failures, last_kind = 0, None
+                    failures, last_kind, limit = 0, None, BATCH_MAX
+                except MonitorRefused as e:
+                    if e.status in AUTH_STATUSES or batch[0].held:
+                        await self._backoff(e, batch, failures := failures + 1)
+                    elif len(batch) > 1:
+                        # The monitor refused the request itself (it answers bad frames one by
+                        # one, so this is a frame it cannot even parse): find it by sending
+                        # frames singly, so the others are not held up behind it.
+                        limit = 1
+                    else:
+                        # Kept (only an answer deletes a frame) but moved behind everything
+                        # else, and retried at the refused pace.
+                        self.queue.hold(batch[0].id)
+                        self.counters["held_frame"] += 1
+                        log.error(
+                            "monitor refuses frame %s; held back: %s", batch[0].frame.hex(), e
+                        )
                 except MonitorError as e:
                     # Backoff grows only while the same kind of failure repeats.
                     failures = failures + 1 if type(e) is last_kind else 1
                     last_kind = type(e)
-                    self.counters[f"send_failure.{type(e).__name__}"] += 1
-                    delay = min(BACKOFF_CAP_S, e.retry_after * 2 ** min(failures - 1, 8))
-                    level = logging.ERROR if isinstance(e, MonitorRefused) else logging.WARNING
-                    log.log(level, "%d frames queued, retry in %.1f s: %s", len(batch), delay, e)
-                    with contextlib.suppress(TimeoutError):
-                        # A newly arrived frame does not cut the backoff short: the monitor is
-                        # just as down as it was.
-                        await asyncio.sleep(delay)
+                    await self._backoff(e, batch, failures)
             self.idle.set()
+
+    async def _backoff(self, e: MonitorError, batch: list[QueuedFrame], failures: int) -> None:
+        self.counters[f"send_failure.{type(e).__name__}"] += 1
+        delay = min(BACKOFF_CAP_S, e.retry_after * 2 ** min(failures - 1, 8))
+        level = logging.ERROR if isinstance(e, MonitorRefused) else logging.WARNING
+        log.log(level, "%d frames queued, retry in %.1f s: %s", len(batch), delay, e)
+        # A newly arrived frame does not cut the backoff short: the monitor is just as down.
+        await asyncio.sleep(delay)
 
     async def _send(self, batch: list[QueuedFrame]) -> None:
         self.queue.mark_attempted(q.id for q in batch)

@@ -38,6 +38,7 @@ class ContractMonitor:
         self.health: list[dict[str, Any]] = []
         self.downlinks: list[dict[str, Any]] = []
         self.fail_next = 0  # answer this many ingest requests with 503
+        self.unparsable: set[str] = set()  # frame hex that makes the whole request a 422
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
@@ -72,6 +73,8 @@ class ContractMonitor:
                 self.fail_next -= 1
                 raise HTTPException(503, "down for the test")
             body = await request.json()
+            if any(item.get("frame") in self.unparsable for item in body["frames"]):
+                raise HTTPException(422, "cannot parse the request")
             self.posts.append(len(body["frames"]))
             return {"results": [self._ingest_one(item) for item in body["frames"]]}
 

@@ -126,6 +126,28 @@ def test_monitor_down_frames_wait_in_the_queue_and_arrive_once(
     asyncio.run(_with_relay(monitor, [pty_fob.path], tmp_path, body))
 
 
+def test_a_frame_the_monitor_cannot_parse_is_held_back_and_blocks_nothing(
+    monitor: ContractMonitor, pty_fob: PtyFob, tmp_path: Path
+) -> None:
+    fob = WireFob(DEV_A, KEYS[DEV_A], pty_fob.write)
+
+    async def body(relay: Relay) -> None:
+        monitor.stop()  # so the three frames leave in one batch when it returns
+        good1, poison, good2 = fob.frame(), fob.frame(), fob.frame()
+        monitor.unparsable.add(poison.hex())
+        for raw in (good1, poison, good2):
+            fob.send(raw)
+        await wait_for(lambda: relay.queue.depth() == 3)
+        await asyncio.to_thread(monitor.start)
+        await wait_for(lambda: len(monitor.accepted) == 2, timeout=15)
+        assert [a["frame"] for a in monitor.accepted] == [good1, good2]
+        await wait_for(lambda: relay.counters["held_frame"] == 1)
+        held = relay.queue.batch(10)
+        assert [q.frame for q in held] == [poison] and held[0].held  # kept, not deleted
+
+    asyncio.run(_with_relay(monitor, [pty_fob.path], tmp_path, body))
+
+
 def test_downlink_goes_to_the_right_fob_of_two(monitor: ContractMonitor, tmp_path: Path) -> None:
     pa, pb = PtyFob(), PtyFob()
     fa = WireFob(DEV_A, KEYS[DEV_A], pa.write)
