@@ -10,6 +10,7 @@ bleak-retry-connector; every step has a timeout so one sick fob never stalls the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -142,7 +143,8 @@ class BleTransport(Transport):
             retry.not_before = time.monotonic() + delay
             self.counters[f"connect_failed.{type(e).__name__}"] += 1
             log.warning("BLE %s: %s; retry in %.1f s", link.port, e, delay)
-            await client.disconnect()
+            with contextlib.suppress(BleakError, TimeoutError, OSError):
+                await client.disconnect()  # a half-open link would block the next attempt
             self._busy.discard(link.port)
             return
         retry.failures = 0
