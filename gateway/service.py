@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from gateway.ble_stack import BleStack
 from gateway.config import GatewayConfig
@@ -51,5 +52,18 @@ async def run_gateway(config: GatewayConfig) -> None:
         queue.close()
 
 
+async def _until_signalled(config: GatewayConfig) -> None:
+    # systemd stops services with SIGTERM: leave cleanly (the queue is safe either way).
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await run_gateway(config)
+    except asyncio.CancelledError:
+        log.info("gateway stopping")
+
+
 def main(config: GatewayConfig) -> None:
-    asyncio.run(run_gateway(config))
+    asyncio.run(_until_signalled(config))

@@ -88,8 +88,9 @@ def test_kill_9_with_frames_queued_then_restart_delivers_each_exactly_once(
         )
         time.sleep(0.3)
     finally:
-        gw.send_signal(signal.SIGINT)
+        gw.send_signal(signal.SIGTERM)  # how systemd stops it
         gw.wait(timeout=10)
+    assert gw.returncode == 0
     assert sorted(a["frame"] for a in monitor.accepted) == sorted(sent)
     assert sum(monitor.posts) == len(sent)  # each frame posted once: no resend after the ack
 
