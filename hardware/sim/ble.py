@@ -75,7 +75,7 @@ class BleFob:
         )
         self.frame_char = Characteristic(
             ble_profile.FRAME_UUID,
-            Characteristic.Properties.NOTIFY | Characteristic.Properties.READ,
+            Characteristic.Properties.NOTIFY,  # as firmware/ble_link.py: notify only
             Characteristic.Permissions.READ_REQUIRES_ENCRYPTION,
             b"",
         )
