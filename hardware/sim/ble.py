@@ -258,6 +258,7 @@ async def run_air(specs):
         transport = await open_transport(spec)
         transports.append(transport)
         Controller("air-%d" % i, host_source=transport.source, host_sink=transport.sink, link=link)
+    print("air up: %s" % " ".join(specs), flush=True)  # listening: hosts may connect now
     try:
         await asyncio.get_running_loop().create_future()
     finally:
@@ -272,7 +273,6 @@ def main():
     air.add_argument("transports", nargs="+", help="e.g. tcp-server:127.0.0.1:9301")
     args = ap.parse_args()
     if args.cmd == "air":
-        print("air up: %s" % " ".join(args.transports), flush=True)
         asyncio.run(run_air(args.transports))
 
 
