@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import termios
-import time
 import tty
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from gateway.localstack import (
     SimFob,
     child_env,
     free_port,
+    start_air,
     start_gateway,
     start_monitor,
 )
@@ -101,21 +101,7 @@ def main() -> None:
         ble_id, ble_key = provision_ble_device(url, demo.admin)
 
         gw_air, fob_air = free_port(), free_port()
-        air = Proc(
-            "air",
-            [
-                sys.executable,
-                "-m",
-                "hardware.sim.ble",
-                "air",
-                f"tcp-server:127.0.0.1:{gw_air}",
-                f"tcp-server:127.0.0.1:{fob_air}",
-            ],
-            child_env({}),
-            WORK / "air.log",
-        )
-        procs.append(air)
-        time.sleep(1.0)
+        procs.append(start_air(WORK, [gw_air, fob_air]))
 
         say("starting the fobs (real firmware on the simulated board)...")
         serial_fob = SimFob(

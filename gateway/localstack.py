@@ -289,3 +289,21 @@ class SimFob:
         if self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait()
+
+
+def start_air(workdir: Path, ports: list[int]) -> Proc:
+    """The simulated radio (`hardware.sim.ble air`): one bumble controller per port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    specs = [f"tcp-server:127.0.0.1:{p}" for p in ports]
+    proc = Proc(
+        "air",
+        [sys.executable, "-m", "hardware.sim.ble", "air", *specs],
+        child_env({}),
+        workdir / "air.log",
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while b"air up" not in proc.log_path.read_bytes():
+        if not proc.alive or time.monotonic() > deadline:
+            raise RuntimeError(f"the simulated air did not start; see {proc.log_path}")
+        time.sleep(0.05)
+    return proc

@@ -23,6 +23,7 @@ from gateway.localstack import (  # noqa: E402
     SimFob,
     child_env,
     free_port,
+    start_air,
     start_gateway,
     start_monitor,
 )
@@ -87,22 +88,7 @@ def test_ble_fob_out_of_range_raises_sos_and_it_arrives_on_reconnect(
 ) -> None:
     tmp, demo, op, procs = system["tmp"], system["demo"], system["op"], system["procs"]
     gw_air, fob_air = free_port(), free_port()
-    procs.append(
-        Proc(
-            "air",
-            [
-                sys.executable,
-                "-m",
-                "hardware.sim.ble",
-                "air",
-                f"tcp-server:127.0.0.1:{gw_air}",
-                f"tcp-server:127.0.0.1:{fob_air}",
-            ],
-            child_env({}),
-            tmp / "air.log",
-        )
-    )
-    time.sleep(1.0)
+    procs.append(start_air(tmp, [gw_air, fob_air]))
     events = Events()
     fob = SimFob(
         "ble",
