@@ -12,6 +12,7 @@ serial), which shows what the gateway itself adds. Last line is JSON:
 {"p50_ms": .., "p99_ms": .., "ack_p99_ms": .., "n": ..}
 
     .venv/bin/python bench/alarm_latency.py --n 200
+    .venv/bin/python bench/alarm_latency.py --n 200 --link ble   # over the emulated radio
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import json
 import math
 import os
 import select
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,7 +38,10 @@ import httpx  # noqa: E402
 from gateway.localstack import (  # noqa: E402
     Demo,
     Operator,
+    Proc,
+    child_env,
     free_port,
+    start_air,
     start_gateway,
     start_monitor,
 )
@@ -86,34 +92,140 @@ def summary(name: str, values: list[float]) -> str:
     )
 
 
+class SerialSide:
+    """The fob's end of the pty: write framed SOS, read framed acks."""
+
+    label = "serial"
+
+    def __init__(self, master: int, key: bytes) -> None:
+        self.master, self.key = master, key
+        self.deframer = framing.Deframer()
+
+    def send(self, frame: bytes) -> float:
+        wire = framing.encode(frame)
+        t0 = time.perf_counter()
+        os.write(self.master, wire)
+        return t0
+
+    def wait_ack(self, counter: int) -> float:
+        return read_ack(self.master, self.deframer, self.key, counter)
+
+
+class BleSide:
+    """A simulated fob's BLE peripheral (bumble, over HCI-on-TCP to the simulated air)."""
+
+    label = "emulated BLE"
+
+    def __init__(self, link: Any, key: bytes) -> None:
+        self.link, self.key = link, key
+        self.inbox: list[bytes] = []
+        link.attach(self)
+
+    def on_downlink(self, data: bytes) -> None:  # the firmware-facing BleLink calls this
+        self.inbox.append(bytes(data))
+
+    def send(self, frame: bytes) -> float:
+        t0 = time.perf_counter()
+        if not self.link.send(frame):
+            raise RuntimeError("BLE link not up")
+        return t0
+
+    def wait_ack(self, counter: int) -> float:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            self.link.poll()
+            while self.inbox:
+                f = frames.decode(self.inbox.pop(0), self.key, expect=frame_types.DOWNLINK)
+                if f.ftype == frame_types.ACK and f.fields[0] == counter:
+                    return time.perf_counter()
+            time.sleep(0.0005)
+        raise TimeoutError(f"no ack for counter {counter}")
+
+
+def ble_setup(work: Path, url: str, demo: Demo, procs: list[Proc]) -> tuple[BleSide, Proc]:
+    from hardware.sim.ble import BleLink
+
+    gw_air, fob_air = free_port(), free_port()
+    procs.append(start_air(work, [gw_air, fob_air]))
+    link = BleLink(
+        hci=f"tcp-client:127.0.0.1:{fob_air}",
+        address="F0:00:00:00:00:0B",
+        device_id=demo.device_id,
+        bonds=str(work / "fob-bonds.json"),
+    )
+    hci = f"tcp-client:127.0.0.1:{gw_air}"
+    allow = work / "gateway" / "fobs.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "gateway",
+            "pair",
+            "--allowlist",
+            str(allow),
+            "--ble-hci",
+            hci,
+        ],
+        env=child_env({}),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    gateway = start_gateway(
+        work / "gateway",
+        url,
+        demo.gateway_token,
+        [],
+        "--timing",
+        "--ble",
+        "--ble-hci",
+        hci,
+        "--allowlist",
+        str(allow),
+    )
+    deadline = time.monotonic() + 30
+    while not link.up:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the gateway did not connect to the BLE fob")
+        time.sleep(0.05)
+    return BleSide(link, demo.device_key), gateway
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--direct", type=int, default=100, help="SOS posted straight to the monitor")
+    ap.add_argument("--link", choices=("serial", "ble"), default="serial")
     args = ap.parse_args()
     demo = Demo.load()
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     monitor = start_monitor(work / "monitor", port)
+    procs: list[Proc] = [monitor]
     master, slave = os.openpty()
     path = os.ttyname(slave)
     os.close(slave)
-    gateway = start_gateway(work / "gateway", url, demo.gateway_token, [path], "--timing")
+    side: SerialSide | BleSide
+    if args.link == "ble":
+        side, gateway = ble_setup(work, url, demo, procs)
+    else:
+        gateway = start_gateway(work / "gateway", url, demo.gateway_token, [path], "--timing")
+        side = SerialSide(master, demo.device_key)
+    procs.append(gateway)
     operator = Operator(url, *demo.operator)
     try:
-        wait_open(master, gateway.popen.pid, path)
-        deframer = framing.Deframer()
+        if args.link == "serial":
+            wait_open(master, gateway.popen.pid, path)
         enc = frames.Encoder(demo.device_id, demo.device_key)
         alarm_ms: list[float] = []
         ack_ms: list[float] = []
         counter = 0
         for _ in range(5 + args.n):  # 5 warm-up alarms: imports, JIT-free but cold caches
             counter += 1
-            wire = framing.encode(bytes(enc.encode(frame_types.SOS, counter, (90, 0, 0))))
-            t0 = time.perf_counter()
-            os.write(master, wire)
-            t_ack = read_ack(master, deframer, demo.device_key, counter)
+            t0 = side.send(bytes(enc.encode(frame_types.SOS, counter, (90, 0, 0))))
+            t_ack = side.wait_ack(counter)
             t_alarm, _alarm = operator.next_alarm(timeout=WAIT_S, kind="sos", status="open")
             if counter > 5:
                 alarm_ms.append((t_alarm - t0) * 1000)
@@ -145,13 +257,13 @@ def main() -> None:
                 time.sleep(GAP_S)
     finally:
         operator.close()
-        gateway.stop()
-        monitor.stop(grace=2.0)
+        for p in reversed(procs):
+            p.stop(grace=2.0)
         os.close(master)
 
     print(f"machine: {os.cpu_count()} cpu, load average {os.getloadavg()[0]:.2f}")
-    print(summary("serial -> operator stream (alarm)", alarm_ms))
-    print(summary("serial -> ack back on serial", ack_ms))
+    print(summary(f"{side.label} -> operator stream (alarm)", alarm_ms))
+    print(summary(f"{side.label} -> ack back to the fob", ack_ms))
     if direct_ms:
         print(summary("ingest POST round trip (no gw)", direct_ms))
         print(summary("ingest POST -> operator stream", direct_alarm_ms))
