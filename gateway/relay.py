@@ -11,11 +11,12 @@ Until step 4 a crash or an unreachable monitor costs time, never the frame.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ PENDING_DOWNLINK_MAX = 16  # per fob not currently connected: enough for help + 
 PENDING_DOWNLINK_TTL_S = 15 * 60.0  # an ACK_HELP older than this would mislead the worker
 CURSOR_KEY = "downlink_cursor"
 AUTH_STATUSES = (401, 403)
+RESTART_S = 5.0  # before restarting a failed part (transport, sender...): not a busy loop
 # Frames that may carry the gateway's location: alarms and check-ins only, never heartbeats,
 # so the system cannot become continuous tracking.
 LOCATED_TYPES = frozenset(frame_types.ALARMS) | {
@@ -73,7 +75,6 @@ class Relay:
         self._pending: dict[int, deque[tuple[float, bytes]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._arrived: dict[bytes, tuple[float, float]] = {}  # only while timing is logged
-        self.idle = asyncio.Event()  # set whenever the queue has been drained (for tests/demo)
 
     # -- transports call these ---------------------------------------------------------------
 
@@ -82,12 +83,12 @@ class Relay:
         try:
             ftype, device_id, _counter = frames.peek(data)
         except ProtocolError as e:
-            self.counters[f"bad_frame.{e.reason}"] += 1
-            log.warning("dropped %d bytes from %s: %s", len(data), link.port, e)
+            self._bad(e.reason, f"{len(data)} bytes from {link.port}: {e}")
             return
         if frame_types.direction(ftype) != frame_types.UPLINK:
-            self.counters["bad_frame.wrong_direction"] += 1
-            log.warning("dropped a non-uplink frame (type 0x%02x) from %s", ftype, link.port)
+            self._bad(
+                "wrong_direction", f"a non-uplink frame (type 0x{ftype:02x}) from {link.port}"
+            )
             return
         location = self.location if ftype in LOCATED_TYPES else None
         t_in = time.perf_counter()
@@ -109,8 +110,14 @@ class Relay:
         self._origin[data] = link
         if TIMING.isEnabledFor(logging.DEBUG):
             self._arrived[data] = (t_in, time.perf_counter())
-        self.idle.clear()
         self._wake.set()
+
+    def _bad(self, reason: str, what: str) -> None:
+        key = f"bad_frame.{reason}"
+        self.counters[key] += 1
+        n = self.counters[key]
+        if n & (n - 1) == 0:  # 1st, 2nd, 4th, 8th...: a noisy line cannot flood the log
+            log.warning("dropped %s (%d so far)", what, n)
 
     def link_up(self, link: FobLink) -> None:
         self.counters["link_up"] += 1
@@ -131,10 +138,21 @@ class Relay:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             for t in self.transports:
-                tg.create_task(t.run(self))
-            tg.create_task(self._sender())
-            tg.create_task(self._downlink())
-            tg.create_task(self._health())
+                tg.create_task(self._supervise(type(t).__name__, functools.partial(t.run, self)))
+            tg.create_task(self._supervise("sender", self._sender))
+            tg.create_task(self._supervise("downlink", self._downlink))
+            tg.create_task(self._supervise("health", self._health))
+
+    async def _supervise(self, name: str, start: Callable[[], Awaitable[None]]) -> None:
+        # A bug or a missing Bluetooth adapter in one part must not stop the others: serial
+        # fobs keep relaying while BLE restarts.
+        while True:
+            try:
+                await start()
+            except Exception:
+                self.counters[f"restart.{name}"] += 1
+                log.exception("%s failed; restarting in %.0f s", name, RESTART_S)
+            await asyncio.sleep(RESTART_S)
 
     def links(self) -> list[FobLink]:
         return [link for t in self.transports for link in t.links()]
@@ -172,7 +190,6 @@ class Relay:
                     failures = failures + 1 if type(e) is last_kind else 1
                     last_kind = type(e)
                     await self._backoff(e, batch, failures)
-            self.idle.set()
 
     async def _backoff(self, e: MonitorError, batch: list[QueuedFrame], failures: int) -> None:
         self.counters[f"send_failure.{type(e).__name__}"] += 1

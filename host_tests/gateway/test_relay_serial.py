@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
+
+import gateway.relay as relay_mod
 from gateway.monitor_client import MonitorClient
 from gateway.queue import FrameQueue
 from gateway.relay import Relay
 from gateway.serial_transport import SerialTransport, detect_ports
+from gateway.transport import FobLink, FrameSink, Transport
 from host_tests.gateway.conftest import KEYS, PtyFob
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
 from host_tests.gateway.fobwire import WireFob, wait_for
@@ -223,3 +228,44 @@ def test_auto_detect_picks_ports_by_usb_vendor_and_product() -> None:
         Port("/dev/ttyUSB4", 0x2341, 0x0043),
     ]
     assert detect_ports(comports=lambda: ports) == ["/dev/ttyACM0", "/dev/ttyUSB3"]
+
+
+class _BrokenTransport(Transport):
+    """Stands for a transport that fails (no Bluetooth adapter, a bug): runs raise."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+
+    async def run(self, sink: FrameSink) -> None:
+        self.starts += 1
+        raise RuntimeError("no adapter")
+
+    def links(self) -> list[FobLink]:
+        return []
+
+
+def test_a_failing_transport_is_restarted_and_serial_keeps_relaying(
+    monitor: ContractMonitor, pty_fob: PtyFob, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relay_mod, "RESTART_S", 0.05)
+    broken = _BrokenTransport()
+    fob = WireFob(DEV_A, KEYS[DEV_A], pty_fob.write)
+
+    async def main() -> None:
+        queue = FrameQueue(tmp_path / "q.sqlite3")
+        client = MonitorClient(monitor.url, TOKEN)
+        relay = Relay(queue, client, [broken, SerialTransport([pty_fob.path])])
+        task = asyncio.create_task(relay.run())
+        try:
+            await wait_for(lambda: relay.counters["link_up"] == 1 and broken.starts >= 3)
+            fob.send(fob.frame())
+            await wait_for(lambda: fob.received, poll=lambda: fob.feed(pty_fob.read()))
+            assert relay.counters["restart._BrokenTransport"] >= 2
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await client.aclose()
+            queue.close()
+
+    asyncio.run(main())
