@@ -46,6 +46,7 @@ run: setup
 bench: setup
 	$(PY) bench/frame_sizes.py
 	$(PY) bench/fall_eval.py
+	$(PY) bench/firmware_cost.py
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis

@@ -3,7 +3,7 @@
 Layout of `dist/<board>/` (what `vigil flash` copies to the board's filesystem as is):
 
     main.py                       the entry point, as source: MicroPython runs /main.py at boot
-    lib/vigil_board.py            which board profile this build is for
+    board.txt                     which board profile this build is for (read by main.py)
     lib/protocol/*.mpy            the shared wire protocol
     lib/firmware/*.mpy            the fob's logic
     lib/hardware/...*.mpy         board profiles and sensor drivers (not the host-only simulator)
@@ -30,8 +30,9 @@ BOARDS = {
     "m5stickc-plus2": ("esp32", "xtensawin"),
     "devkitc-mpu6050": ("esp32", "xtensawin"),
 }
-# Host-only code that must never reach a fob: the simulated board and the data-set loader.
-HOST_ONLY = ("hardware/sim/", "hardware/sisfall.py")
+# Host-only code that must never reach a fob: the simulated board, the data-set loader, and the
+# freeze manifest (read by MicroPython's build system, not run).
+HOST_ONLY = ("hardware/sim/", "hardware/sisfall.py", "firmware/manifest.py")
 ENTRY = "firmware/main.py"
 
 
@@ -114,8 +115,8 @@ def build(
     if entry.exists():
         shutil.copyfile(entry, out / "main.py")
         built.append(out / "main.py")
-    board_file = out / "lib" / "vigil_board.py"
-    board_file.write_text(f"BOARD = {board!r}\nCHIP = {chip!r}\n")
+    board_file = out / "board.txt"
+    board_file.write_text(board + "\n")
     built.append(board_file)
     files = [
         BuiltFile(

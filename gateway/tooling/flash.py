@@ -146,7 +146,9 @@ def deploy(
     Returns the number of files verified."""
     manifest = load_manifest(dist)
     files: list[dict[str, Any]] = list(manifest["files"])  # type: ignore[call-overload]
-    dirs = sorted({str(Path(f["path"]).parent) for f in files} - {"."}, key=lambda d: d.count("/"))
+    # Every folder a file lives in, parents before children (mkdir is not recursive).
+    parents = {p.as_posix() for f in files for p in Path(f["path"]).parents} - {"."}
+    dirs = sorted(parents, key=lambda d: (d.count("/"), d))
     for d in dirs:
         res = mpremote(port, "fs", "mkdir", f":{d}")
         if (

@@ -86,8 +86,8 @@ def test_deploy_to_real_micropython_verifies_every_file(tmp_path: Path) -> None:
             board.port,
             "exec",
             "import sys; sys.path.insert(0, '/lib')\n"
-            "import vigil_board; from protocol import frames\n"
-            "print(vigil_board.BOARD, frames.FRAME_LEN, frames.__file__)",
+            "from protocol import frames\n"
+            "print(open('/board.txt').read().strip(), frames.FRAME_LEN, frames.__file__)",
         )
         assert res.returncode == 0, res.stderr
         assert res.stdout.split()[:2] == ["m5stickc-plus2", "20"]

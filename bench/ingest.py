@@ -1,0 +1,179 @@
+"""Ingest throughput: signed frames posted to a running monitor (uvicorn, its own process).
+
+Per engine (SQLite file in WAL mode; a throwaway PostgreSQL cluster on a Unix socket):
+  * a loader posts batches of BATCH pre-signed frames (heartbeats from DEVICES fobs, 1 % SOS)
+    back to back for DURATION_S; frames/s counts frames the monitor verified and stored;
+  * a probe posts a single SOS frame every PROBE_EVERY_S meanwhile: p99_ingest_ms is the
+    99th percentile of that round trip, i.e. how long one alarm waits behind bulk traffic.
+
+Last line JSON: {"frames_per_s_sqlite", "frames_per_s_postgres", "p99_ingest_ms"}
+(p99 is from the SQLite run, the default engine; the PostgreSQL p99 is printed above it).
+Run: .venv/bin/python bench/ingest.py [--duration 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from host_tests.monitor.pg import Cluster  # noqa: E402
+from monitor.core.config import Settings  # noqa: E402
+from monitor.core.crypto import KeyBox  # noqa: E402
+from monitor.core.db import Database  # noqa: E402
+from monitor.services import provisioning  # noqa: E402
+from protocol import frame_types as ft  # noqa: E402
+from protocol import frames  # noqa: E402
+
+DEVICES = 500
+BATCH = 1000  # the API maximum: what a gateway draining a backlog sends
+PROBE_EVERY_S = 0.05
+TOKEN = "vgw_bench_token"
+MASTER = "bench-master-key-" + "z" * 32
+
+
+def prepare(url: str) -> dict[int, bytes]:
+    settings = Settings(database_url=url, master_key=MASTER)
+    db = Database(settings.database_url)
+    db.migrate()
+    kb = KeyBox(settings.master_key)
+    keys: dict[int, bytes] = {}
+    with db.session() as s:
+        provisioning.create_gateway(s, "bench", "bench-gw", token=TOKEN)
+        for i in range(1, DEVICES + 2):  # the last device is the probe's
+            d, key = provisioning.provision_device(s, kb, "bench", board="sim", device_id=i)
+            keys[d.id] = key
+    db.engine.dispose()
+    return keys
+
+
+def frames_for(keys: dict[int, bytes], total: int) -> list[list[dict[str, object]]]:
+    now = dt.datetime.now(dt.UTC).isoformat()
+    counters = dict.fromkeys(keys, 0)
+    ids = list(keys)[:-1]
+    out: list[dict[str, object]] = []
+    for n in range(total):
+        dev = ids[n % len(ids)]
+        counters[dev] += 1
+        if n % 100 == 99:
+            raw = frames.encode(ft.SOS, dev, counters[dev], (80, 0, 0), keys[dev])
+        else:
+            raw = frames.encode(ft.HEARTBEAT, dev, counters[dev], (90, 0, 0, 1), keys[dev])
+        out.append({"frame": raw.hex(), "received_at": now, "link": "ble", "rssi": -60})
+    return [out[i : i + BATCH] for i in range(0, len(out), BATCH)]
+
+
+def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "VIGIL_DATABASE_URL": url,
+        "VIGIL_MASTER_KEY": MASTER,
+        "VIGIL_RUN_SCHEDULER": "false",
+    }
+    p = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+            return p
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    p.kill()
+    raise RuntimeError("monitor did not start")
+
+
+def run(url: str, duration: float, port: int) -> tuple[float, float, float]:
+    keys = prepare(url)
+    # Enough pre-signed frames for the run: signing is not what we measure.
+    batches = frames_for(keys, 60_000)
+    probe_dev = max(keys)
+    server = serve(url, port)
+    stored = 0
+    lat: list[float] = []
+    stop = threading.Event()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    def probe() -> None:
+        c = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
+        n = 0
+        while not stop.is_set():
+            n += 1
+            raw = frames.encode(ft.SOS, probe_dev, n, (80, 0, 0), keys[probe_dev]).hex()
+            item = {"frame": raw, "received_at": dt.datetime.now(dt.UTC).isoformat()}
+            t = time.perf_counter()
+            r = c.post("/v1/frames", json={"frames": [item]})
+            lat.append((time.perf_counter() - t) * 1000)
+            assert r.json()["results"][0]["status"] == "accepted", r.text
+            time.sleep(PROBE_EVERY_S)
+
+    try:
+        c = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60)
+        c.post("/v1/frames", json={"frames": batches[0][:10]})  # warm up connections
+        t = threading.Thread(target=probe)
+        t.start()
+        start = time.perf_counter()
+        for b in batches[1:]:
+            r = c.post("/v1/frames", json={"frames": b})
+            r.raise_for_status()
+            stored += sum(1 for x in r.json()["results"] if x["status"] == "accepted")
+            if time.perf_counter() - start > duration:
+                break
+        elapsed = time.perf_counter() - start
+        stop.set()
+        t.join()
+    finally:
+        server.terminate()
+        server.wait(10)
+    p99 = statistics.quantiles(lat, n=100)[98] if len(lat) >= 2 else float("nan")
+    return stored / elapsed, p99, statistics.median(lat) if lat else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--duration", type=float, default=8.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        sqlite_fps, sqlite_p99, sqlite_p50 = run(f"sqlite:///{d}/bench.db", args.duration, 18931)
+    print(
+        f"sqlite:   {sqlite_fps:8.0f} frames/s  single-alarm p50 {sqlite_p50:.1f} ms "
+        f"p99 {sqlite_p99:.1f} ms (batches of {BATCH}, {DEVICES} fobs)"
+    )
+    cluster = Cluster()
+    cluster.start()
+    try:
+        pg_fps, pg_p99, pg_p50 = run(cluster.new_database(), args.duration, 18932)
+    finally:
+        cluster.stop()
+    print(f"postgres: {pg_fps:8.0f} frames/s  single-alarm p50 {pg_p50:.1f} ms p99 {pg_p99:.1f} ms")
+    print(
+        json.dumps(
+            {
+                "frames_per_s_sqlite": round(sqlite_fps),
+                "frames_per_s_postgres": round(pg_fps),
+                "p99_ingest_ms": round(sqlite_p99, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Monitor fixtures: a real database (SQLite file or throwaway PostgreSQL), the app, helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from host_tests.monitor.pg import Cluster
+from monitor.api.main import create_app
+from monitor.core.config import Settings
+from monitor.seed import Seeded, seed
+from protocol import frame_types as ft
+from protocol import frames
+
+DEVICE_ID = 7
+DEVICE_KEY = bytes(range(100, 116))
+GATEWAY_TOKEN = "vgw_test_gateway_token"
+ADMIN_PASSWORD = "admin-password-123"
+OPERATOR_PASSWORD = "operator-password-123"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    # Fails loudly (PostgresMissing) when PostgreSQL is not installed: never a silent skip.
+    cluster = Cluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+# Migrating and seeding (two argon2 hashes) once per engine and copying the result keeps each
+# test's set-up to a file copy or a CREATE DATABASE ... TEMPLATE.
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
+    path = tmp_path_factory.mktemp("template") / "vigil.db"
+    app = create_app(make_settings(f"sqlite:///{path}"))
+    seeded = seed_app(app)
+    app.state.db.engine.dispose()  # the last connection checkpoints the WAL into the file
+    return path, seeded
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: Cluster) -> tuple[str, Seeded]:
+    url = pg_cluster.new_database()
+    app = create_app(make_settings(url))
+    seeded = seed_app(app)
+    app.state.db.engine.dispose()
+    return url.split("@/", 1)[1].split("?")[0], seeded
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def seeded_db(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Seeded]:
+    """A migrated, seeded database of its own for one test: (url, seeded ids)."""
+    if request.param == "sqlite":
+        template, seeded = request.getfixturevalue("sqlite_template")
+        shutil.copy(template, tmp_path / "vigil.db")
+        return f"sqlite:///{tmp_path}/vigil.db", seeded
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    name, seeded = request.getfixturevalue("pg_template")
+    return cluster.new_database(template=name), seeded
+
+
+@pytest.fixture
+def db_url(seeded_db: tuple[str, Seeded]) -> str:
+    return seeded_db[0]
+
+
+def make_settings(db_url: str, **kw: Any) -> Settings:
+    return Settings(
+        database_url=db_url,
+        environment="test",
+        run_scheduler=False,
+        master_key="test-master-key-" + "x" * 32,
+        secret_key="test-secret-key-" + "y" * 32,
+        **kw,
+    )
+
+
+@dataclass
+class Env:
+    app: FastAPI
+    seeded: Seeded
+    client: TestClient
+
+    @property
+    def gw(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
+
+    def login(self, username: str = "operator") -> dict[str, str]:
+        """Log the client in with a console session; returns the CSRF header to send."""
+        pw = ADMIN_PASSWORD if username == "admin" else OPERATOR_PASSWORD
+        r = self.client.post("/v1/auth/login", json={"username": username, "password": pw})
+        assert r.status_code == 200, r.text
+        return {"X-CSRF-Token": r.json()["csrf_token"]}
+
+    def token(self, username: str = "operator") -> dict[str, str]:
+        """A bearer token for the API (no cookie on the request)."""
+        csrf = self.login(username)
+        r = self.client.post("/v1/auth/tokens", json={"label": "tests"}, headers=csrf)
+        assert r.status_code == 201, r.text
+        self.client.cookies.clear()
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def post_frames(self, *items: dict[str, Any]) -> list[dict[str, Any]]:
+        r = self.client.post("/v1/frames", json={"frames": list(items)}, headers=self.gw)
+        assert r.status_code == 200, r.text
+        results: list[dict[str, Any]] = r.json()["results"]
+        return results
+
+
+def frame_item(
+    ftype: int,
+    counter: int,
+    fields: tuple[int, ...],
+    *,
+    device_id: int = DEVICE_ID,
+    key: bytes = DEVICE_KEY,
+    received_at: dt.datetime | None = None,
+    location: dict[str, float] | None = None,
+    link: str = "ble",
+) -> dict[str, Any]:
+    return {
+        "frame": frames.encode(ftype, device_id, counter, fields, key).hex(),
+        "received_at": (received_at or dt.datetime.now(dt.UTC)).isoformat(),
+        "link": link,
+        "rssi": -70,
+        "location": location,
+    }
+
+
+def sos(counter: int, age_s: int = 0, battery: int = 80, **kw: Any) -> dict[str, Any]:
+    return frame_item(ft.SOS, counter, (battery, 0, age_s), **kw)
+
+
+def heartbeat(counter: int, battery: int = 90, **kw: Any) -> dict[str, Any]:
+    return frame_item(ft.HEARTBEAT, counter, (battery, 0, 0, 1), **kw)
+
+
+def seed_app(app: FastAPI, webhook: str | None = None) -> Seeded:
+    return seed(
+        app.state.db,
+        app.state.keybox,
+        admin_password=ADMIN_PASSWORD,
+        operator_password=OPERATOR_PASSWORD,
+        device_id=DEVICE_ID,
+        device_key=DEVICE_KEY,
+        gateway_token=GATEWAY_TOKEN,
+        escalation_webhook=webhook,
+    )
+
+
+@pytest.fixture
+def env(seeded_db: tuple[str, Seeded]) -> Iterator[Env]:
+    url, seeded = seeded_db
+    app = create_app(make_settings(url))
+    with TestClient(app) as client:
+        yield Env(app, seeded, client)
+    app.state.db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator[Env]:
+    template, seeded = sqlite_template
+    shutil.copy(template, tmp_path / "vigil.db")
+    app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db"))
+    with TestClient(app) as client:
+        yield Env(app, seeded, client)
+    app.state.db.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    app: FastAPI
+    url: str
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator[LiveServer]:
+    """The app under a real uvicorn on a loopback port, in a thread."""
+    shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
+    app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db"))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not t.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield LiveServer(app, f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    t.join(10)
+    app.state.db.engine.dispose()
+
+
+def gateway_client(url: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"}, timeout=30
+    )

@@ -1,0 +1,77 @@
+"""python -m monitor [serve] [--host H] [--port P]   serve the monitor with uvicorn
+python -m monitor create-user --username U --name N --role operator|admin   (password prompted)
+python -m monitor create-gateway --name N   (prints the gateway's token once)
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+import uvicorn
+
+from monitor.api.main import create_app
+from monitor.core.config import get_settings
+from monitor.core.db import Database
+from monitor.errors import MonitorError
+from monitor.services import auth, provisioning
+
+MIN_PASSWORD = 10
+
+
+def _serve(args: argparse.Namespace) -> None:
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+
+
+def _create_user(args: argparse.Namespace) -> None:
+    password = getpass.getpass(f"Password for {args.username}: ")
+    if len(password) < MIN_PASSWORD:
+        raise SystemExit(f"use at least {MIN_PASSWORD} characters")
+    db = Database(get_settings().database_url)
+    db.migrate()
+    with db.session() as s:
+        auth.create_user(s, "cli", args.username, args.name, args.role, password)
+    print(f"created {args.role} {args.username}")
+
+
+def _create_gateway(args: argparse.Namespace) -> None:
+    db = Database(get_settings().database_url)
+    db.migrate()
+    with db.session() as s:
+        gw, token = provisioning.create_gateway(s, "cli", args.name)
+        gid = gw.id
+    print(f"gateway {gid} ({args.name}); token, shown once: {token}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-"):
+        argv.insert(0, "serve")
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the API and console")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+    user = sub.add_parser("create-user", help="create an operator or admin account")
+    user.add_argument("--username", required=True)
+    user.add_argument("--name", required=True)
+    user.add_argument("--role", choices=auth.ROLES, required=True)
+    user.set_defaults(func=_create_user)
+    gw = sub.add_parser("create-gateway", help="register a gateway and print its token")
+    gw.add_argument("--name", required=True)
+    gw.set_defaults(func=_create_gateway)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except MonitorError as e:
+        raise SystemExit(f"error: {e.message}") from e
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Dependencies as Annotated aliases: the database session, the caller and their role."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.core.config import Settings
+from monitor.core.crypto import KeyBox, token_hash
+from monitor.core.db import Database
+from monitor.errors import CsrfFailed, Forbidden, NotAuthenticated
+from monitor.models import AuthToken, Gateway, User, utcnow
+from monitor.services.auth import LoginThrottle
+from monitor.services.events import EventHub
+
+SESSION_COOKIE = "vigil_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with get_db(request).session() as s:
+        yield s
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_keybox(request: Request) -> KeyBox:
+    kb: KeyBox = request.app.state.keybox
+    return kb
+
+
+def get_throttle(request: Request) -> LoginThrottle:
+    t: LoginThrottle = request.app.state.throttle
+    return t
+
+
+def get_hub(request: Request) -> EventHub:
+    hub: EventHub = request.app.state.hub
+    return hub
+
+
+HubDep = Annotated[EventHub, Depends(get_hub)]
+# Ids outside these ranges cannot exist; refusing them up front keeps them away from the database
+# drivers (SQLite raises on integers beyond 64 bits).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DeviceId = Annotated[int, Path(ge=0, le=0xFFFFFF)]
+RefId = Annotated[int, Field(ge=1, le=2**31 - 1)]  # an id inside a request body
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeyBoxDep = Annotated[KeyBox, Depends(get_keybox)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
+ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+
+
+@dataclass
+class Principal:
+    role: str  # anonymous | gateway | operator | admin
+    user: User | None = None
+    gateway: Gateway | None = None
+    csrf_token: str | None = None
+    via_cookie: bool = False
+
+    @property
+    def actor(self) -> str:
+        if self.user is not None:
+            return f"user:{self.user.username}"
+        if self.gateway is not None:
+            return f"gateway:{self.gateway.id}"
+        return "anonymous"
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    p = _identify(request, session)
+    # End the read transaction now: SQLite transactions hold the write lock, and long polls and
+    # event streams must not sit on it while they wait.
+    session.commit()
+    return p
+
+
+def _identify(request: Request, session: Session) -> Principal:
+    token = _bearer(request)
+    if token is not None:
+        h = token_hash(token)
+        gw = session.scalar(select(Gateway).where(Gateway.token_hash == h))
+        if gw is not None:
+            if gw.revoked_at is not None:
+                raise NotAuthenticated("this gateway token has been revoked")
+            return Principal("gateway", gateway=gw)
+        row = session.scalar(
+            select(AuthToken).where(AuthToken.token_hash == h, AuthToken.kind == "api")
+        )
+        if row is None:
+            raise NotAuthenticated("unknown bearer token")
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            raise NotAuthenticated("the token's user is disabled")
+        return Principal(user.role, user=user)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        row = session.scalar(
+            select(AuthToken).where(
+                AuthToken.token_hash == token_hash(cookie), AuthToken.kind == "session"
+            )
+        )
+        if row is not None and row.expires_at is not None and row.expires_at > utcnow():
+            user = session.get(User, row.user_id)
+            if user is not None and user.active:
+                return Principal(user.role, user=user, csrf_token=row.csrf_token, via_cookie=True)
+    return Principal("anonymous")
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _csrf_ok(request: Request, p: Principal) -> None:
+    # Cookies ride along on cross-site requests; a header the attacker's page cannot read or
+    # set proves the request came from our own console.
+    if p.via_cookie and request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not p.csrf_token or not hmac.compare_digest(sent, p.csrf_token):
+            raise CsrfFailed("missing or wrong X-CSRF-Token header; reload the console page")
+
+
+def require_operator(request: Request, p: PrincipalDep) -> Principal:
+    if p.role == "anonymous":
+        raise NotAuthenticated("log in or send an operator bearer token")
+    if p.role not in ("operator", "admin") or p.user is None:
+        raise Forbidden("operators and admins only")
+    _csrf_ok(request, p)
+    return p
+
+
+def require_admin(request: Request, p: PrincipalDep) -> Principal:
+    if p.role == "anonymous":
+        raise NotAuthenticated("log in or send an admin bearer token")
+    if p.role != "admin" or p.user is None:
+        raise Forbidden("admins only")
+    _csrf_ok(request, p)
+    return p
+
+
+def require_gateway(p: PrincipalDep) -> Principal:
+    if p.role == "anonymous":
+        raise NotAuthenticated("send the gateway's bearer token")
+    if p.role != "gateway" or p.gateway is None:
+        raise Forbidden("gateway tokens only")
+    return p
+
+
+CurrentOperator = Annotated[Principal, Depends(require_operator)]
+CurrentAdmin = Annotated[Principal, Depends(require_admin)]
+CurrentGateway = Annotated[Principal, Depends(require_gateway)]
+
+
+def operator_user(p: Principal) -> User:
+    assert p.user is not None  # guaranteed by require_operator/require_admin
+    return p.user

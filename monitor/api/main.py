@@ -1,0 +1,97 @@
+"""The FastAPI application: routes, error handlers, the scheduler and the console."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from monitor.api.routes import (
+    alarms,
+    auth,
+    console,
+    devices,
+    downlink,
+    frames,
+    gateways,
+    reports,
+    users,
+    workers,
+)
+from monitor.core.config import Settings, get_settings
+from monitor.core.crypto import KeyBox
+from monitor.core.db import Database
+from monitor.errors import MonitorError
+from monitor.services import scheduler
+from monitor.services.auth import LoginThrottle
+from monitor.services.escalation import Notifier, WebhookNotifier
+from monitor.services.events import EventHub
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None,
+    notifier: Notifier | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+    hub = EventHub()
+    hub.attach(db.sessionmaker)
+    the_notifier = notifier or WebhookNotifier()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        task = (
+            asyncio.create_task(scheduler.run(db, settings, the_notifier))
+            if settings.run_scheduler
+            else None
+        )
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="Vigil monitor",
+        version="0.1.0",
+        description="Alarm receiving API for Vigil lone-worker fobs, and the operator console.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.keybox = KeyBox(settings.master_key)
+    app.state.hub = hub
+    app.state.throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
+    app.state.notifier = the_notifier
+
+    @app.exception_handler(MonitorError)
+    async def _monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
+        headers = {}
+        if "retry_after_s" in exc.fields:
+            headers["Retry-After"] = str(exc.fields["retry_after_s"])
+        if exc.status_code == 401 and not request.url.path.startswith("/v1/"):
+            from fastapi.responses import RedirectResponse
+
+            return RedirectResponse("/login", status_code=303)  # type: ignore[return-value]
+        return JSONResponse(
+            {"error": exc.code, "message": exc.message, **exc.fields},
+            status_code=exc.status_code,
+            headers=headers,
+        )
+
+    for module in (frames, downlink, gateways, alarms, devices, workers, users, auth, reports):
+        app.include_router(module.router)
+    app.include_router(console.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,145 @@
+"""Devices: list (battery, last seen), provision (key shown once), assign, revoke, command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from monitor.api.deps import CurrentAdmin, CurrentOperator, DeviceId, KeyBoxDep, RefId, SessionDep
+from monitor.errors import NotFound
+from monitor.models import Device, Worker, utcnow
+from monitor.services import audit, downlinks, provisioning
+from protocol import frame_types
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"])
+
+
+class DeviceIn(BaseModel):
+    board: str = Field(min_length=1, max_length=40, examples=["m5stickc-plus2"])
+    device_id: int | None = Field(default=None, ge=1, le=0xFFFFFF)
+    firmware_version: str | None = Field(default=None, max_length=40)
+    worker_id: RefId | None = None
+    heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
+    replace: bool = Field(default=False, description="re-key an existing device (--force)")
+
+
+class DevicePatch(BaseModel):
+    worker_id: RefId | None = None
+    firmware_version: str | None = Field(default=None, max_length=40)
+    heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
+
+
+class CommandIn(BaseModel):
+    command: int = Field(ge=1, le=255)
+    argument: int = Field(default=0, ge=0, le=255)
+    value: int = Field(default=0, ge=0, le=0xFFFF)
+
+
+def device_out(session: Any, d: Device) -> dict[str, Any]:
+    now = utcnow()
+    worker = session.get(Worker, d.worker_id) if d.worker_id else None
+    return {
+        "id": d.id,
+        "board": d.board,
+        "firmware_version": d.firmware_version,
+        "worker": {"id": worker.id, "name": worker.name} if worker else None,
+        "allocated": d.worker_id is not None,
+        "revoked": d.revoked_at is not None,
+        "battery_pct": d.battery_pct,
+        "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
+        "last_seen_age_s": round((now - d.last_seen_at).total_seconds())
+        if d.last_seen_at
+        else None,
+        "heartbeat_interval_s": d.heartbeat_interval_s,
+        "outbox_depth": d.outbox_depth,
+        "checkin_due_at": d.checkin_due_at.isoformat() if d.checkin_due_at else None,
+        "test_ok_at": d.test_ok_at.isoformat() if d.test_ok_at else None,
+        "last_link": d.last_link,
+    }
+
+
+@router.get("")
+def list_devices(_: CurrentOperator, session: SessionDep) -> list[dict[str, Any]]:
+    return [device_out(session, d) for d in session.scalars(select(Device).order_by(Device.id))]
+
+
+@router.post("", status_code=201)
+def provision(
+    body: DeviceIn, admin: CurrentAdmin, session: SessionDep, keybox: KeyBoxDep
+) -> dict[str, Any]:
+    d, key = provisioning.provision_device(
+        session,
+        keybox,
+        admin.actor,
+        board=body.board,
+        device_id=body.device_id,
+        firmware_version=body.firmware_version,
+        worker_id=body.worker_id,
+        heartbeat_interval_s=body.heartbeat_interval_s,
+        replace=body.replace,
+    )
+    session.commit()
+    # The only response that ever carries a device key: write it to the fob, then forget it.
+    return {"device": device_out(session, d), "key": key.hex()}
+
+
+@router.get("/{device_id}")
+def get_device(device_id: DeviceId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
+    d = session.get(Device, device_id)
+    if d is None:
+        raise NotFound(f"device {device_id} does not exist")
+    return device_out(session, d)
+
+
+@router.patch("/{device_id}")
+def update_device(
+    device_id: DeviceId, body: DevicePatch, admin: CurrentAdmin, session: SessionDep
+) -> dict[str, Any]:
+    d = session.get(Device, device_id)
+    if d is None:
+        raise NotFound(f"device {device_id} does not exist")
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("worker_id") is not None and session.get(Worker, changes["worker_id"]) is None:
+        raise NotFound(f"worker {changes['worker_id']} does not exist")
+    for k, v in changes.items():
+        setattr(d, k, v)
+    audit.record(
+        session, admin.actor, "device_updated", subject=f"device:{device_id}", details=changes
+    )
+    session.commit()
+    return device_out(session, d)
+
+
+@router.post("/{device_id}/revoke")
+def revoke(device_id: DeviceId, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+    d = provisioning.revoke_device(session, admin.actor, device_id)
+    session.commit()
+    return device_out(session, d)
+
+
+@router.post("/{device_id}/commands", status_code=202)
+def command(
+    device_id: DeviceId,
+    body: CommandIn,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    keybox: KeyBoxDep,
+) -> dict[str, Any]:
+    d = session.get(Device, device_id)
+    if d is None or d.revoked_at is not None:
+        raise NotFound(f"device {device_id} does not exist or is revoked")
+    dl = downlinks.queue(
+        session, keybox, d, frame_types.COMMAND, (body.command, body.argument, body.value)
+    )
+    audit.record(
+        session,
+        admin.actor,
+        "command_queued",
+        subject=f"device:{device_id}",
+        details=body.model_dump(),
+    )
+    session.commit()
+    return {"downlink_id": dl.id}

@@ -1,0 +1,98 @@
+"""Gateways: health reports from gateways; creation (token shown once) and listing by admins."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from monitor.api.deps import CurrentAdmin, CurrentGateway, RowId, SessionDep
+from monitor.errors import NotFound
+from monitor.models import Gateway, utcnow
+from monitor.services import audit, provisioning
+
+router = APIRouter(prefix="/v1/gateways", tags=["gateways"])
+
+
+class LinkHealth(BaseModel):
+    device_id: int | None = Field(default=None, ge=0, le=0xFFFFFF)
+    link: Literal["serial", "ble"]
+    port: str = Field(max_length=200)
+    connected: bool
+
+
+class HealthIn(BaseModel):
+    links: list[LinkHealth] = Field(max_length=1000)
+    queue_depth: int = Field(ge=0, le=2**31 - 1)
+    version: str = Field(max_length=64)
+
+
+class GatewayIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class GatewayOut(BaseModel):
+    id: int
+    name: str
+    created_at: str
+    revoked_at: str | None
+    last_seen_at: str | None
+    version: str | None
+    queue_depth: int | None
+    links: list[dict[str, Any]]
+
+
+class GatewayCreated(BaseModel):
+    gateway: GatewayOut
+    token: str = Field(description="Shown once; only its hash is stored.")
+
+
+def _out(g: Gateway) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "name": g.name,
+        "created_at": g.created_at.isoformat(),
+        "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
+        "last_seen_at": g.last_seen_at.isoformat() if g.last_seen_at else None,
+        "version": g.version,
+        "queue_depth": g.queue_depth,
+        "links": json.loads(g.links_json) if g.links_json else [],
+    }
+
+
+@router.post("/health", status_code=204)
+def post_health(body: HealthIn, gw: CurrentGateway, session: SessionDep) -> Response:
+    g = session.get(Gateway, gw.gateway.id if gw.gateway else -1)
+    assert g is not None
+    g.last_seen_at = utcnow()
+    g.version = body.version
+    g.queue_depth = body.queue_depth
+    g.links_json = json.dumps([link.model_dump() for link in body.links])
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get("", response_model=list[GatewayOut])
+def list_gateways(_: CurrentAdmin, session: SessionDep) -> list[dict[str, Any]]:
+    return [_out(g) for g in session.scalars(select(Gateway).order_by(Gateway.id))]
+
+
+@router.post("", response_model=GatewayCreated, status_code=201)
+def create_gateway(body: GatewayIn, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+    g, token = provisioning.create_gateway(session, admin.actor, body.name)
+    session.commit()
+    return {"gateway": _out(g), "token": token}
+
+
+@router.post("/{gateway_id}/revoke", response_model=GatewayOut)
+def revoke_gateway(gateway_id: RowId, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+    g = session.get(Gateway, gateway_id)
+    if g is None:
+        raise NotFound(f"gateway {gateway_id} does not exist")
+    g.revoked_at = g.revoked_at or utcnow()
+    audit.record(session, admin.actor, "gateway_revoked", subject=f"gateway:{gateway_id}")
+    session.commit()
+    return _out(g)

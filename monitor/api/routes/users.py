@@ -1,0 +1,38 @@
+"""Operator and admin accounts (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from monitor.api.deps import CurrentAdmin, SessionDep
+from monitor.models import User
+from monitor.services import auth
+
+router = APIRouter(prefix="/v1/users", tags=["auth"])
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=120)
+    role: Literal["operator", "admin"]
+    password: str = Field(min_length=10, max_length=200)
+
+
+def user_out(u: User) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "name": u.name, "role": u.role, "active": u.active}
+
+
+@router.get("")
+def list_users(_: CurrentAdmin, session: SessionDep) -> list[dict[str, Any]]:
+    return [user_out(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+@router.post("", status_code=201)
+def create_user(body: UserIn, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+    u = auth.create_user(session, admin.actor, body.username, body.name, body.role, body.password)
+    session.commit()
+    return user_out(u)

@@ -1,0 +1,54 @@
+"""One error base for the monitor; each subclass maps to an HTTP status and tells what to do."""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    status_code = 400
+    code = "monitor_error"
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class NotFound(MonitorError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(MonitorError):
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidTransition(MonitorError):
+    # e.g. resolving an alarm twice: the caller's view is stale, reload and retry.
+    status_code = 409
+    code = "invalid_transition"
+
+
+class NotAuthenticated(MonitorError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class Forbidden(MonitorError):
+    status_code = 403
+    code = "forbidden"
+
+
+class CsrfFailed(MonitorError):
+    status_code = 403
+    code = "csrf_failed"
+
+
+class RateLimited(MonitorError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class UnsafeSettings(MonitorError):
+    # Raised at start-up, never over HTTP: refuse to run with development secrets in production.
+    code = "unsafe_settings"

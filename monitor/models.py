@@ -1,0 +1,264 @@
+"""Database tables (SQLAlchemy 2 typed declarative). Alembic migrations mirror these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+_U64 = 1 << 64
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Always timezone-aware UTC out, whatever the engine stores (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the monitor stores UTC only")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class U64(TypeDecorator[int]):
+    """An unsigned 64-bit bitmap in a signed BIGINT column (two's complement)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return value - _U64 if value >= 1 << 63 else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        v = int(value)
+        return v + _U64 if v < 0 else v
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))  # operator | admin
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthToken(Base):
+    """Console sessions and operator API tokens; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # session | api
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Gateway(Base):
+    __tablename__ = "gateways"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[str | None] = mapped_column(String(64))
+    queue_depth: Mapped[int | None] = mapped_column(Integer)
+    links_json: Mapped[str | None] = mapped_column(Text)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    team: Mapped[str | None] = mapped_column(String(80))
+    risk_notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Contact(Base):
+    """One step of a worker's escalation ladder: notify this contact delay_s after raising."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+    webhook_url: Mapped[str] = mapped_column(String(500))
+    delay_s: Mapped[int] = mapped_column(Integer)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    board: Mapped[str] = mapped_column(String(40))
+    firmware_version: Mapped[str | None] = mapped_column(String(40))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    replay_highest: Mapped[int] = mapped_column(BigInteger, default=-1)
+    replay_bitmap: Mapped[int] = mapped_column(U64, default=0)
+    downlink_counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    heartbeat_interval_s: Mapped[int | None] = mapped_column(Integer)
+    battery_pct: Mapped[int | None] = mapped_column(Integer)
+    last_flags: Mapped[int | None] = mapped_column(Integer)
+    outbox_depth: Mapped[int | None] = mapped_column(Integer)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_gateway_id: Mapped[int | None] = mapped_column(Integer)
+    last_link: Mapped[str | None] = mapped_column(String(8))
+    checkin_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    test_ok_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_lat: Mapped[float | None] = mapped_column(Float)
+    last_lon: Mapped[float | None] = mapped_column(Float)
+    last_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    last_location_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class FrameRecord(Base):
+    """Every accepted uplink frame: the dedupe record across gateways and the raw evidence."""
+
+    __tablename__ = "frames"
+    __table_args__ = (UniqueConstraint("device_id", "counter", name="uq_frames_device_counter"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    counter: Mapped[int] = mapped_column(BigInteger)
+    ftype: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    gateway_id: Mapped[int | None] = mapped_column(Integer)
+    link: Mapped[str | None] = mapped_column(String(8))
+    rssi: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(24))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    source_counter: Mapped[int | None] = mapped_column(BigInteger)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    age_lower_bound: Mapped[bool] = mapped_column(Boolean, default=False)
+    detail: Mapped[int | None] = mapped_column(Integer)
+    battery_pct: Mapped[int | None] = mapped_column(Integer)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    gateway_id: Mapped[int | None] = mapped_column(Integer)
+    link: Mapped[str | None] = mapped_column(String(8))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    time_to_ack_s: Mapped[float | None] = mapped_column(Float)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    notes: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Append-only: the service never updates or deletes these rows."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))  # user:alice | device:42 | gateway:3 | system
+    action: Mapped[str] = mapped_column(String(40))
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), index=True)
+    subject: Mapped[str | None] = mapped_column(String(80))
+    details: Mapped[str | None] = mapped_column(Text)
+
+
+class Downlink(Base):
+    """Signed frames waiting for a gateway; the id is the long-poll cursor."""
+
+    __tablename__ = "downlinks"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    ftype: Mapped[int] = mapped_column(Integer)
+    frame: Mapped[bytes] = mapped_column(LargeBinary)
+    alarm_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One escalation notification to one contact, with its retry state."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("alarm_id", "contact_id", name="uq_delivery_alarm_contact"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RejectionCount(Base):
+    __tablename__ = "rejection_counts"
+    reason: Mapped[str] = mapped_column(String(24), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_device_id: Mapped[int | None] = mapped_column(Integer)
+    last_gateway_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,236 @@
+"""Alarm lifecycle: open -> acknowledged -> resolved. Callable without HTTP.
+
+Cancellations from the fob are attached to the alarm (timeline + cancelled_at), never delete it:
+an operator still closes it, usually as a false alarm, and the record stays for the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.core.crypto import KeyBox
+from monitor.errors import InvalidTransition, NotFound
+from monitor.models import Alarm, AuditEntry, Device, User, Worker, utcnow
+from monitor.services import audit, downlinks
+from monitor.services.events import queue_alarm_event
+
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+
+# Lower is more urgent. Frame-raised kinds follow protocol.frame_types.priority; the
+# supervision kinds sit where an operator would rank them (silence can mean a worker down).
+PRIORITY = {
+    "sos": 0,
+    "fall": 1,
+    "no_motion": 2,
+    "checkin_overdue": 3,
+    "device_offline": 3,
+    "low_battery": 4,
+}
+
+OUTCOMES = (
+    "help_sent",
+    "worker_safe",
+    "false_alarm",
+    "emergency_services",
+    "device_returned",
+    "test",
+    "other",
+)
+
+
+def payload(session: Session, alarm: Alarm) -> dict[str, Any]:
+    worker = session.get(Worker, alarm.worker_id) if alarm.worker_id else None
+    return {
+        "id": alarm.id,
+        "device_id": alarm.device_id,
+        "worker": (
+            {"id": worker.id, "name": worker.name, "phone": worker.phone, "team": worker.team}
+            if worker
+            else None
+        ),
+        "kind": alarm.kind,
+        "priority": alarm.priority,
+        "status": alarm.status,
+        "raised_at": alarm.raised_at.isoformat(),
+        "received_at": alarm.received_at.isoformat(),
+        "age_lower_bound": alarm.age_lower_bound,
+        "battery_pct": alarm.battery_pct,
+        "location": (
+            {"lat": alarm.lat, "lon": alarm.lon, "accuracy_m": alarm.accuracy_m}
+            if alarm.lat is not None and alarm.lon is not None
+            else None
+        ),
+        "gateway_id": alarm.gateway_id,
+        "link": alarm.link,
+        "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
+        "time_to_ack_s": alarm.time_to_ack_s,
+        "resolved_at": alarm.resolved_at.isoformat() if alarm.resolved_at else None,
+        "outcome": alarm.outcome,
+        "notes": alarm.notes,
+        "cancelled_at": alarm.cancelled_at.isoformat() if alarm.cancelled_at else None,
+    }
+
+
+def _changed(session: Session, alarm: Alarm) -> None:
+    session.flush()
+    queue_alarm_event(session, payload(session, alarm))
+
+
+def raise_alarm(
+    session: Session,
+    *,
+    kind: str,
+    device: Device | None,
+    raised_at: dt.datetime,
+    received_at: dt.datetime,
+    actor: str,
+    source_counter: int | None = None,
+    age_lower_bound: bool = False,
+    detail: int | None = None,
+    battery_pct: int | None = None,
+    location: dict[str, float] | None = None,
+    gateway_id: int | None = None,
+    link: str | None = None,
+) -> Alarm:
+    alarm = Alarm(
+        device_id=device.id if device else None,
+        worker_id=device.worker_id if device else None,
+        kind=kind,
+        priority=PRIORITY[kind],
+        status=OPEN,
+        source_counter=source_counter,
+        raised_at=raised_at,
+        received_at=received_at,
+        age_lower_bound=age_lower_bound,
+        detail=detail,
+        battery_pct=battery_pct,
+        lat=location["lat"] if location else None,
+        lon=location["lon"] if location else None,
+        accuracy_m=location.get("accuracy_m") if location else None,
+        gateway_id=gateway_id,
+        link=link,
+    )
+    session.add(alarm)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "raised",
+        alarm_id=alarm.id,
+        subject=kind,
+        details={
+            "counter": source_counter,
+            "gateway": gateway_id,
+            "link": link,
+            "delay_s": round((received_at - raised_at).total_seconds()),
+            "age_lower_bound": age_lower_bound or None,
+        },
+    )
+    _changed(session, alarm)
+    return alarm
+
+
+def open_alarm(session: Session, device_id: int, kind: str) -> Alarm | None:
+    return session.scalars(
+        select(Alarm)
+        .where(Alarm.device_id == device_id, Alarm.kind == kind, Alarm.status != RESOLVED)
+        .order_by(Alarm.id)
+        .limit(1)
+    ).first()
+
+
+def attach(session: Session, alarm: Alarm, actor: str, action: str, **details: Any) -> None:
+    audit.record(session, actor, action, alarm_id=alarm.id, details=details or None)
+    _changed(session, alarm)
+
+
+def cancel_from_fob(session: Session, alarm: Alarm, actor: str, at: dt.datetime) -> None:
+    if alarm.cancelled_at is None:
+        alarm.cancelled_at = at
+    attach(session, alarm, actor, "cancelled_at_fob", cancelled_at=at.isoformat())
+
+
+def get(session: Session, alarm_id: int) -> Alarm:
+    alarm = session.get(Alarm, alarm_id)
+    if alarm is None:
+        raise NotFound(f"alarm {alarm_id} does not exist", alarm_id=alarm_id)
+    return alarm
+
+
+def acknowledge(
+    session: Session, keybox: KeyBox, alarm_id: int, user: User, now: dt.datetime | None = None
+) -> Alarm:
+    now = now or utcnow()
+    alarm = get(session, alarm_id)
+    if alarm.status != OPEN:
+        raise InvalidTransition(
+            f"alarm {alarm_id} is already {alarm.status}; reload to see who took it",
+            status=alarm.status,
+        )
+    alarm.status = ACKNOWLEDGED
+    alarm.acknowledged_at = now
+    alarm.acknowledged_by = user.id
+    # Measured from when the monitor received it: what the operator team controls. The delay
+    # before that (raised -> received) is visible separately on the alarm.
+    alarm.time_to_ack_s = round((now - alarm.received_at).total_seconds(), 3)
+    audit.record(
+        session,
+        f"user:{user.username}",
+        "acknowledged",
+        alarm_id=alarm.id,
+        details={"time_to_ack_s": alarm.time_to_ack_s},
+        at=now,
+    )
+    device = session.get(Device, alarm.device_id) if alarm.device_id else None
+    if device is not None and alarm.source_counter is not None and device.revoked_at is None:
+        downlinks.ack_help(session, keybox, device, alarm.source_counter, alarm.id)
+    _changed(session, alarm)
+    return alarm
+
+
+def resolve(
+    session: Session,
+    keybox: KeyBox,
+    alarm_id: int,
+    actor: str,
+    outcome: str,
+    notes: str | None,
+    user: User | None = None,
+    now: dt.datetime | None = None,
+) -> Alarm:
+    now = now or utcnow()
+    alarm = get(session, alarm_id)
+    if alarm.status == RESOLVED:
+        raise InvalidTransition(f"alarm {alarm_id} is already resolved", status=alarm.status)
+    if outcome not in OUTCOMES:
+        raise InvalidTransition(f"outcome must be one of {', '.join(OUTCOMES)}", outcome=outcome)
+    alarm.status = RESOLVED
+    alarm.resolved_at = now
+    alarm.resolved_by = user.id if user else None
+    alarm.outcome = outcome
+    alarm.notes = notes
+    audit.record(
+        session,
+        actor,
+        "resolved",
+        alarm_id=alarm.id,
+        details={"outcome": outcome, "notes": notes},
+        at=now,
+    )
+    device = session.get(Device, alarm.device_id) if alarm.device_id else None
+    if device is not None and alarm.source_counter is not None and device.revoked_at is None:
+        downlinks.ack_resolved(session, keybox, device, alarm.source_counter, alarm.id)
+    _changed(session, alarm)
+    return alarm
+
+
+def timeline(session: Session, alarm_id: int) -> list[AuditEntry]:
+    return list(
+        session.scalars(
+            select(AuditEntry).where(AuditEntry.alarm_id == alarm_id).order_by(AuditEntry.id)
+        )
+    )

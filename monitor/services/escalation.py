@@ -1,0 +1,147 @@
+"""Escalation: an alarm nobody acknowledges walks down the worker's ordered contact list.
+
+Deliveries are rows: created when due, attempted by a Notifier, retried with backoff until
+MAX_ATTEMPTS, each attempt recorded. A restart picks up pending deliveries where they were.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.core.db import Database
+from monitor.models import Alarm, Contact, Delivery, utcnow
+from monitor.services import alarms, audit
+
+MAX_ATTEMPTS = 6
+RETRY_BASE = dt.timedelta(seconds=5)  # 5, 10, 20, 40, 80 s: a minute-long outage is ridden out
+WEBHOOK_TIMEOUT_S = 5.0  # one slow endpoint must not hold back the next contact's delivery
+
+
+class NotifyFailed(Exception):
+    pass
+
+
+class Notifier(abc.ABC):
+    @abc.abstractmethod
+    def send(self, contact: Contact, message: dict[str, Any]) -> None:
+        """Deliver or raise NotifyFailed."""
+
+
+class WebhookNotifier(Notifier):
+    def __init__(self, client: httpx.Client | None = None) -> None:
+        self._client = client or httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
+
+    def send(self, contact: Contact, message: dict[str, Any]) -> None:
+        try:
+            r = self._client.post(contact.webhook_url, json=message)
+        except httpx.HTTPError as e:
+            raise NotifyFailed(f"{type(e).__name__}: {e}") from e
+        if r.status_code >= 300:
+            raise NotifyFailed(f"HTTP {r.status_code}")
+
+
+def schedule(session: Session, now: dt.datetime | None = None) -> list[int]:
+    """Create deliveries for open (unacknowledged) alarms whose contact delay has passed."""
+    now = now or utcnow()
+    created: list[int] = []
+    open_alarms = session.scalars(
+        select(Alarm).where(Alarm.status == alarms.OPEN, Alarm.worker_id.is_not(None))
+    )
+    for alarm in open_alarms:
+        contacts = session.scalars(
+            select(Contact).where(Contact.worker_id == alarm.worker_id).order_by(Contact.position)
+        )
+        done = set(
+            session.scalars(select(Delivery.contact_id).where(Delivery.alarm_id == alarm.id))
+        )
+        for c in contacts:
+            if c.id in done:
+                continue
+            if now - alarm.received_at < dt.timedelta(seconds=c.delay_s):
+                break  # ordered: later contacts wait for earlier ones' delays
+            d = Delivery(alarm_id=alarm.id, contact_id=c.id, next_attempt_at=now)
+            session.add(d)
+            session.flush()
+            audit.record(
+                session,
+                "system",
+                "escalated",
+                alarm_id=alarm.id,
+                details={"contact": c.name, "position": c.position, "delay_s": c.delay_s},
+            )
+            created.append(d.id)
+    return created
+
+
+def deliver_due(db: Database, notifier: Notifier, now: dt.datetime | None = None) -> int:
+    """Attempt every pending delivery that is due; returns how many were sent.
+
+    The network call happens outside any transaction: a slow webhook must never hold the
+    database (and so alarm ingest) hostage.
+    """
+    now = now or utcnow()
+    with db.session() as s:
+        due = [
+            (d.id, s.get(Contact, d.contact_id), s.get(Alarm, d.alarm_id))
+            for d in s.scalars(
+                select(Delivery).where(
+                    Delivery.status == "pending", Delivery.next_attempt_at <= now
+                )
+            )
+        ]
+        jobs = [
+            (
+                did,
+                c,
+                {
+                    "event": "vigil.alarm.escalated",
+                    "contact": c.name,
+                    "alarm": alarms.payload(s, a),
+                },
+            )
+            for did, c, a in due
+            if c is not None and a is not None
+        ]
+    sent = 0
+    for did, contact, message in jobs:
+        error: str | None = None
+        try:
+            notifier.send(contact, message)
+        except NotifyFailed as e:
+            error = str(e)
+        with db.session() as s:
+            d = s.get(Delivery, did)
+            if d is None:
+                continue
+            d.attempts += 1
+            if error is None:
+                d.status = "sent"
+                d.sent_at = now
+                sent += 1
+                audit.record(
+                    s,
+                    "system",
+                    "notified",
+                    alarm_id=d.alarm_id,
+                    details={"contact": contact.name, "attempts": d.attempts},
+                )
+                continue
+            d.last_error = error
+            if d.attempts >= MAX_ATTEMPTS:
+                d.status = "failed"
+                audit.record(
+                    s,
+                    "system",
+                    "escalation_failed",
+                    alarm_id=d.alarm_id,
+                    details={"contact": contact.name, "error": error},
+                )
+            else:
+                d.next_attempt_at = now + RETRY_BASE * (2 ** (d.attempts - 1))
+    return sent

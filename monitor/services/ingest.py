@@ -1,0 +1,465 @@
+"""Ingest of relayed uplink frames: verify, replay-check, dedupe, store, act, ack.
+
+One batch is one transaction: each accepted frame's replay-window update, its frame record and
+the alarm it raises commit together, so a crash can neither lose an accepted alarm nor leave a
+window that refuses its resend. Bad frames get a per-frame reason and a counter; they never
+abort the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from monitor.core.crypto import KeyBox
+from monitor.models import Alarm, Device, FrameRecord, RejectionCount, utcnow
+from monitor.services import alarms, audit
+from protocol import frame_types as ft
+from protocol import frames
+from protocol.errors import ProtocolError
+from protocol.replay import ReplayWindow
+
+# A gateway clock ahead of ours by more than this is not believed: received_at is clamped to
+# our time so an alarm can never appear to come from the future.
+CLOCK_SKEW_TOLERANCE = dt.timedelta(seconds=5)
+MAX_BATCH = 1000  # frames per request; a gateway with a bigger backlog sends several batches
+
+# SQLite has one writer: serialise ingest in-process instead of racing for the file lock.
+_sqlite_lock = threading.Lock()
+
+_ALARM_KINDS = {
+    ft.SOS: "sos",
+    ft.FALL: "fall",
+    ft.NO_MOTION: "no_motion",
+    ft.CHECKIN_OVERDUE: "checkin_overdue",
+    ft.LOW_BATTERY: "low_battery",
+}
+# Kinds where a repeat while one is open adds to the open alarm instead of a new card.
+_COALESCED = {"checkin_overdue", "low_battery"}
+_LOCATED = set(_ALARM_KINDS) | {ft.CHECKIN_START, ft.CHECKIN_STOP}
+
+
+class Location(BaseModel):
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+class FrameIn(BaseModel):
+    frame: str
+    received_at: dt.datetime
+    link: Literal["serial", "ble"] | None = None
+    rssi: int | None = None
+    location: Location | None = None
+
+
+@dataclass
+class Result:
+    status: str
+    reason: str | None = None
+    device_id: int | None = None
+    counter: int | None = None
+    ack: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "device_id": self.device_id,
+            "counter": self.counter,
+            "ack": self.ack,
+        }
+
+
+@dataclass
+class _Parsed:
+    index: int
+    item: FrameIn
+    raw: bytes
+    ftype: int
+    device_id: int
+    counter: int
+
+
+@dataclass
+class _Batch:
+    results: list[Result | None]
+    parsed: list[_Parsed] = field(default_factory=list)
+    rejections: dict[str, int] = field(default_factory=dict)
+    last_rejected: dict[str, tuple[int | None]] = field(default_factory=dict)
+
+
+def _reject(batch: _Batch, i: int, reason: str, dev: int | None = None, ctr: int | None = None):  # type: ignore[no-untyped-def]
+    batch.results[i] = Result("rejected", reason, dev, ctr)
+    batch.rejections[reason] = batch.rejections.get(reason, 0) + 1
+    batch.last_rejected[reason] = (dev,)
+
+
+def _parse(items: list[Any], now: dt.datetime) -> _Batch:
+    batch = _Batch(results=[None] * len(items))
+    for i, raw_item in enumerate(items):
+        try:
+            item = FrameIn.model_validate(raw_item)
+            raw = bytes.fromhex(item.frame)
+        except (ValidationError, ValueError, TypeError):
+            _reject(batch, i, "malformed")
+            continue
+        if item.received_at.tzinfo is None:
+            _reject(batch, i, "malformed")
+            continue
+        if item.received_at > now + CLOCK_SKEW_TOLERANCE:
+            item.received_at = now
+        try:
+            ftype, device_id, counter = frames.peek(raw)
+        except ProtocolError as e:
+            _reject(batch, i, e.reason)
+            continue
+        if ft.direction(ftype) != ft.UPLINK:
+            _reject(batch, i, "wrong_direction", device_id, counter)
+            continue
+        batch.parsed.append(_Parsed(i, item, raw, ftype, device_id, counter))
+    return batch
+
+
+# The columns ingest touches on every frame, read and written with Core (no ORM identity map):
+# heartbeats are nearly all the traffic and need nothing else.
+_HOT = (
+    "id",
+    "key_sealed",
+    "revoked_at",
+    "replay_highest",
+    "replay_bitmap",
+    "downlink_counter",
+    "last_seen_at",
+    "last_gateway_id",
+    "last_link",
+    "battery_pct",
+    "last_flags",
+    "outbox_depth",
+)
+_WRITTEN = _HOT[3:]
+
+
+class DeviceState:
+    """One device's hot columns for the length of a batch; written back in one bulk UPDATE."""
+
+    __slots__ = _HOT + ("touched",)
+
+    def __init__(self, row: Any) -> None:
+        self.id: int = row.id
+        self.key_sealed: bytes = row.key_sealed
+        self.revoked_at: dt.datetime | None = row.revoked_at
+        self.replay_highest: int = row.replay_highest
+        self.replay_bitmap: int = row.replay_bitmap
+        self.downlink_counter: int = row.downlink_counter or 0
+        self.last_seen_at: dt.datetime | None = row.last_seen_at
+        self.last_gateway_id: int | None = row.last_gateway_id
+        self.last_link: str | None = row.last_link
+        self.battery_pct: int | None = row.battery_pct
+        self.last_flags: int | None = row.last_flags
+        self.outbox_depth: int | None = row.outbox_depth
+        self.touched = False
+
+    def changes(self) -> dict[str, Any]:
+        return {"id": self.id, **{n: getattr(self, n) for n in _WRITTEN}}
+
+
+def _lock_devices(session: Session, ids: set[int]) -> dict[int, DeviceState]:
+    cols = [getattr(Device, n) for n in _HOT]
+    stmt = select(*cols).where(Device.id.in_(ids)).order_by(Device.id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Row locks serialise concurrent batches (several instances, several gateways) per
+        # device so each replay window is read-modify-written atomically.
+        stmt = stmt.with_for_update()
+    return {r.id: DeviceState(r) for r in session.execute(stmt)}
+
+
+def _known_frames(session: Session, parsed: list[_Parsed]) -> dict[tuple[int, int], bytes]:
+    keys = {(p.device_id, p.counter) for p in parsed}
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(FrameRecord.device_id, FrameRecord.counter, FrameRecord.raw).where(
+            tuple_(FrameRecord.device_id, FrameRecord.counter).in_(list(keys))
+        )
+    )
+    return {(r[0], r[1]): bytes(r[2]) for r in rows}
+
+
+def _count_rejections(
+    session: Session, batch: _Batch, gateway_id: int | None, now: dt.datetime
+) -> None:
+    # An upsert: two instances meeting a new reason at once must not collide on the insert
+    # (that would fail the batch, good frames included).
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    for reason, n in batch.rejections.items():
+        values = {
+            "reason": reason,
+            "count": n,
+            "last_at": now,
+            "last_device_id": batch.last_rejected[reason][0],
+            "last_gateway_id": gateway_id,
+        }
+        stmt = insert_(RejectionCount).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[RejectionCount.reason],
+            set_={
+                "count": RejectionCount.count + n,
+                "last_at": stmt.excluded.last_at,
+                "last_device_id": stmt.excluded.last_device_id,
+                "last_gateway_id": stmt.excluded.last_gateway_id,
+            },
+        )
+        session.execute(stmt)
+
+
+def ingest(
+    session: Session,
+    keybox: KeyBox,
+    items: list[Any],
+    gateway_id: int | None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Process and commit one batch; returns one result per item, in order."""
+    now = now or utcnow()
+    batch = _parse(items, now)
+    if session.get_bind().dialect.name == "sqlite":
+        with _sqlite_lock:
+            _apply(session, keybox, batch, gateway_id, now)
+            session.commit()
+    else:
+        _apply(session, keybox, batch, gateway_id, now)
+        session.commit()
+    return [r.as_dict() for r in batch.results if r is not None]
+
+
+def _apply(
+    session: Session, keybox: KeyBox, batch: _Batch, gateway_id: int | None, now: dt.datetime
+) -> None:
+    devices = _lock_devices(session, {p.device_id for p in batch.parsed})
+    known = _known_frames(session, batch.parsed)
+    windows: dict[int, ReplayWindow] = {}
+    new_rows: list[dict[str, Any]] = []
+    accepted: list[tuple[_Parsed, frames.Frame, DeviceState]] = []
+    for p in batch.parsed:
+        device = devices.get(p.device_id)
+        if device is None:
+            _reject(batch, p.index, "unknown_device", p.device_id, p.counter)
+            continue
+        if device.revoked_at is not None:
+            _reject(batch, p.index, "revoked_device", p.device_id, p.counter)
+            continue
+        try:
+            frame = frames.decode(p.raw, keybox.open(device.id, device.key_sealed), ft.UPLINK)
+        except ProtocolError as e:
+            _reject(batch, p.index, e.reason, p.device_id, p.counter)
+            continue
+        seen = known.get((p.device_id, p.counter))
+        if seen is not None:
+            if seen == p.raw:
+                # Already stored (another gateway, or a resend after a lost ack): ack again.
+                ack = downlink_ack(keybox, device, p.counter)
+                batch.results[p.index] = Result("duplicate", None, p.device_id, p.counter, ack)
+            else:
+                # Same counter, different signed content: the fob reused a counter.
+                _reject(batch, p.index, "replayed", p.device_id, p.counter)
+            continue
+        window = windows.get(device.id)
+        if window is None:
+            window = windows[device.id] = ReplayWindow(device.replay_highest, device.replay_bitmap)
+        try:
+            window.accept(p.counter)
+        except ProtocolError as e:
+            _reject(batch, p.index, e.reason, p.device_id, p.counter)
+            continue
+        known[(p.device_id, p.counter)] = p.raw
+        new_rows.append(
+            {
+                "device_id": device.id,
+                "counter": p.counter,
+                "ftype": p.ftype,
+                "raw": p.raw,
+                "gateway_id": gateway_id,
+                "link": p.item.link,
+                "rssi": p.item.rssi,
+                "received_at": p.item.received_at,
+                "stored_at": now,
+            }
+        )
+        accepted.append((p, frame, device))
+        batch.results[p.index] = Result(
+            "accepted", None, p.device_id, p.counter, downlink_ack(keybox, device, p.counter)
+        )
+    for device_id, window in windows.items():
+        d = devices[device_id]
+        d.replay_highest, d.replay_bitmap = window.state()
+    for p, frame, d in accepted:
+        _update_hot(d, p, frame, gateway_id)
+    touched = [d.changes() for d in devices.values() if d.touched]
+    if touched:
+        session.execute(update(Device), touched)
+    if new_rows:
+        session.execute(insert(FrameRecord), new_rows)
+    # One query for the batch instead of one per frame: heartbeats are most of the traffic.
+    offline = set(
+        session.scalars(
+            select(Alarm.device_id).where(
+                Alarm.device_id.in_({d.id for _, _, d in accepted}),
+                Alarm.kind == "device_offline",
+                Alarm.status != alarms.RESOLVED,
+            )
+        )
+    )
+    for p, frame, d in accepted:
+        if p.ftype == ft.HEARTBEAT and d.id not in offline:
+            continue
+        # The rare frames (alarms, cancels, check-ins, returns from offline) use the ORM,
+        # loaded after the bulk UPDATE so it sees this batch's state.
+        orm_device = session.get(Device, d.id, populate_existing=True)
+        assert orm_device is not None
+        with session.no_autoflush:
+            _act(session, keybox, orm_device, p, frame, gateway_id, d.id in offline)
+        offline.discard(d.id)
+    _count_rejections(session, batch, gateway_id, now)
+    session.flush()
+
+
+def _update_hot(d: DeviceState, p: _Parsed, frame: frames.Frame, gateway_id: int | None) -> None:
+    d.touched = True
+    received = p.item.received_at
+    if d.last_seen_at is None or received > d.last_seen_at:
+        d.last_seen_at = received
+        d.last_gateway_id = gateway_id
+        d.last_link = p.item.link
+    fields = frame.fields
+    if p.ftype == ft.HEARTBEAT:
+        d.battery_pct, d.last_flags, d.outbox_depth = fields[0], fields[1], fields[2]
+    elif ft.layout(p.ftype) == ft.ALARM_BODY and p.ftype != ft.TEST:
+        d.battery_pct = fields[0] & 0x7F
+
+
+def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> str:
+    # ACKs go back in the HTTP response, not the downlink queue: the gateway that relayed the
+    # frame is the one still connected to the fob.
+    device.downlink_counter += 1
+    device.touched = True
+    key = keybox.open(device.id, device.key_sealed)
+    signed: bytes = frames.encode(ft.ACK, device.id, device.downlink_counter, (counter,), key)
+    return signed.hex()
+
+
+def _act(
+    session: Session,
+    keybox: KeyBox,
+    device: Device,
+    p: _Parsed,
+    frame: frames.Frame,
+    gateway_id: int | None,
+    was_offline: bool,
+) -> None:
+    info = frame.as_dict()
+    received = p.item.received_at
+    actor = f"device:{device.id}"
+    age = dt.timedelta(seconds=int(info.get("age_s", 0)))
+    raised = received - age
+    loc = p.item.location if p.ftype in _LOCATED else None
+    if loc is not None and (device.last_location_at is None or raised >= device.last_location_at):
+        device.last_lat, device.last_lon = loc.lat, loc.lon
+        device.last_accuracy_m = loc.accuracy_m
+        device.last_location_at = raised
+    offline = alarms.open_alarm(session, device.id, "device_offline") if was_offline else None
+    if offline is not None:
+        # The device is back: supervision's alarm clears itself, with the evidence on record.
+        alarms.resolve(
+            session,
+            keybox,
+            offline.id,
+            "system",
+            "device_returned",
+            f"{frame.name} #{frame.counter} received via gateway {gateway_id}",
+        )
+    if p.ftype == ft.HEARTBEAT:
+        return
+    if p.ftype in _ALARM_KINDS:
+        kind = _ALARM_KINDS[p.ftype]
+        if kind == "checkin_overdue":
+            device.checkin_due_at = None
+        existing = alarms.open_alarm(session, device.id, kind) if kind in _COALESCED else None
+        if existing is not None:
+            alarms.attach(session, existing, actor, "repeated_by_fob", counter=frame.counter)
+            return
+        alarm = alarms.raise_alarm(
+            session,
+            kind=kind,
+            device=device,
+            raised_at=raised,
+            received_at=received,
+            actor=actor,
+            source_counter=frame.counter,
+            age_lower_bound=bool(info.get("age_lower_bound")),
+            detail=info.get("detail"),
+            battery_pct=info.get("battery_pct"),
+            location=loc.model_dump() if loc else None,
+            gateway_id=gateway_id,
+            link=p.item.link,
+        )
+        _attach_early_cancel(session, device, alarm, frame.counter)
+    elif p.ftype in (ft.SOS_CANCEL, ft.FALL_CANCELLED):
+        target = session.scalars(
+            select(Alarm).where(
+                Alarm.device_id == device.id, Alarm.source_counter == info["cancels_counter"]
+            )
+        ).first()
+        if target is not None:
+            alarms.cancel_from_fob(session, target, actor, raised)
+        # else: the cancel overtook its alarm (reordered relays); the alarm picks it up.
+    elif p.ftype == ft.CHECKIN_START:
+        device.checkin_due_at = raised + dt.timedelta(minutes=info["duration_min"])
+        audit.record(
+            session,
+            actor,
+            "checkin_started",
+            subject=f"device:{device.id}",
+            details={"due_at": device.checkin_due_at.isoformat()},
+        )
+    elif p.ftype == ft.CHECKIN_STOP:
+        device.checkin_due_at = None
+        audit.record(session, actor, "checkin_stopped", subject=f"device:{device.id}")
+        overdue = alarms.open_alarm(session, device.id, "checkin_overdue")
+        if overdue is not None:
+            alarms.attach(session, overdue, actor, "worker_checked_out")
+    elif p.ftype == ft.TEST:
+        device.test_ok_at = received
+        audit.record(session, actor, "test_frame", subject=f"device:{device.id}")
+
+
+def _attach_early_cancel(session: Session, device: Device, alarm: Alarm, counter: int) -> None:
+    # A cancel relayed before its alarm (another gateway was faster) is already stored: find it.
+    rows = session.execute(
+        select(FrameRecord.counter, FrameRecord.raw).where(
+            FrameRecord.device_id == device.id,
+            FrameRecord.ftype.in_((ft.SOS_CANCEL, ft.FALL_CANCELLED)),
+            FrameRecord.counter > counter,
+        )
+    )
+    for ctr, raw in rows:
+        delta = int.from_bytes(bytes(raw)[8:10], "big")
+        if ctr - delta == counter:
+            age = int.from_bytes(bytes(raw)[10:12], "big")
+            received = session.scalar(
+                select(FrameRecord.received_at).where(
+                    FrameRecord.device_id == device.id, FrameRecord.counter == ctr
+                )
+            )
+            at = (received or utcnow()) - dt.timedelta(seconds=age)
+            alarms.cancel_from_fob(session, alarm, f"device:{device.id}", at)
+            return

@@ -1,0 +1,67 @@
+"""Supervision: silence and missed check-ins become alarms. State lives in the database, so a
+restart loses nothing: the next tick recomputes from last_seen_at and checkin_due_at."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.core.config import Settings
+from monitor.models import Device, utcnow
+from monitor.services import alarms
+
+
+def grace(device: Device, settings: Settings) -> dt.timedelta:
+    interval = device.heartbeat_interval_s or settings.heartbeat_interval_s
+    return dt.timedelta(seconds=interval * settings.heartbeat_grace_beats)
+
+
+def supervise(session: Session, settings: Settings, now: dt.datetime | None = None) -> list[int]:
+    """Raise device_offline / checkin_overdue alarms that are due; returns the new alarm ids."""
+    now = now or utcnow()
+    raised: list[int] = []
+    # Only devices carried by someone: a spare on the shelf is silent by design, and a device
+    # never heard from has no baseline yet (provisioning's test frame sets one).
+    devices = session.scalars(
+        select(Device).where(
+            Device.worker_id.is_not(None),
+            Device.revoked_at.is_(None),
+            Device.last_seen_at.is_not(None),
+        )
+    )
+    for d in devices:
+        assert d.last_seen_at is not None
+        if now - d.last_seen_at > grace(d, settings):
+            if alarms.open_alarm(session, d.id, "device_offline") is None:
+                a = alarms.raise_alarm(
+                    session,
+                    kind="device_offline",
+                    device=d,
+                    raised_at=d.last_seen_at + grace(d, settings),
+                    received_at=now,
+                    actor="system",
+                    battery_pct=d.battery_pct,
+                )
+                raised.append(a.id)
+        if d.checkin_due_at is not None and now > d.checkin_due_at:
+            if alarms.open_alarm(session, d.id, "checkin_overdue") is None:
+                loc = (
+                    {"lat": d.last_lat, "lon": d.last_lon, "accuracy_m": d.last_accuracy_m or 0.0}
+                    if d.last_lat is not None and d.last_lon is not None
+                    else None
+                )
+                a = alarms.raise_alarm(
+                    session,
+                    kind="checkin_overdue",
+                    device=d,
+                    raised_at=d.checkin_due_at,
+                    received_at=now,
+                    actor="system",
+                    battery_pct=d.battery_pct,
+                    location=loc,
+                )
+                raised.append(a.id)
+            d.checkin_due_at = None  # one overdue alarm per check-in
+    return raised
