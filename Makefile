@@ -39,11 +39,14 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Until the gateway and monitor land, the system is the protocol: show what it costs.
 run: setup
-	$(PY) -m monitor.demo
+	$(PY) bench/frame_sizes.py
 
 bench: setup
 	$(PY) bench/frame_sizes.py
+	$(PY) bench/fall_eval.py
+	$(PY) bench/firmware_cost.py
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis

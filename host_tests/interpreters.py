@@ -64,7 +64,7 @@ class Interpreter:
         return self._result(f"vigil_rpc.emit(vigil_rpc.run(lambda: ({expr})))")
 
     def call(self, path: str, *args: Any) -> Any:
-        payload = json.dumps(self._rpc.enc(list(args)))
+        payload = json.dumps(self._rpc.enc(list(args)), ensure_ascii=False)
         return self._result(f"vigil_rpc.emit(vigil_rpc.call({path!r}, {payload!r}))")
 
     def _unwrap(self, text: str) -> Any:

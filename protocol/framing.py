@@ -1,4 +1,4 @@
-# Serial framing for UART/USB: COBS-encoded payload + CRC-32, then a 0x00 delimiter.
+# Serial framing for UART/USB: 0x00, COBS-encoded payload + CRC-32, 0x00.
 #
 # COBS guarantees the payload holds no 0x00, so a reader that joins mid-stream, sees line noise
 # or a half-written frame from a resetting fob resynchronises at the next delimiter. The CRC
@@ -62,7 +62,9 @@ def encode(payload):
     if len(payload) > MAX_PAYLOAD:
         raise BadFraming("payload of %d bytes exceeds %d" % (len(payload), MAX_PAYLOAD))
     payload = bytes(payload)
-    return cobs_encode(payload + _crc(payload)) + b"\x00"
+    # Leading delimiter too: a frame cut short by a reset (no closing 0x00) then costs only itself,
+    # not the next frame it would otherwise run into.
+    return b"\x00" + cobs_encode(payload + _crc(payload)) + b"\x00"
 
 
 class Deframer:

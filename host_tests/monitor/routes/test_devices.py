@@ -102,19 +102,3 @@ def test_errors_are_json_with_a_message(env: Env) -> None:
         "alarm_id": 999999,
     }
 
-
-def test_provisioning_self_test_frame_verifies_without_a_gateway(env: Env) -> None:
-    admin = env.token("admin")
-    d = env.client.post("/v1/devices", headers=admin, json={"board": "m5stickc-plus2"}).json()
-    dev, key = d["device"]["id"], bytes.fromhex(d["key"])
-    good = frames.encode(ft.TEST, dev, 1, (100, 0, 0), key).hex()
-    r = env.client.post(f"/v1/devices/{dev}/test-frame", headers=admin, json={"frame": good})
-    assert r.json()["status"] == "accepted" and r.json()["ack"]
-    wrong_key = frames.encode(ft.TEST, dev, 2, (100, 0, 0), bytes(16)).hex()
-    r = env.client.post(f"/v1/devices/{dev}/test-frame", headers=admin, json={"frame": wrong_key})
-    assert (r.json()["status"], r.json()["reason"]) == ("rejected", "bad_tag")
-    sos = frames.encode(ft.SOS, dev, 3, (100, 0, 0), key).hex()
-    r = env.client.post(f"/v1/devices/{dev}/test-frame", headers=admin, json={"frame": sos})
-    assert r.status_code == 409
-    assert env.client.get(f"/v1/devices/{dev}", headers=admin).json()["test_ok_at"]
-    assert env.client.get("/v1/alarms", headers=admin).json() == []

@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from monitor.api.deps import CurrentAdmin, CurrentOperator, DeviceId, KeyBoxDep, RefId, SessionDep
-from monitor.errors import Conflict, NotFound
+from monitor.errors import NotFound
 from monitor.models import Device, Worker, utcnow
 from monitor.services import audit, downlinks, ingest, provisioning
-from protocol import frame_types
+from protocol import frame_types, frames
+from protocol.errors import ProtocolError
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
@@ -30,15 +31,6 @@ class DevicePatch(BaseModel):
     worker_id: RefId | None = None
     firmware_version: str | None = Field(default=None, max_length=40)
     heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
-
-
-class TestFrameIn(BaseModel):
-    frame: str = Field(
-        min_length=40,
-        max_length=40,
-        pattern=r"^[0-9a-fA-F]+$",
-        description="a signed TEST frame from the fob, hex",
-    )
 
 
 class CommandIn(BaseModel):
@@ -154,7 +146,11 @@ def command(
     return {"downlink_id": dl.id}
 
 
-@router.post("/{device_id}/test-frame")
+class TestFrameIn(BaseModel):
+    frame: str = Field(pattern=r"^[0-9a-fA-F]{40}$", description="the fob's signed TEST frame")
+
+
+@router.post("/{device_id}/test")
 def verify_test_frame(
     device_id: DeviceId,
     body: TestFrameIn,
@@ -162,12 +158,25 @@ def verify_test_frame(
     session: SessionDep,
     keybox: KeyBoxDep,
 ) -> dict[str, Any]:
-    """For `vigil provision`: proves the key written to the fob matches ours, end to end,
-    without a gateway. Only TEST frames of this device; it passes the same checks (tag, replay
-    window) as relayed frames and answers with the same result shape."""
-    raw = bytes.fromhex(body.frame)
-    if raw[0] & 0x1F != frame_types.TEST or int.from_bytes(raw[1:4], "big") != device_id:
-        raise Conflict(f"expected a TEST frame from device {device_id}")
-    item = {"frame": body.frame, "received_at": utcnow().isoformat(), "link": "serial"}
-    [result] = ingest.ingest(session, keybox, [item], None)
+    """Provisioning self-test: the engineer's tool relays the fob's signed TEST frame here, so a
+    freshly provisioned fob is proven able to reach the monitor before it goes out with a worker.
+    Only a TEST frame of this device goes on to ingest (tag, replay window): anything else is
+    refused before it could raise an alarm through the admin's hands."""
+    try:
+        ftype, dev, ctr = frames.peek(bytes.fromhex(body.frame))
+    except ProtocolError:
+        ftype, dev, ctr = -1, None, None
+    if ftype != frame_types.TEST or dev != device_id:
+        result: dict[str, Any] = {
+            "status": "rejected",
+            "reason": "not_a_test_frame_of_this_device",
+            "device_id": dev,
+            "counter": ctr,
+            "ack": None,
+        }
+    else:
+        item = {"frame": body.frame, "received_at": utcnow().isoformat(), "link": "serial"}
+        [result] = ingest.ingest(session, keybox, [item], None)
+    audit.record(session, admin.actor, "device_test", subject=f"device:{device_id}", details=result)
+    session.commit()
     return result

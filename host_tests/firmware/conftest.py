@@ -1,0 +1,65 @@
+"""Fixtures for firmware tests: a fresh flash directory on whichever interpreter runs the code."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from host_tests.interpreters import Interpreter
+from protocol import frame_types as ft
+from protocol import frames
+
+KEY = bytes(range(16))
+DEVICE_ID = 4242
+_seq = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def new_root(device: Interpreter) -> Iterator[Callable[[], str]]:
+    """Returns a function making an empty flash directory (one per hypothesis example)."""
+    made: list[str] = []
+
+    def make() -> str:
+        if device.name == "cpython":
+            path = tempfile.mkdtemp(prefix="vigil-flash-")
+            made.append(path)
+            return path
+        return f"/flash{next(_seq)}"  # the WebAssembly port's in-memory file system
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def scenario(device: Interpreter, new_root: Callable[[], str]) -> Callable[..., dict[str, Any]]:
+    """Runs hardware.sim.scenario on the device, provisioned as DEVICE_ID with KEY by default."""
+
+    def run(
+        steps: list[list[Any]], config: dict[str, Any] | None = None, provisioned: bool = True
+    ) -> dict[str, Any]:
+        dev, key = (DEVICE_ID, KEY.hex()) if provisioned else (None, None)
+        log: dict[str, Any] = device.call(
+            "hardware.sim.scenario:run", new_root(), steps, dev, key, config or {}
+        )
+        log["frames"] = (
+            [(t, frames.decode(bytes.fromhex(h), KEY, expect=ft.UPLINK)) for t, h in log["sent"]]
+            if provisioned
+            else []
+        )
+        return log
+
+    return run
+
+
+def of_type(log: dict[str, Any], ftype: int) -> list[tuple[int, frames.Frame]]:
+    return [(t, f) for t, f in log["frames"] if f.ftype == ftype]
+
+
+def raised(log: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [e for e in log["events"] if e["event"] == "raised" and e["type"] == name]

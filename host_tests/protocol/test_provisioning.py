@@ -1,0 +1,38 @@
+"""Provisioning messages (serial only, unsigned): round trip and junk handling on both
+interpreters."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from host_tests import strategies as S
+from host_tests.interpreters import DeviceError, Interpreter
+from protocol import frame_types as T
+
+PROV_TYPES = [T.PROV_INFO_REQ, T.PROV_INFO, T.PROV_SET, T.PROV_RESULT, T.PROV_RESET]
+
+
+@settings(max_examples=80)
+@given(ptype=st.sampled_from(PROV_TYPES), records=S.prov_records)
+def test_round_trip(device: Interpreter, ptype: int, records: dict) -> None:
+    data = device.call("protocol.provisioning:encode", ptype, records)
+    assert device.call("protocol.provisioning:decode", data) == [ptype, records]
+
+
+@settings(max_examples=150)
+@given(junk=st.binary(max_size=60))
+def test_junk_raises_only_protocol_errors(device: Interpreter, junk: bytes) -> None:
+    try:
+        device.call("protocol.provisioning:decode", junk)
+    except DeviceError as e:
+        assert e.kind in {"BadLength", "UnknownType", "BadValue"}, e
+
+
+def test_signed_frame_types_are_not_provisioning(device: Interpreter) -> None:
+    try:
+        device.call("protocol.provisioning:encode", T.SOS, {})
+    except DeviceError as e:
+        assert e.kind == "UnknownType"
+    else:
+        raise AssertionError("SOS accepted as a provisioning type")
