@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from monitor.api.routes import (
     alarms,
@@ -27,12 +29,26 @@ from monitor.core.config import Settings, get_settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
 from monitor.errors import MonitorError
+from monitor.models import Alarm
+from monitor.services import alarms as alarm_service
 from monitor.services import scheduler
 from monitor.services.auth import LoginThrottle
 from monitor.services.escalation import Notifier, WebhookNotifier
-from monitor.services.events import EventHub
+from monitor.services.events import AlarmLoader, EventHub
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def _loader(db: Database) -> AlarmLoader:
+    def load(alarm_id: int) -> dict[str, Any] | None:
+        with db.session() as s:
+            alarm = s.get(Alarm, alarm_id)
+            return alarm_service.payload(s, alarm) if alarm is not None else None
+
+    async def load_async(alarm_id: int) -> dict[str, Any] | None:
+        return await run_in_threadpool(load, alarm_id)
+
+    return load_async
 
 
 def create_app(
@@ -45,12 +61,14 @@ def create_app(
     if migrate:
         db.migrate()
     hub = EventHub()
-    hub.attach(db.sessionmaker)
+    hub.attach(db.sessionmaker, via_postgres=not db.is_sqlite)
     the_notifier = notifier or WebhookNotifier()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
+        if not db.is_sqlite:
+            await hub.start_listening(db.libpq_dsn(), _loader(db))
         task = (
             asyncio.create_task(scheduler.run(db, settings, the_notifier))
             if settings.run_scheduler
@@ -61,6 +79,7 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await hub.stop_listening()
 
     app = FastAPI(
         title="Vigil monitor",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,7 +89,19 @@ def make_engine(url: str) -> Engine:
                 lock.release()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        # Names each instance's sessions in pg_stat_activity (and so the scheduler's leader in
+        # pg_locks) when several instances share the database.
+        connect_args={"application_name": application_name()},
+    )
+
+
+def application_name() -> str:
+    return f"vigil-monitor {socket.gethostname()} pid {os.getpid()}"[:63]
 
 
 class Database:
@@ -106,6 +119,12 @@ class Database:
             except BaseException:
                 s.rollback()
                 raise
+
+    def libpq_dsn(self) -> str:
+        """The same database as a plain libpq URL, for connections outside SQLAlchemy (LISTEN)."""
+        url = self.engine.url.set(drivername="postgresql")
+        url = url.update_query_dict({"application_name": application_name() + " listen"})
+        return url.render_as_string(hide_password=False)
 
     def migrate(self) -> None:
         from monitor.migrate import upgrade

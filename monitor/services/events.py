@@ -1,40 +1,84 @@
-"""In-process fan-out: alarm changes to SSE subscribers, new downlinks to long-polling gateways.
+"""Fan-out of alarm changes to SSE subscribers and of new downlinks to long-polling gateways.
 
 Services run in worker threads; publishing hops onto the event loop thread-safely. Events are
 queued on the SQLAlchemy session and only published after its transaction commits, so nobody is
 ever shown an alarm that a rollback then removed.
+
+One instance (SQLite): delivery is in-process, after commit. Several instances on one PostgreSQL:
+each change is sent with NOTIFY inside the transaction that makes it (PostgreSQL delivers it only
+on commit, so the same rule holds), and every instance, this one included, LISTENs on a
+connection of its own and delivers what arrives to its local subscribers. An alarm ingested on
+instance A therefore reaches an operator streaming from instance B, and a downlink queued on A
+wakes a gateway long-polling B.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import event
+import psycopg
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.errors import MonitorError
+
+log = logging.getLogger("vigil.events")
+
 SUBSCRIBER_QUEUE = 1000  # a console that falls this far behind is dropped and must reconnect
+ALARM_CHANNEL = "vigil_alarm"
+DOWNLINK_CHANNEL = "vigil_downlink"
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; a bigger alarm (long notes) is sent
+# as its id and every listener loads it from the database.
+NOTIFY_MAX_BYTES = 7900
+LISTEN_CONNECT_TIMEOUT_S = 10.0  # first LISTEN at start-up; the instance refuses to start without
+LISTEN_RETRY_S = (0.2, 0.5, 1.0, 2.0)  # reconnect backoff: a database restart takes seconds
+
+# An item on a subscriber queue: an alarm payload, or None meaning "you missed events: reconnect
+# and resync" (the console resyncs its queue after every stream (re)connect).
+StreamItem = dict[str, Any] | None
+AlarmLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
+
+
+class ListenerUnavailable(MonitorError):
+    status_code = 503
+    code = "listener_unavailable"
 
 
 class EventHub:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._subscribers: set[asyncio.Queue[StreamItem]] = set()
         self._downlink_changed: asyncio.Condition | None = None
-        self._lock = threading.Lock()
+        self._via_postgres = False
+        self._listener: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._downlink_changed = asyncio.Condition()
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
-        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
+    def subscribe(self) -> asyncio.Queue[StreamItem]:
+        q: asyncio.Queue[StreamItem] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._subscribers.add(q)
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, q: asyncio.Queue[StreamItem]) -> None:
         self._subscribers.discard(q)
+
+    def _drop(self, q: asyncio.Queue[StreamItem]) -> None:
+        # Tell the stream to end rather than leave it open and silently missing alarms.
+        self._subscribers.discard(q)
+        while not q.empty():
+            q.get_nowait()
+        q.put_nowait(None)
+
+    def drop_all(self) -> None:
+        for q in list(self._subscribers):
+            self._drop(q)
 
     def _deliver(self, payloads: list[dict[str, Any]], downlinks: bool) -> None:
         for q in list(self._subscribers):
@@ -42,7 +86,8 @@ class EventHub:
                 try:
                     q.put_nowait(p)
                 except asyncio.QueueFull:
-                    self._subscribers.discard(q)
+                    self._drop(q)
+                    break
         if downlinks and self._downlink_changed is not None:
             asyncio.ensure_future(self._notify_downlinks())
 
@@ -74,7 +119,23 @@ class EventHub:
         else:
             loop.call_soon_threadsafe(self._deliver, payloads, downlinks)
 
-    def attach(self, maker: sessionmaker[Session]) -> None:
+    def attach(self, maker: sessionmaker[Session], via_postgres: bool = False) -> None:
+        self._via_postgres = via_postgres
+
+        @event.listens_for(maker, "before_commit")
+        def _before_commit(session: Session) -> None:
+            if not self._via_postgres:
+                return
+            payloads = session.info.pop("alarm_events", [])
+            downlinks = session.info.pop("downlinks_added", False)
+            for p in payloads:
+                data = json.dumps(p, separators=(",", ":"))
+                if len(data.encode()) > NOTIFY_MAX_BYTES:
+                    data = json.dumps({"id": p["id"], "reload": True})
+                session.execute(text("SELECT pg_notify(:c, :d)"), {"c": ALARM_CHANNEL, "d": data})
+            if downlinks:
+                session.execute(text("SELECT pg_notify(:c, '')"), {"c": DOWNLINK_CHANNEL})
+
         @event.listens_for(maker, "after_commit")
         def _after_commit(session: Session) -> None:
             payloads = session.info.pop("alarm_events", [])
@@ -86,6 +147,60 @@ class EventHub:
         def _after_rollback(session: Session) -> None:
             session.info.pop("alarm_events", None)
             session.info.pop("downlinks_added", None)
+
+    async def start_listening(self, dsn: str, load_alarm: AlarmLoader) -> None:
+        """LISTEN on PostgreSQL; returns once the first LISTEN is in place."""
+        self._listener = asyncio.create_task(self._listen(dsn, load_alarm))
+        try:
+            await asyncio.wait_for(self.listening.wait(), LISTEN_CONNECT_TIMEOUT_S)
+        except TimeoutError as e:
+            self._listener.cancel()
+            raise ListenerUnavailable(
+                f"could not LISTEN on PostgreSQL within {LISTEN_CONNECT_TIMEOUT_S:.0f} s; "
+                "check VIGIL_DATABASE_URL and that the server accepts connections"
+            ) from e
+
+    async def stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+
+    async def _listen(self, dsn: str, load_alarm: AlarmLoader) -> None:
+        failures = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {ALARM_CHANNEL}")
+                    await conn.execute(f"LISTEN {DOWNLINK_CHANNEL}")
+                    if self.listening.is_set():
+                        # Notifications sent while we were away are gone: make every stream
+                        # reconnect and resync, and every long poll look again.
+                        self.drop_all()
+                        self._deliver([], True)
+                    self.listening.set()
+                    failures = 0
+                    async for n in conn.notifies():
+                        await self._on_notify(n.channel, n.payload, load_alarm)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the listener must outlive database restarts
+                delay = LISTEN_RETRY_S[min(failures, len(LISTEN_RETRY_S) - 1)]
+                failures += 1
+                log.warning("event listener lost PostgreSQL (%s); retrying in %.1f s", e, delay)
+                await asyncio.sleep(delay)
+
+    async def _on_notify(self, channel: str, data: str, load_alarm: AlarmLoader) -> None:
+        if channel == DOWNLINK_CHANNEL:
+            self._deliver([], True)
+            return
+        payload: dict[str, Any] | None = json.loads(data)
+        if payload is not None and payload.get("reload"):
+            payload = await load_alarm(int(payload["id"]))
+        if payload is not None:
+            self._deliver([payload], False)
 
 
 def queue_alarm_event(session: Session, payload: dict[str, Any]) -> None:

@@ -1,18 +1,18 @@
 """The in-service scheduler: supervision and escalation every tick, in a worker thread.
 
-With several instances on one PostgreSQL, each tick first takes a transaction-free advisory
-lock so exactly one instance supervises and escalates per tick; if that instance dies, the
-lock dies with its connection and the next tick anywhere takes over. SQLite has one instance.
+With several instances on one PostgreSQL exactly one of them supervises and escalates: the one
+holding a session-level advisory lock on a connection it keeps open. The others try for the lock
+every tick. If the leader dies (crash, kill -9, network cut) PostgreSQL ends its session and frees
+the lock, and the next tick anywhere takes over; if the leader loses its own connection it stops
+leading at once rather than risk two leaders. SQLite has one instance, always the leader.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from starlette.concurrency import run_in_threadpool
 
 from monitor.core.config import Settings
@@ -21,50 +21,99 @@ from monitor.services import escalation, supervision
 
 log = logging.getLogger("vigil.scheduler")
 
-# Any fixed 64-bit number, the same on every instance: "the Vigil scheduler".
-ADVISORY_LOCK_KEY = 0x5647_494C_5343_4844
+# Any fixed 64-bit number, the same on every instance: "the Vigil scheduler" (as a signed bigint).
+ADVISORY_LOCK_KEY = 0x5647_494C_5343_4844 - (1 << 63)
 
 
-@contextmanager
-def leadership(db: Database) -> Iterator[bool]:
-    """Yields True when this instance should run the tick."""
-    if db.is_sqlite:
-        yield True
-        return
-    with db.engine.connect() as conn:
-        got = bool(
-            conn.scalar(
-                text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY - (1 << 63)}
-            )
-        )
-        conn.commit()
+class Leadership:
+    """Holds (or tries for) the scheduler lock on a dedicated connection."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn: Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._db.is_sqlite or self._conn is not None
+
+    def check(self) -> bool:
+        """True when this instance leads now: keeps, verifies or tries to take the lock."""
+        if self._db.is_sqlite:
+            return True
+        if self._conn is not None:
+            try:
+                # Our session still exists, so PostgreSQL still holds the lock for us.
+                self._conn.execute(text("SELECT 1"))
+                return True
+            except Exception:  # noqa: BLE001 - any failure means the lock may be gone
+                log.warning("scheduler lost its database session; no longer leading")
+                self._discard()
+                return False
+        conn = self._db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            yield got
-        finally:
-            if got:
-                conn.execute(
-                    text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY - (1 << 63)}
-                )
-                conn.commit()
-
-
-def tick(db: Database, settings: Settings, notifier: escalation.Notifier) -> bool:
-    """One round of supervision and escalation; False when another instance has it."""
-    with leadership(db) as leader:
-        if not leader:
+            got = bool(
+                conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            )
+        except Exception:
+            conn.invalidate()
+            conn.close()
+            raise
+        if not got:
+            conn.close()
             return False
-        with db.session() as s:
-            supervision.supervise(s, settings)
-        with db.session() as s:
-            escalation.schedule(s)
-        escalation.deliver_due(db, notifier)
+        log.info("scheduler leadership acquired")
+        self._conn = conn
         return True
 
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # Never return this connection to the pool: if it were somehow alive it would
+            # still hold the lock.
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection may itself fail
+                pass
 
-async def run(db: Database, settings: Settings, notifier: escalation.Notifier) -> None:
-    while True:
-        try:
-            await run_in_threadpool(tick, db, settings, notifier)
-        except Exception:  # noqa: BLE001 - one bad tick must not stop supervision for good
-            log.exception("scheduler tick failed; retrying next tick")
-        await asyncio.sleep(settings.scheduler_tick_s)
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute(
+                    text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY}
+                )
+            except Exception:  # noqa: BLE001 - the session ending frees the lock anyway
+                pass
+            self._discard()
+
+
+def tick(
+    db: Database, settings: Settings, notifier: escalation.Notifier, lead: Leadership
+) -> bool:
+    """One round of supervision and escalation; False when another instance leads."""
+    if not lead.check():
+        return False
+    with db.session() as s:
+        supervision.supervise(s, settings)
+    with db.session() as s:
+        escalation.schedule(s)
+    escalation.deliver_due(db, notifier)
+    return True
+
+
+async def run(
+    db: Database,
+    settings: Settings,
+    notifier: escalation.Notifier,
+    lead: Leadership | None = None,
+) -> None:
+    lead = lead or Leadership(db)
+    try:
+        while True:
+            try:
+                await run_in_threadpool(tick, db, settings, notifier, lead)
+            except Exception:  # noqa: BLE001 - one bad tick must not stop supervision for good
+                log.exception("scheduler tick failed; retrying next tick")
+            await asyncio.sleep(settings.scheduler_tick_s)
+    finally:
+        await run_in_threadpool(lead.release)

@@ -46,16 +46,22 @@ def test_scheduler_raises_offline_and_clears_it_when_the_fob_returns(
     app.state.db.engine.dispose()
 
 
-def test_one_instance_ticks_at_a_time(env: Env) -> None:
+def test_one_instance_leads_until_it_lets_go(env: Env) -> None:
     db, settings = env.app.state.db, env.app.state.settings
     notifier = escalation.WebhookNotifier()
+    first = scheduler.Leadership(db)
     if db.is_sqlite:
-        assert scheduler.tick(db, settings, notifier) is True  # one instance by design
+        assert scheduler.tick(db, settings, notifier, first) is True  # one instance by design
         return
-    with scheduler.leadership(db) as first:
-        assert first is True
-        # A second instance (own Database, own connections) must stand aside meanwhile.
-        other = Database(str(db.engine.url.render_as_string(hide_password=False)))
-        assert scheduler.tick(other, settings, notifier) is False
-        other.engine.dispose()
-    assert scheduler.tick(db, settings, notifier) is True  # released: the next tick runs
+    assert scheduler.tick(db, settings, notifier, first) is True
+    # A second instance (own Database, own connections) must stand aside, tick after tick.
+    other = Database(str(db.engine.url.render_as_string(hide_password=False)))
+    second = scheduler.Leadership(other)
+    assert scheduler.tick(other, settings, notifier, second) is False
+    assert scheduler.tick(db, settings, notifier, first) is True  # the leader keeps leading
+    assert scheduler.tick(other, settings, notifier, second) is False
+    first.release()
+    assert scheduler.tick(other, settings, notifier, second) is True  # released: taken over
+    assert scheduler.tick(db, settings, notifier, first) is False
+    second.release()
+    other.engine.dispose()

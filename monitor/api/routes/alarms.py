@@ -111,6 +111,8 @@ async def stream(request: Request, _: CurrentOperator, hub: HubDep) -> EventSour
                 except TimeoutError:
                     yield {"event": "ping", "data": "{}"}
                     continue
+                if item is None:
+                    return  # this stream missed events: the console reconnects and resyncs
                 yield {"event": "alarm", "data": json.dumps(item)}
         finally:
             hub.unsubscribe(q)

@@ -18,9 +18,10 @@ router = APIRouter(prefix="/v1", tags=["ingest"])
 
 MAX_WAIT_S = 25  # below common proxy idle timeouts (30 s+), so the poll is not cut mid-wait
 PAGE = 500
-# Re-check the table at least this often while waiting: a downlink queued by another
-# instance (shared PostgreSQL) wakes no local event.
-RECHECK_S = 1.0
+# New downlinks wake the poll at once (in-process, or by NOTIFY from any instance on a shared
+# PostgreSQL); this re-check is only the safety net for a wake-up missed while the LISTEN
+# connection was reconnecting.
+RECHECK_S = 5.0
 
 
 class DownlinkItem(BaseModel):
