@@ -60,8 +60,9 @@ def start_instances(
 ) -> Iterator[Start]:
     started: list[Instance] = []
 
-    def start(n: int, scheduler: bool = False) -> list[Instance]:
-        db_url = pg_cluster.new_database(template=pg_template[0])
+    def start(n: int, scheduler: bool = False, fresh: bool = False) -> list[Instance]:
+        # fresh: an empty database that the instances themselves migrate, all at once.
+        db_url = pg_cluster.new_database(template=None if fresh else pg_template[0])
         env = child_env(
             {
                 "VIGIL_ENVIRONMENT": "test",
@@ -280,3 +281,17 @@ def _database_of(cluster: Cluster, pids: set[int]) -> str:
         time.sleep(0.05)
     raise AssertionError("monitor processes not connected")
 
+
+
+def test_instances_started_together_on_an_empty_database_migrate_it_once(
+    start_instances: Start,
+) -> None:
+    instances = start_instances(3, fresh=True)
+    # All three came up (wait_http) and serve the same schema: a login attempt is answered
+    # (401: no users yet) rather than failing on a missing table.
+    for inst in instances:
+        r = httpx.post(
+            inst.url + "/v1/auth/login", json={"username": "nobody", "password": "x" * 12}
+        )
+        assert r.status_code == 401, r.text
+        assert inst.proc.alive
