@@ -45,6 +45,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,9 +56,9 @@ from gateway.relay import Relay  # noqa: E402
 from gateway.transport import FobLink  # noqa: E402
 from host_tests.monitor.pg import Cluster  # noqa: E402
 from monitor.core.config import Settings  # noqa: E402
-from monitor.core.crypto import KeyBox  # noqa: E402
+from monitor.core.crypto import KeyBox, new_device_key  # noqa: E402
 from monitor.core.db import Database  # noqa: E402
-from monitor.models import Worker  # noqa: E402
+from monitor.models import Device, Worker  # noqa: E402
 from monitor.services import auth, provisioning  # noqa: E402
 from protocol import frame_types as ft  # noqa: E402
 from protocol import frames  # noqa: E402
@@ -90,11 +91,27 @@ def prepare(url: str, n_fobs: int, n_gateways: int) -> tuple[dict[int, bytes], l
         for i in range(n_gateways):
             _, token = provisioning.create_gateway(s, "bench", f"bench-gw-{i}")
             tokens.append(token)
-        for i in range(1, n_fobs + 1):
-            d, key = provisioning.provision_device(
-                s, kb, "bench", board="sim", device_id=i, worker_id=worker.id
+        # The first fob the way an admin provisions one; the rest in bulk with the same sealed-key
+        # columns (provisioning one by one, with its audit record each, takes over a minute).
+        d, keys[1] = provisioning.provision_device(
+            s, kb, "bench", board="sim", device_id=1, worker_id=worker.id
+        )
+        rows = []
+        for i in range(2, n_fobs + 1):
+            keys[i] = new_device_key()
+            rows.append(
+                {
+                    "id": i,
+                    "board": "sim",
+                    "key_sealed": kb.seal(i, keys[i]),
+                    "worker_id": worker.id,
+                    "replay_highest": -1,
+                    "replay_bitmap": 0,
+                    "downlink_counter": 0,
+                }
             )
-            keys[d.id] = key
+        if rows:
+            s.execute(insert(Device), rows)
     db.engine.dispose()
     return keys, tokens
 

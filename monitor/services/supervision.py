@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.core.config import Settings
@@ -24,11 +24,18 @@ def supervise(session: Session, settings: Settings, now: dt.datetime | None = No
     raised: list[int] = []
     # Only devices carried by someone: a spare on the shelf is silent by design, and a device
     # never heard from has no baseline yet (provisioning's test frame sets one).
+    # Only candidates come back from the database (silent for at least the shortest grace any
+    # device has, or past a check-in): a site of 10,000 fobs heard on time costs one index scan
+    # per tick, not 10,000 rows. The exact per-device rule is applied below.
+    shortest = session.scalar(select(func.min(Device.heartbeat_interval_s)))
+    interval = min(settings.heartbeat_interval_s, shortest or settings.heartbeat_interval_s)
+    silent_since = now - dt.timedelta(seconds=interval * settings.heartbeat_grace_beats)
     devices = session.scalars(
         select(Device).where(
             Device.worker_id.is_not(None),
             Device.revoked_at.is_(None),
             Device.last_seen_at.is_not(None),
+            or_(Device.last_seen_at < silent_since, Device.checkin_due_at < now),
         )
     )
     for d in devices:
