@@ -408,6 +408,9 @@ def run_phase(
         sos_alarms = conn.execute(
             "SELECT count(*), count(DISTINCT device_id) FROM alarms WHERE kind = 'sos'"
         ).fetchone()
+        frames_bytes = conn.execute(
+            "SELECT pg_total_relation_size('frames')"
+        ).fetchone()[0]  # type: ignore[index]
         first, last = conn.execute(
             "SELECT min(stored_at), max(stored_at) FROM frames"
         ).fetchone()  # type: ignore[misc]
@@ -445,6 +448,7 @@ def run_phase(
         "alarms_shown": len(first_seen),
         "sos_alarms_in_db": sos_alarms[0] if sos_alarms else 0,  # type: ignore[index]
         "lost_frames": max(0, generated - stored),
+        "bytes_per_stored_frame": round(frames_bytes / max(stored, 1)),
         "lost_alarms": len(set(sent) - set(first_seen)),
         "duplicates_shown": len(operator.shown) - len(first_seen),
         "p50_alarm_ms": round(pct(latencies, 50), 1),
