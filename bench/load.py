@@ -374,9 +374,13 @@ def run_phase(
     killed_at = None
     if kill_midway:
         time.sleep(max(0.0, start_at + args.duration / 2 - time.monotonic()))
-        monitors[0].send_signal(signal.SIGKILL)
+        # The instance serving the operator's stream: the proxy deals connections in turn and
+        # the operator's is the second (after the start-up probe). The worst case: the stream
+        # is cut as well as ingest, and the console must reconnect and resync.
+        victim = 1 % instances
+        monitors[victim].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        print(f"  killed monitor instance on port {ports[0]} at t={args.duration / 2:.0f} s")
+        print(f"  killed monitor instance on port {ports[victim]} at t={args.duration / 2:.0f} s")
 
     sent: dict[int, float] = {}
     gateway_stats: dict[int, dict[str, int]] = {}
@@ -397,6 +401,7 @@ def run_phase(
         time.sleep(0.1)
         shown_devices = {d for _, _, d in operator.shown}
     operator.stop()
+    reconnects = operator.reconnects  # before the monitors stop (which ends the stream too)
     for p in procs:
         p.join(5)
         if p.is_alive():
@@ -455,7 +460,7 @@ def run_phase(
         "p99_alarm_ms": round(pct(latencies, 99), 1),
         "max_alarm_ms": round(max(latencies), 1) if latencies else None,
         "p99_alarm_ms_outside_kill_window": round(pct(steady, 99), 1),
-        "stream_reconnects": operator.reconnects,
+        "operator_stream_reconnects": reconnects,
         "alarms_first_shown_by_resync": operator.resynced,
         "gateways": {
             k: {n: v for n, v in s.items() if n in ("generated", "queue_left", "acks_to_fobs")

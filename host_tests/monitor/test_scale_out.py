@@ -7,6 +7,7 @@ the only thing they share is the database.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -103,6 +104,7 @@ class Stream:
 
     def __init__(self, url: str) -> None:
         self.events: list[tuple[float, dict[str, Any]]] = []
+        self.open = True
         self._ready = threading.Event()
         self._client = _operator(url)
         threading.Thread(target=self._read, daemon=True).start()
@@ -121,6 +123,7 @@ class Stream:
                         self.events.append((time.monotonic(), json.loads(line[5:])))
         except httpx.HTTPError:
             pass  # the instance went away
+        self.open = False
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[tuple[float, dict[str, Any]]]:
         deadline = time.monotonic() + timeout
@@ -295,3 +298,31 @@ def test_instances_started_together_on_an_empty_database_migrate_it_once(
         )
         assert r.status_code == 401, r.text
         assert inst.proc.alive
+
+
+def test_losing_the_listen_connection_ends_streams_so_consoles_resync(
+    start_instances: Start, pg_cluster: Cluster
+) -> None:
+    a, b = start_instances(2)
+    on_b = Stream(b.url)
+    db = _database_of(pg_cluster, {a.pid, b.pid})
+    with psycopg.connect(pg_cluster.admin_dsn(), autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND application_name = %s",
+            (db, f"vigil-monitor {socket.gethostname()} pid {b.pid} listen"[:63]),
+        ).fetchall()
+    assert killed == [(True,)]
+    # B's stream ends instead of staying open while deaf to other instances' alarms...
+    deadline = time.monotonic() + 10
+    while on_b.open and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not on_b.open
+    # ...and once B listens again (it reconnects within a second), a new stream there gets
+    # alarms ingested on A.
+    time.sleep(1.0)
+    again = Stream(b.url)
+    with gateway_client(a.url) as gw:
+        gw.post("/v1/frames", json={"frames": [sos(1)]}).raise_for_status()
+    [(_, alarm)] = again.wait_for(1)
+    assert alarm["kind"] == "sos"
