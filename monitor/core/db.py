@@ -122,9 +122,10 @@ class Database:
 
     def libpq_dsn(self) -> str:
         """The same database as a plain libpq URL, for connections outside SQLAlchemy (LISTEN)."""
-        url = self.engine.url.set(drivername="postgresql")
-        url = url.update_query_dict({"application_name": application_name() + " listen"})
-        return url.render_as_string(hide_password=False)
+        from psycopg.conninfo import make_conninfo
+
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return make_conninfo(url, application_name=application_name() + " listen")
 
     def migrate(self) -> None:
         from monitor.migrate import upgrade
