@@ -146,7 +146,7 @@ def test_a_frame_the_monitor_cannot_parse_is_held_back_and_blocks_nothing(
         await asyncio.to_thread(monitor.start)
         await wait_for(lambda: len(monitor.accepted) == 2, timeout=15)
         assert [a["frame"] for a in monitor.accepted] == [good1, good2]
-        await wait_for(lambda: relay.counters["held_frame"] == 1)
+        await wait_for(lambda: relay.counters["held_frame"] == 1 and relay.queue.depth() == 1)
         held = relay.queue.batch(10)
         assert [q.frame for q in held] == [poison] and held[0].held  # kept, not deleted
 
