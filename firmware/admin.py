@@ -104,6 +104,8 @@ class Admin:
             pv.T_CHECKIN_ACTIVE: st["checkin_s"],
             pv.T_COVERT: st["covert"],
         }
+        for tag, name in _CONFIG_TAGS:
+            out[tag] = int(fob.config[name])  # settings are readable; only the key is not
         if pv.T_TEST_FRAME in rec:
             frame = fob.test_frame()
             if frame is None:

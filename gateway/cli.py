@@ -7,7 +7,7 @@ from gateway.tooling import cli as tooling_cli
 
 app = typer.Typer(help="Vigil lone-worker safety system.", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
-tooling_cli.register(app)  # vigil firmware build, vigil flash
+tooling_cli.register(app)  # vigil firmware build, flash, provision, fob
 
 if __name__ == "__main__":
     app()

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from gateway.tooling import build as build_mod
 from gateway.tooling import flash as flash_mod
+from gateway.tooling import provision as prov
 from gateway.tooling.errors import ToolingError
 
 console = Console(stderr=True)
@@ -91,6 +92,86 @@ def flash_cmd(
     console.print(f"[green]deployed and verified[/] {n} files on {port}; board reset")
 
 
+PortOpt = Annotated[str, typer.Option("--port", help="The fob's serial port.")]
+fob_app = typer.Typer(help="Look at a fob over its USB serial port.", no_args_is_help=True)
+
+
+def provision_cmd(
+    port: PortOpt,
+    monitor: Annotated[str, typer.Option(help="Monitor URL.", envvar="VIGIL_MONITOR_URL")],
+    token: Annotated[
+        str, typer.Option(help="Admin API token.", envvar="VIGIL_ADMIN_TOKEN", show_default=False)
+    ],
+    force: Annotated[bool, typer.Option(help="Re-provision a fob that has an identity.")] = False,
+    worker: Annotated[int | None, typer.Option(help="Assign to this worker id.")] = None,
+    show_key: Annotated[
+        bool, typer.Option("--show-key", help="Print the device key (it is never saved).")
+    ] = False,
+) -> None:
+    """Register the fob with the monitor, write its id and key over USB, verify a signed frame."""
+    try:
+        with _progress() as bar:
+            task = bar.add_task("provisioning", total=4)
+            done = prov.provision(
+                port,
+                monitor,
+                token,
+                force=force,
+                worker_id=worker,
+                progress=lambda s: bar.update(task, description=s, advance=1),
+            )
+            bar.update(task, completed=4)
+    except ToolingError as e:
+        fail(e)
+    console.print(
+        f"[green]provisioned[/] device {done.device_id} ({done.board}, firmware {done.firmware}); "
+        "the monitor verified its signed test frame"
+    )
+    if show_key:
+        console.print(f"device key: {done.key_hex}")
+
+
+def _show(rows: dict[str, object]) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False)
+    for k, v in rows.items():
+        table.add_row(k, "-" if v is None else str(v))
+    Console().print(table)
+
+
+@fob_app.command("status")
+def fob_status(port: PortOpt) -> None:
+    """Identity, battery, outbox, sensor health, free heap, uptime."""
+    try:
+        _show(prov.status(port))
+    except ToolingError as e:
+        fail(e)
+
+
+@fob_app.command("config")
+def fob_config(port: PortOpt) -> None:
+    """Current settings (changed from the monitor, which holds the key)."""
+    try:
+        _show(prov.config(port))
+    except ToolingError as e:
+        fail(e)
+
+
+@fob_app.command("logs")
+def fob_logs(
+    port: PortOpt, seconds: Annotated[float, typer.Option(help="How long to listen.")] = 10.0
+) -> None:
+    """What the fob says on its serial console."""
+    try:
+        for line in prov.logs(port, seconds):
+            Console().print(line)
+    except ToolingError as e:
+        fail(e)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(firmware_app, name="firmware")
     app.command("flash")(flash_cmd)
+    app.command("provision")(provision_cmd)
+    app.add_typer(fob_app, name="fob")

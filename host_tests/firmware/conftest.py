@@ -40,14 +40,18 @@ def new_root(device: Interpreter) -> Iterator[Callable[[], str]]:
 def scenario(device: Interpreter, new_root: Callable[[], str]) -> Callable[..., dict[str, Any]]:
     """Runs hardware.sim.scenario on the device, provisioned as DEVICE_ID with KEY by default."""
 
-    def run(steps: list[list[Any]], config: dict[str, Any] | None = None,
-            provisioned: bool = True) -> dict[str, Any]:
+    def run(
+        steps: list[list[Any]], config: dict[str, Any] | None = None, provisioned: bool = True
+    ) -> dict[str, Any]:
         dev, key = (DEVICE_ID, KEY.hex()) if provisioned else (None, None)
         log: dict[str, Any] = device.call(
             "hardware.sim.scenario:run", new_root(), steps, dev, key, config or {}
         )
-        log["frames"] = [(t, frames.decode(bytes.fromhex(h), KEY, expect=ft.UPLINK))
-                         for t, h in log["sent"]] if provisioned else []
+        log["frames"] = (
+            [(t, frames.decode(bytes.fromhex(h), KEY, expect=ft.UPLINK)) for t, h in log["sent"]]
+            if provisioned
+            else []
+        )
         return log
 
     return run

@@ -23,12 +23,25 @@ def replies(log: dict[str, Any]) -> list[tuple[int, dict[int, Any]]]:
 
 
 def test_unprovisioned_fob_reports_itself_and_accepts_provisioning(scenario: Any) -> None:
-    log = scenario([msg(ft.PROV_INFO_REQ),
-                    msg(ft.PROV_SET, {pv.T_DEVICE_ID: 77, pv.T_KEY: NEW_KEY,
-                                      pv.T_HEARTBEAT_S: 30, pv.T_SOS_HOLD_MS: 1500}),
-                    msg(ft.PROV_INFO_REQ),
-                    msg(ft.PROV_STATUS_REQ, {pv.T_TEST_FRAME: 1}),
-                    ["hold", 1600], ["wait", 100]], provisioned=False)
+    log = scenario(
+        [
+            msg(ft.PROV_INFO_REQ),
+            msg(
+                ft.PROV_SET,
+                {
+                    pv.T_DEVICE_ID: 77,
+                    pv.T_KEY: NEW_KEY,
+                    pv.T_HEARTBEAT_S: 30,
+                    pv.T_SOS_HOLD_MS: 1500,
+                },
+            ),
+            msg(ft.PROV_INFO_REQ),
+            msg(ft.PROV_STATUS_REQ, {pv.T_TEST_FRAME: 1}),
+            ["hold", 1600],
+            ["wait", 100],
+        ],
+        provisioned=False,
+    )
     (t0, info0), (t1, res), (t2, info1), (t3, status) = replies(log)
     assert t0 == ft.PROV_INFO and info0[pv.T_PROVISIONED] == 0 and pv.T_DEVICE_ID not in info0
     assert info0[pv.T_FIRMWARE] and info0[pv.T_BOARD] == "sim"
@@ -46,10 +59,14 @@ def test_unprovisioned_fob_reports_itself_and_accepts_provisioning(scenario: Any
 
 
 def test_provisioned_fob_refuses_set_without_force(scenario: Any) -> None:
-    log = scenario([msg(ft.PROV_SET, {pv.T_DEVICE_ID: 5, pv.T_KEY: NEW_KEY}),
-                    msg(ft.PROV_INFO_REQ),
-                    msg(ft.PROV_SET, {pv.T_DEVICE_ID: 5, pv.T_KEY: NEW_KEY, pv.T_FORCE: 1}),
-                    msg(ft.PROV_INFO_REQ)])
+    log = scenario(
+        [
+            msg(ft.PROV_SET, {pv.T_DEVICE_ID: 5, pv.T_KEY: NEW_KEY}),
+            msg(ft.PROV_INFO_REQ),
+            msg(ft.PROV_SET, {pv.T_DEVICE_ID: 5, pv.T_KEY: NEW_KEY, pv.T_FORCE: 1}),
+            msg(ft.PROV_INFO_REQ),
+        ]
+    )
     (_, r1), (_, i1), (_, r2), (_, i2) = replies(log)
     assert r1[pv.T_RESULT] == pv.R_ALREADY_PROVISIONED
     assert i1[pv.T_DEVICE_ID] != 5
@@ -57,8 +74,15 @@ def test_provisioned_fob_refuses_set_without_force(scenario: Any) -> None:
 
 
 def test_factory_reset_wipes_key_and_fob_refuses_alarms_and_test_frame(scenario: Any) -> None:
-    log = scenario([msg(ft.PROV_RESET), msg(ft.PROV_INFO_REQ),
-                    msg(ft.PROV_STATUS_REQ, {pv.T_TEST_FRAME: 1}), ["hold", 2200], ["wait", 50]])
+    log = scenario(
+        [
+            msg(ft.PROV_RESET),
+            msg(ft.PROV_INFO_REQ),
+            msg(ft.PROV_STATUS_REQ, {pv.T_TEST_FRAME: 1}),
+            ["hold", 2200],
+            ["wait", 50],
+        ]
+    )
     (_, r), (_, info), (_, status) = replies(log)
     assert r[pv.T_RESULT] == pv.R_OK
     assert info[pv.T_PROVISIONED] == 0
@@ -69,10 +93,16 @@ def test_factory_reset_wipes_key_and_fob_refuses_alarms_and_test_frame(scenario:
 
 
 def test_bad_requests_get_an_answer_not_a_crash(scenario: Any) -> None:
-    log = scenario([msg(ft.PROV_SET, {pv.T_DEVICE_ID: 1 << 25, pv.T_KEY: NEW_KEY,
-                                      pv.T_FORCE: 1}),
-                    msg(ft.PROV_SET, {pv.T_DEVICE_ID: 3, pv.T_KEY: b"short", pv.T_FORCE: 1}),
-                    ["admin", "3a0205"], ["admin", "38"], msg(ft.PROV_LOG), ["wait", 50]])
+    log = scenario(
+        [
+            msg(ft.PROV_SET, {pv.T_DEVICE_ID: 1 << 25, pv.T_KEY: NEW_KEY, pv.T_FORCE: 1}),
+            msg(ft.PROV_SET, {pv.T_DEVICE_ID: 3, pv.T_KEY: b"short", pv.T_FORCE: 1}),
+            ["admin", "3a0205"],
+            ["admin", "38"],
+            msg(ft.PROV_LOG),
+            ["wait", 50],
+        ]
+    )
     codes = [rec.get(pv.T_RESULT) for _, rec in replies(log)]
     assert codes[0] == codes[1] == codes[2] == pv.R_BAD_REQUEST
     assert replies(log)[3][0] == ft.PROV_INFO
@@ -83,9 +113,10 @@ def test_bad_requests_get_an_answer_not_a_crash(scenario: Any) -> None:
 
 
 def test_status_reports_battery_outbox_sensor_memory_uptime_counter(scenario: Any) -> None:
-    log = scenario([["battery", 64], ["link", 0], ["hold", 2200], ["wait", 5000],
-                    msg(ft.PROV_STATUS_REQ)])
-    (t, st), = replies(log)
+    log = scenario(
+        [["battery", 64], ["link", 0], ["hold", 2200], ["wait", 5000], msg(ft.PROV_STATUS_REQ)]
+    )
+    ((t, st),) = replies(log)
     assert st[pv.T_BATTERY_PCT] == 64
     assert st[pv.T_OUTBOX] == 2
     assert st[pv.T_SENSOR_OK] == 1
@@ -95,21 +126,39 @@ def test_status_reports_battery_outbox_sensor_memory_uptime_counter(scenario: An
 
 
 def test_forced_reprovisioning_with_same_key_keeps_refusing_replayed_downlinks(
-        scenario: Any) -> None:
+    scenario: Any,
+) -> None:
     from host_tests.firmware.conftest import DEVICE_ID
 
     help_frame = frames.encode(ft.ACK_HELP, DEVICE_ID, 7, (1,), KEY).hex()
-    log = scenario([["acks", 0], ["hold", 2200], ["downlink", help_frame],
-                    msg(ft.PROV_SET, {pv.T_DEVICE_ID: DEVICE_ID, pv.T_KEY: KEY, pv.T_FORCE: 1,
-                                      pv.T_HEARTBEAT_S: 30}),
-                    ["downlink", help_frame]])
+    log = scenario(
+        [
+            ["acks", 0],
+            ["hold", 2200],
+            ["downlink", help_frame],
+            msg(
+                ft.PROV_SET,
+                {pv.T_DEVICE_ID: DEVICE_ID, pv.T_KEY: KEY, pv.T_FORCE: 1, pv.T_HEARTBEAT_S: 30},
+            ),
+            ["downlink", help_frame],
+        ]
+    )
     assert log["rejected"] == 1
     assert [n for _, n in log["feedback"]].count("help_coming") == 1
 
 
 def test_factory_reset_during_checkin_sends_nothing_and_forgets_it(scenario: Any) -> None:
-    log = scenario([["checkin", 1], ["wait", 100], ["link", 0], msg(ft.PROV_RESET),
-                    ["link", 1], ["wait", 70000]], config={"no_motion_s": 0})
+    log = scenario(
+        [
+            ["checkin", 1],
+            ["wait", 100],
+            ["link", 0],
+            msg(ft.PROV_RESET),
+            ["link", 1],
+            ["wait", 70000],
+        ],
+        config={"no_motion_s": 0},
+    )
     types = [bytes.fromhex(h)[0] & 0x1F for _, h in log["sent"]]
     assert ft.CHECKIN_OVERDUE not in types and ft.CHECKIN_STOP not in types
     assert log["status"]["checkin_s"] == 0

@@ -59,9 +59,9 @@ def _check(log: dict[str, Any]) -> None:
 
 @settings(max_examples=60)
 @given(steps=st.lists(step, max_size=16))
-def test_every_alarm_is_delivered_exactly_once_whatever_happens(scenario: Any,
-                                                               steps: list[tuple[Any, ...]]
-                                                               ) -> None:
+def test_every_alarm_is_delivered_exactly_once_whatever_happens(
+    scenario: Any, steps: list[tuple[Any, ...]]
+) -> None:
     log = scenario([list(s) for s in steps] + FINALE)
     event(f"power cuts that hit: {min(log['cuts'], 2)}")
     n = sum(1 for e in log["events"] if e["event"] == "raised" and e["type"] != "heartbeat")
@@ -69,8 +69,7 @@ def test_every_alarm_is_delivered_exactly_once_whatever_happens(scenario: Any,
     _check(log)
 
 
-def test_alarm_raised_while_link_down_is_sent_when_it_returns_with_its_age(scenario: Any
-                                                                          ) -> None:
+def test_alarm_raised_while_link_down_is_sent_when_it_returns_with_its_age(scenario: Any) -> None:
     log = scenario([["link", 0], ["hold", 2200], ["wait", 15000], ["link", 1], ["wait", 100]])
     sos = [(t, f) for t, f in log["frames"] if f.ftype == ft.SOS]
     assert len(sos) == 1
@@ -81,8 +80,17 @@ def test_alarm_raised_while_link_down_is_sent_when_it_returns_with_its_age(scena
 
 
 def test_alarm_survives_reboot_and_is_flagged_age_lower_bound(scenario: Any) -> None:
-    log = scenario([["link", 0], ["hold", 2200], ["wait", 1000], ["reboot"], ["wait", 5000],
-                    ["link", 1], ["wait", 100]])
+    log = scenario(
+        [
+            ["link", 0],
+            ["hold", 2200],
+            ["wait", 1000],
+            ["reboot"],
+            ["wait", 5000],
+            ["link", 1],
+            ["wait", 100],
+        ]
+    )
     sos = [f for _, f in log["frames"] if f.ftype == ft.SOS]
     assert len(sos) == 1
     d = sos[0].as_dict()
@@ -114,8 +122,19 @@ def test_power_cut_while_persisting_an_alarm_leaves_no_torn_entry(scenario: Any)
 
 
 def test_full_flash_still_sends_the_alarm_from_ram(scenario: Any) -> None:
-    log = scenario([["flash_full", 1], ["acks", 0], ["hold", 2200], ["wait", 3000], ["acks", 1],
-                    ["wait", 5000], ["help", 1], ["monitor", ft.ACK_HELP, [1]], ["wait", 100]])
+    log = scenario(
+        [
+            ["flash_full", 1],
+            ["acks", 0],
+            ["hold", 2200],
+            ["wait", 3000],
+            ["acks", 1],
+            ["wait", 5000],
+            ["help", 1],
+            ["monitor", ft.ACK_HELP, [1]],
+            ["wait", 100],
+        ]
+    )
     sos = [f for _, f in log["frames"] if f.ftype == ft.SOS]
     assert len(sos) >= 2 and len({f.counter for f in sos}) == 1
     assert log["outbox"] == 0
@@ -124,15 +143,17 @@ def test_full_flash_still_sends_the_alarm_from_ram(scenario: Any) -> None:
 
 @settings(max_examples=15)
 @given(ops=st.lists(st.sampled_from(["test", "sos", "reboot", "wait"]), max_size=12))
-def test_no_counter_is_reused_across_test_frames_alarms_and_reboots(scenario: Any,
-                                                                    ops: list[str]) -> None:
+def test_no_counter_is_reused_across_test_frames_alarms_and_reboots(
+    scenario: Any, ops: list[str]
+) -> None:
     from protocol import provisioning as pv
 
     req = ["admin", pv.encode(ft.PROV_STATUS_REQ, {pv.T_TEST_FRAME: 1}).hex()]
     steps: list[list[Any]] = []
     for op in ops:
-        steps.append({"test": req, "sos": ["hold", 2100], "reboot": ["reboot"],
-                      "wait": ["wait", 61000]}[op])
+        steps.append(
+            {"test": req, "sos": ["hold", 2100], "reboot": ["reboot"], "wait": ["wait", 61000]}[op]
+        )
     log = scenario(steps + [["wait", 100]])
     counters: dict[int, bytes] = {}
     for _, h in log["sent"]:

@@ -12,8 +12,9 @@ from protocol import frames
 QUIET = {"no_motion_s": 0, "heartbeat_s": 3600}
 
 
-def down(ftype: int, counter: int, fields: tuple[int, ...], key: bytes = KEY,
-         device_id: int = DEVICE_ID) -> list[Any]:
+def down(
+    ftype: int, counter: int, fields: tuple[int, ...], key: bytes = KEY, device_id: int = DEVICE_ID
+) -> list[Any]:
     return ["downlink", frames.encode(ftype, device_id, counter, fields, key).hex()]
 
 
@@ -27,8 +28,10 @@ def fb(log: dict[str, Any]) -> list[str]:
 
 def test_ack_help_stops_retries_and_plays_help_coming(scenario: Any) -> None:
     # The heartbeat takes counter 0, the SOS counter 1.
-    log = scenario([["acks", 0], ["hold", 2200], ["wait", 5000], down(ft.ACK_HELP, 1, (1,)),
-                    ["wait", 120000]], config=QUIET)
+    log = scenario(
+        [["acks", 0], ["hold", 2200], ["wait", 5000], down(ft.ACK_HELP, 1, (1,)), ["wait", 120000]],
+        config=QUIET,
+    )
     sos = of_type(log, ft.SOS)
     assert 1 <= len(sos) <= 3
     assert sos[-1][0] < 7300, "retried after the ack"
@@ -36,14 +39,22 @@ def test_ack_help_stops_retries_and_plays_help_coming(scenario: Any) -> None:
     assert log["outbox"] == 1  # the un-acked boot heartbeat (acks are off), not the SOS
 
 
-def test_replayed_forged_and_misdirected_downlinks_are_rejected_and_counted(scenario: Any
-                                                                          ) -> None:
+def test_replayed_forged_and_misdirected_downlinks_are_rejected_and_counted(scenario: Any) -> None:
     ack = down(ft.ACK_HELP, 5, (1,))
     uplink_as_down = frames.encode(ft.SOS, DEVICE_ID, 9, (100, 0, 0), KEY).hex()
-    log = scenario([["acks", 0], ["hold", 2200], ack, ack,
-                    down(ft.ACK_HELP, 6, (1,), key=bytes(16)),
-                    down(ft.ACK_HELP, 7, (1,), device_id=DEVICE_ID + 1),
-                    ["downlink", uplink_as_down], ["downlink", "00" * 7]], config=QUIET)
+    log = scenario(
+        [
+            ["acks", 0],
+            ["hold", 2200],
+            ack,
+            ack,
+            down(ft.ACK_HELP, 6, (1,), key=bytes(16)),
+            down(ft.ACK_HELP, 7, (1,), device_id=DEVICE_ID + 1),
+            ["downlink", uplink_as_down],
+            ["downlink", "00" * 7],
+        ],
+        config=QUIET,
+    )
     assert log["rejected"] == 5
     assert fb(log).count("help_coming") == 1
 
@@ -56,11 +67,20 @@ def test_replay_window_survives_reboot(scenario: Any) -> None:
 
 
 def test_command_starts_and_stops_checkin_and_sets_covert(scenario: Any) -> None:
-    log = scenario([cmd(ft.CMD_START_CHECKIN, 0, 45), ["wait", 100],
-                    cmd(ft.CMD_STOP_CHECKIN, 0, 0), ["wait", 100],
-                    cmd(ft.CMD_SET_COVERT, 1, 0), ["wait", 100],
-                    cmd(ft.CMD_LOCATE, 0, 0), ["wait", 100]], config=QUIET)
-    (_, start), = of_type(log, ft.CHECKIN_START)
+    log = scenario(
+        [
+            cmd(ft.CMD_START_CHECKIN, 0, 45),
+            ["wait", 100],
+            cmd(ft.CMD_STOP_CHECKIN, 0, 0),
+            ["wait", 100],
+            cmd(ft.CMD_SET_COVERT, 1, 0),
+            ["wait", 100],
+            cmd(ft.CMD_LOCATE, 0, 0),
+            ["wait", 100],
+        ],
+        config=QUIET,
+    )
+    ((_, start),) = of_type(log, ft.CHECKIN_START)
     assert start.as_dict()["duration_min"] == 45
     assert len(of_type(log, ft.CHECKIN_STOP)) == 1
     assert log["status"]["covert"] == 1
@@ -68,7 +88,8 @@ def test_command_starts_and_stops_checkin_and_sets_covert(scenario: Any) -> None
 
 
 def test_command_sets_heartbeat_period(scenario: Any) -> None:
-    log = scenario([["wait", 100], cmd(ft.CMD_SET_HEARTBEAT, 0, 10),
-                    ["wait", 35000]],
-                   config={"no_motion_s": 0, "heartbeat_s": 3600})
+    log = scenario(
+        [["wait", 100], cmd(ft.CMD_SET_HEARTBEAT, 0, 10), ["wait", 35000]],
+        config={"no_motion_s": 0, "heartbeat_s": 3600},
+    )
     assert len(of_type(log, ft.HEARTBEAT)) == 4  # at boot, then every 10 s

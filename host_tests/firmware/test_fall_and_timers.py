@@ -25,13 +25,22 @@ CONFIRMED_BY_MS = 6000
 
 @settings(max_examples=12)
 @given(cancel_after=st.integers(200, 30000 - (CONFIRMED_BY_MS - 4000) - 500))
-def test_cancel_inside_window_sends_fall_cancelled_and_no_fall(scenario: Any,
-                                                              cancel_after: int) -> None:
-    log = scenario([["fall"], ["wait", CONFIRMED_BY_MS], ["wait", cancel_after], ["press", 150],
-                    ["wait", 40000]], config=QUIET)
+def test_cancel_inside_window_sends_fall_cancelled_and_no_fall(
+    scenario: Any, cancel_after: int
+) -> None:
+    log = scenario(
+        [
+            ["fall"],
+            ["wait", CONFIRMED_BY_MS],
+            ["wait", cancel_after],
+            ["press", 150],
+            ["wait", 40000],
+        ],
+        config=QUIET,
+    )
     (fall_ev,) = raised(log, "fall")
     assert of_type(log, ft.FALL) == []
-    (_, cancel), = of_type(log, ft.FALL_CANCELLED)
+    ((_, cancel),) = of_type(log, ft.FALL_CANCELLED)
     assert cancel.as_dict()["cancels_counter"] == fall_ev["counter"]
     assert "prealarm" in names(log) and "cancelled" in names(log)
 
@@ -39,7 +48,7 @@ def test_cancel_inside_window_sends_fall_cancelled_and_no_fall(scenario: Any,
 def test_uncancelled_fall_is_sent_when_the_window_closes(scenario: Any) -> None:
     log = scenario([["fall"], ["wait", 40000]], config=QUIET)
     (fall_ev,) = raised(log, "fall")
-    (t, fall), = of_type(log, ft.FALL)
+    ((t, fall),) = of_type(log, ft.FALL)
     assert fall.counter == fall_ev["counter"]
     assert t - fall_ev["t"] == 30000 or 0 <= t - fall_ev["t"] - 30000 <= 20
     assert fall.as_dict()["detail"] >= 25  # impact peak in 0.1 g: the scripted 3.5 g hit
@@ -49,14 +58,13 @@ def test_uncancelled_fall_is_sent_when_the_window_closes(scenario: Any) -> None:
 def test_fall_window_is_configurable(scenario: Any) -> None:
     log = scenario([["fall"], ["wait", 20000]], config={**QUIET, "fall_cancel_s": 10})
     (fall_ev,) = raised(log, "fall")
-    (t, _), = of_type(log, ft.FALL)
+    ((t, _),) = of_type(log, ft.FALL)
     assert 10000 <= t - fall_ev["t"] <= 10050
 
 
 def test_reboot_during_prealarm_raises_the_fall_at_once(scenario: Any) -> None:
-    log = scenario([["fall"], ["wait", CONFIRMED_BY_MS], ["reboot"], ["wait", 200]],
-                   config=QUIET)
-    (_, fall), = of_type(log, ft.FALL)
+    log = scenario([["fall"], ["wait", CONFIRMED_BY_MS], ["reboot"], ["wait", 200]], config=QUIET)
+    ((_, fall),) = of_type(log, ft.FALL)
     assert fall.as_dict()["age_lower_bound"]
 
 
@@ -65,8 +73,19 @@ def test_no_motion_warns_then_alarms_and_movement_rearms(scenario: Any) -> None:
     log = scenario([["walk", 1], ["wait", 5000], ["walk", 0], ["wait", 50000]], config=cfg)
     assert "no_motion_warning" in names(log)
     assert of_type(log, ft.NO_MOTION) == []
-    log = scenario([["walk", 1], ["wait", 5000], ["walk", 0], ["wait", 70000], ["walk", 1],
-                    ["wait", 5000], ["walk", 0], ["wait", 70000]], config=cfg)
+    log = scenario(
+        [
+            ["walk", 1],
+            ["wait", 5000],
+            ["walk", 0],
+            ["wait", 70000],
+            ["walk", 1],
+            ["wait", 5000],
+            ["walk", 0],
+            ["wait", 70000],
+        ],
+        config=cfg,
+    )
     warn_t = [t for t, n in log["feedback"] if n == "no_motion_warning"]
     alarms = of_type(log, ft.NO_MOTION)
     assert len(alarms) == 2
@@ -85,8 +104,10 @@ def test_failed_sensor_is_reported_in_heartbeat_not_crash(scenario: Any) -> None
 
 
 def test_heartbeat_carries_battery_flags_depth_uptime(scenario: Any) -> None:
-    log = scenario([["battery", 77], ["link", 0], ["hold", 2200], ["wait", 30000], ["link", 1],
-                    ["wait", 200]], config={"heartbeat_s": 20, "no_motion_s": 0})
+    log = scenario(
+        [["battery", 77], ["link", 0], ["hold", 2200], ["wait", 30000], ["link", 1], ["wait", 200]],
+        config={"heartbeat_s": 20, "no_motion_s": 0},
+    )
     beats = [f.as_dict() for _, f in of_type(log, ft.HEARTBEAT)]
     assert beats, log["events"]
     # Heartbeats coalesce while the link is down: one sent, the latest, showing the SOS queued.
@@ -98,9 +119,9 @@ def test_heartbeat_carries_battery_flags_depth_uptime(scenario: Any) -> None:
 def test_checkin_reminds_then_goes_overdue(scenario: Any) -> None:
     cfg = {**QUIET, "checkin_remind_s": 60}
     log = scenario([["checkin", 2], ["wait", 125000]], config=cfg)
-    (_, start), = of_type(log, ft.CHECKIN_START)
+    ((_, start),) = of_type(log, ft.CHECKIN_START)
     assert start.as_dict()["duration_min"] == 2
-    (t, _), = of_type(log, ft.CHECKIN_OVERDUE)
+    ((t, _),) = of_type(log, ft.CHECKIN_OVERDUE)
     assert 120000 <= t <= 120100
     remind = [t for t, n in log["feedback"] if n == "checkin_reminder"]
     assert remind and 60000 <= remind[0] <= 60100
@@ -115,16 +136,31 @@ def test_double_tap_starts_and_stops_a_checkin(scenario: Any) -> None:
 
 
 def test_checkin_survives_reboot(scenario: Any) -> None:
-    log = scenario([["checkin", 1], ["wait", 10000], ["reboot"], ["wait", 62000]],
-                   config={"no_motion_s": 0, "heartbeat_s": 10})
+    log = scenario(
+        [["checkin", 1], ["wait", 10000], ["reboot"], ["wait", 62000]],
+        config={"no_motion_s": 0, "heartbeat_s": 10},
+    )
     assert len(of_type(log, ft.CHECKIN_OVERDUE)) == 1
 
 
 def test_low_battery_alerts_once_per_threshold_and_rearms_on_charge(scenario: Any) -> None:
-    log = scenario([["battery", 25], ["wait", 6000], ["battery", 19], ["wait", 6000],
-                    ["battery", 18], ["wait", 6000], ["battery", 4], ["wait", 6000],
-                    ["battery", 60], ["wait", 6000], ["battery", 15], ["wait", 6000]],
-                   config=QUIET)
+    log = scenario(
+        [
+            ["battery", 25],
+            ["wait", 6000],
+            ["battery", 19],
+            ["wait", 6000],
+            ["battery", 18],
+            ["wait", 6000],
+            ["battery", 4],
+            ["wait", 6000],
+            ["battery", 60],
+            ["wait", 6000],
+            ["battery", 15],
+            ["wait", 6000],
+        ],
+        config=QUIET,
+    )
     details = [f.fields[1] for _, f in of_type(log, ft.LOW_BATTERY)]
     assert details == [20, 5, 20]
 

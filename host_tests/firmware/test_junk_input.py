@@ -19,8 +19,11 @@ from protocol import frames, framing
 @given(junk=st.lists(st.binary(max_size=40), min_size=1, max_size=8))
 def test_random_downlinks_are_rejected_and_counted(scenario: Any, junk: list[bytes]) -> None:
     good = frames.encode(ft.ACK_HELP, DEVICE_ID, 5, (1,), KEY).hex()
-    log = scenario([["acks", 0], ["hold", 2200]] + [["downlink", j.hex()] for j in junk]
-                   + [["downlink", good], ["wait", 100]])
+    log = scenario(
+        [["acks", 0], ["hold", 2200]]
+        + [["downlink", j.hex()] for j in junk]
+        + [["downlink", good], ["wait", 100]]
+    )
     assert log["rejected"] == len(junk)
     assert "help_coming" in [n for _, n in log["feedback"]]
 
@@ -41,8 +44,9 @@ class _JPort:
 
 @settings(max_examples=20)
 @given(noise=st.binary(max_size=300), chunk=st.integers(1, 64))
-def test_serial_noise_then_ack_the_ack_still_lands(device: Interpreter, new_root: Any,
-                                                   noise: bytes, chunk: int) -> None:
+def test_serial_noise_then_ack_the_ack_still_lands(
+    device: Interpreter, new_root: Any, noise: bytes, chunk: int
+) -> None:
     device.exec(SERIAL_SETUP)
     device.exec(
         f"_jr = _JR({new_root()!r}, {DEVICE_ID}, {KEY.hex()!r}, {{'no_motion_s': 0}})\n"
@@ -52,8 +56,10 @@ def test_serial_noise_then_ack_the_ack_still_lands(device: Interpreter, new_root
     ack = frames.encode(ft.ACK_HELP, DEVICE_ID, 9, (1,), KEY)
     # A writer leads with a delimiter (as the fob and the gateway do): noise cannot glue on.
     stream = noise + b"\x00" + framing.encode(ack)
-    parts = [stream[i:i + chunk] for i in range(0, len(stream), chunk)]
-    device.exec(f"_jp.rx = [bytes.fromhex(h) for h in {[p.hex() for p in parts]!r}]\n"
-                "_jr.step(['wait', 20 * (len(_jp.rx) + 2)])")
+    parts = [stream[i : i + chunk] for i in range(0, len(stream), chunk)]
+    device.exec(
+        f"_jp.rx = [bytes.fromhex(h) for h in {[p.hex() for p in parts]!r}]\n"
+        "_jr.step(['wait', 20 * (len(_jp.rx) + 2)])"
+    )
     assert device.eval("_jr.board.boots") == 1
     assert "help_coming" in device.eval("[n for _, n in _jr.feedback]")

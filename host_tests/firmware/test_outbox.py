@@ -12,8 +12,16 @@ from host_tests.interpreters import Interpreter
 from protocol import frame_types as ft
 
 CAPACITY = 6
-UPLINK_TYPES = [ft.SOS, ft.FALL, ft.NO_MOTION, ft.CHECKIN_OVERDUE, ft.LOW_BATTERY,
-                ft.SOS_CANCEL, ft.CHECKIN_START, ft.HEARTBEAT]
+UPLINK_TYPES = [
+    ft.SOS,
+    ft.FALL,
+    ft.NO_MOTION,
+    ft.CHECKIN_OVERDUE,
+    ft.LOW_BATTERY,
+    ft.SOS_CANCEL,
+    ft.CHECKIN_START,
+    ft.HEARTBEAT,
+]
 
 op = st.one_of(
     st.tuples(st.just("add"), st.sampled_from(UPLINK_TYPES), st.just(False)),
@@ -25,10 +33,12 @@ op = st.one_of(
 
 @settings(max_examples=40)
 @given(ops=st.lists(op, max_size=40))
-def test_outbox_matches_model(device: Interpreter, new_root: Any,
-                              ops: list[tuple[Any, ...]]) -> None:
-    results = device.call("hardware.sim.scenario:outbox_run", new_root(), [list(o) for o in ops],
-                          CAPACITY)
+def test_outbox_matches_model(
+    device: Interpreter, new_root: Any, ops: list[tuple[Any, ...]]
+) -> None:
+    results = device.call(
+        "hardware.sim.scenario:outbox_run", new_root(), [list(o) for o in ops], CAPACITY
+    )
     model: dict[int, int] = {}  # counter -> type
     heartbeat: int | None = None
     counter = 0
@@ -76,8 +86,9 @@ def test_outbox_matches_model(device: Interpreter, new_root: Any,
             assert got == want
 
 
-def test_alarms_are_kept_beyond_capacity_and_evict_non_alarms(device: Interpreter,
-                                                              new_root: Any) -> None:
+def test_alarms_are_kept_beyond_capacity_and_evict_non_alarms(
+    device: Interpreter, new_root: Any
+) -> None:
     ops = [["add", ft.CHECKIN_START, False]] * 3 + [["add", ft.SOS, False]] * 10 + [["due"]]
     res = device.call("hardware.sim.scenario:outbox_run", new_root(), ops, 4)
     assert all(r[1] for r in res[3:13])

@@ -24,10 +24,12 @@ SLACK_MS = 50  # the issue's bound from threshold to frame on the link
     # Stable contact at least the threshold plus one loop period for the poll to see it.
     extra=st.integers(3 * TICK_MS, 1500),
 )
-def test_hold_past_threshold_sends_one_sos_within_50ms(scenario: Any, lead: int, bounce: int,
-                                                      seed: int, extra: int) -> None:
-    log = scenario([["wait", lead], ["hold", bounce + HOLD_MS + extra, bounce, seed],
-                    ["wait", 500]])
+def test_hold_past_threshold_sends_one_sos_within_50ms(
+    scenario: Any, lead: int, bounce: int, seed: int, extra: int
+) -> None:
+    log = scenario(
+        [["wait", lead], ["hold", bounce + HOLD_MS + extra, bounce, seed], ["wait", 500]]
+    )
     t0 = lead  # first contact
     sos = of_type(log, ft.SOS)
     assert len(sos) == 1, log["events"]
@@ -39,19 +41,23 @@ def test_hold_past_threshold_sends_one_sos_within_50ms(scenario: Any, lead: int,
 
 # (duration, bounce, seed, gap). Gaps start at 100 ms: a release shorter than the 30 ms debounce
 # is contact bounce inside one press, and such a "press" may well be a hold.
-press = st.tuples(st.integers(40, 1950), st.integers(0, 20), st.integers(0, 1000),
-                  st.integers(100, 1500)).filter(lambda p: p[0] + p[1] < HOLD_MS - 2 * TICK_MS)
+press = st.tuples(
+    st.integers(40, 1950), st.integers(0, 20), st.integers(0, 1000), st.integers(100, 1500)
+).filter(lambda p: p[0] + p[1] < HOLD_MS - 2 * TICK_MS)
 
 
 @settings(max_examples=20)
 @given(presses=st.lists(press, min_size=1, max_size=6))
-def test_short_presses_never_raise_sos(scenario: Any,
-                                       presses: list[tuple[int, int, int, int]]) -> None:
+def test_short_presses_never_raise_sos(
+    scenario: Any, presses: list[tuple[int, int, int, int]]
+) -> None:
     steps: list[list[Any]] = []
     for duration, bounce, seed, gap in presses:
         # duration counts the closing bounce: total contact stays under the threshold.
-        steps += [["press", duration - bounce if duration > bounce else duration, bounce, seed],
-                  ["wait", gap]]
+        steps += [
+            ["press", duration - bounce if duration > bounce else duration, bounce, seed],
+            ["wait", gap],
+        ]
     log = scenario(steps + [["wait", 1000]])
     assert of_type(log, ft.SOS) == []
     assert raised(log, "sos") == []
@@ -60,23 +66,24 @@ def test_short_presses_never_raise_sos(scenario: Any,
 def test_three_taps_inside_window_send_sos_cancel_referencing_the_sos(scenario: Any) -> None:
     taps = [["press", 120], ["wait", 150], ["press", 120], ["wait", 150], ["press", 120]]
     log = scenario([["hold", 2300], ["wait", 3000], *taps, ["wait", 1000]])
-    (_, sos), = of_type(log, ft.SOS)
-    (_, cancel), = of_type(log, ft.SOS_CANCEL)
+    ((_, sos),) = of_type(log, ft.SOS)
+    ((_, cancel),) = of_type(log, ft.SOS_CANCEL)
     assert cancel.as_dict()["cancels_counter"] == sos.counter
     assert "cancelled" in [n for _, n in log["feedback"]]
 
 
 def test_three_taps_after_the_window_cancel_nothing(scenario: Any) -> None:
     taps = [["press", 120], ["wait", 150], ["press", 120], ["wait", 150], ["press", 120]]
-    log = scenario([["hold", 2300], ["wait", 31000], *taps, ["wait", 1000]],
-                   config={"no_motion_s": 0})
+    log = scenario(
+        [["hold", 2300], ["wait", 31000], *taps, ["wait", 1000]], config={"no_motion_s": 0}
+    )
     assert len(of_type(log, ft.SOS)) == 1
     assert of_type(log, ft.SOS_CANCEL) == []
 
 
 def test_hold_threshold_is_configurable(scenario: Any) -> None:
     log = scenario([["hold", 1200], ["wait", 200]], config={"sos_hold_ms": 1000})
-    (t, _), = of_type(log, ft.SOS)
+    ((t, _),) = of_type(log, ft.SOS)
     assert 1000 <= t <= 1000 + SLACK_MS
     log = scenario([["hold", 1900], ["wait", 200]], config={"sos_hold_ms": 3000})
     assert of_type(log, ft.SOS) == []

@@ -17,15 +17,20 @@ def setup(device: Interpreter, mod: str, cls: str, sim: str, attach: bool = True
         "from hardware." + mod + " import " + cls + "\n"
         "_imu_motion = [(120, -340, 1000)]\n"
         "_imu_bus = SimI2C()\n"
-        "_imu_chip = " + sim + "(lambda: _imu_motion[0])\n"
+        "_imu_chip = "
+        + sim
+        + "(lambda: _imu_motion[0])\n"
         + ("_imu_bus.attach(0x68, _imu_chip)\n" if attach else "")
-        + "_imu = " + cls + "(_imu_bus)\n"
+        + "_imu = "
+        + cls
+        + "(_imu_bus)\n"
     )
 
 
 @pytest.mark.parametrize(("mod", "cls", "sim"), CHIPS)
-def test_init_sets_8g_and_at_least_50hz_and_reads_milli_g(device: Interpreter, mod: str,
-                                                          cls: str, sim: str) -> None:
+def test_init_sets_8g_and_at_least_50hz_and_reads_milli_g(
+    device: Interpreter, mod: str, cls: str, sim: str
+) -> None:
     setup(device, mod, cls, sim)
     assert device.eval("_imu_chip.asleep") is True  # as after power-on
     device.exec("_imu.init()")
@@ -38,8 +43,9 @@ def test_init_sets_8g_and_at_least_50hz_and_reads_milli_g(device: Interpreter, m
 
 
 @pytest.mark.parametrize(("mod", "cls", "sim"), CHIPS)
-def test_a_hard_fall_reads_up_to_8g_then_saturates(device: Interpreter, mod: str, cls: str,
-                                                   sim: str) -> None:
+def test_a_hard_fall_reads_up_to_8g_then_saturates(
+    device: Interpreter, mod: str, cls: str, sim: str
+) -> None:
     setup(device, mod, cls, sim)
     device.exec("_imu.init()\n_imu_motion[0] = (0, 5500, -7900)")
     _, y, z = device.eval("_imu.read()")
@@ -49,8 +55,9 @@ def test_a_hard_fall_reads_up_to_8g_then_saturates(device: Interpreter, mod: str
 
 
 @pytest.mark.parametrize(("mod", "cls", "sim"), CHIPS)
-def test_missing_sensor_raises_sensor_missing_not_crash(device: Interpreter, mod: str, cls: str,
-                                                        sim: str) -> None:
+def test_missing_sensor_raises_sensor_missing_not_crash(
+    device: Interpreter, mod: str, cls: str, sim: str
+) -> None:
     setup(device, mod, cls, sim, attach=False)
     with pytest.raises(DeviceError) as e:
         device.eval("_imu.init()")
@@ -66,8 +73,9 @@ def test_wrong_chip_is_reported_by_name(device: Interpreter) -> None:
 
 
 @pytest.mark.parametrize(("mod", "cls", "sim"), CHIPS)
-def test_chip_reset_under_us_is_detected_on_read(device: Interpreter, mod: str, cls: str,
-                                                 sim: str) -> None:
+def test_chip_reset_under_us_is_detected_on_read(
+    device: Interpreter, mod: str, cls: str, sim: str
+) -> None:
     setup(device, mod, cls, sim)
     device.exec("_imu.init()\n_imu_chip.reset()")  # a brown-out: back asleep, +-2 g
     with pytest.raises(DeviceError) as e:

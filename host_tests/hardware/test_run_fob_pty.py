@@ -32,7 +32,12 @@ class FobProcess:
     def __init__(self, flash: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hardware.sim.run_fob", "--flash", str(flash), *args],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
         self.ready = self.wait_for("ready")
@@ -89,8 +94,7 @@ class Reader:
         p = self.next(lambda p: len(p) == frames.FRAME_LEN and p[0] & 0x1F == ftype)
         return frames.decode(p, KEY, expect=ft.UPLINK)
 
-    def prov(self, ptype: int, records: dict[int, Any] | None = None
-             ) -> tuple[int, dict[int, Any]]:
+    def prov(self, ptype: int, records: dict[int, Any] | None = None) -> tuple[int, dict[int, Any]]:
         self.port.write(framing.encode(pv.encode(ptype, records or {})))
         reply = self.next(lambda p: p[0] & 0x1F in (ft.PROV_INFO, ft.PROV_RESULT, ft.PROV_STATUS))
         return pv.decode(reply)
@@ -98,14 +102,24 @@ class Reader:
 
 @pytest.fixture
 def fob(tmp_path: Path) -> Iterator[FobProcess]:
-    f = FobProcess(tmp_path / "flash", "--device-id", str(DEVICE_ID), "--key", KEY.hex(),
-                   "--config", FAST, "--link-path", str(tmp_path / "fob.tty"))
+    f = FobProcess(
+        tmp_path / "flash",
+        "--device-id",
+        str(DEVICE_ID),
+        "--key",
+        KEY.hex(),
+        "--config",
+        FAST,
+        "--link-path",
+        str(tmp_path / "fob.tty"),
+    )
     yield f
     f.stop()
 
 
 def test_sos_frame_read_over_pty_with_pyserial_verifies_and_ack_help_reaches_worker(
-        fob: FobProcess, tmp_path: Path) -> None:
+    fob: FobProcess, tmp_path: Path
+) -> None:
     assert os.path.realpath(tmp_path / "fob.tty") == fob.ready["pty"]
     reader = Reader(str(tmp_path / "fob.tty"))
     fob.send("sos")

@@ -13,8 +13,10 @@ from hardware.sim.clock import TICKS_PERIOD, ticks_add, ticks_diff
 from host_tests.interpreters import Interpreter
 
 
-@given(a=st.integers(0, TICKS_PERIOD - 1), d=st.integers(-(TICKS_PERIOD // 2) + 1,
-                                                         TICKS_PERIOD // 2 - 1))
+@given(
+    a=st.integers(0, TICKS_PERIOD - 1),
+    d=st.integers(-(TICKS_PERIOD // 2) + 1, TICKS_PERIOD // 2 - 1),
+)
 def test_ticks_diff_inverts_ticks_add_across_the_wrap(a: int, d: int) -> None:
     b = ticks_add(a, d)
     assert 0 <= b < TICKS_PERIOD
@@ -30,17 +32,21 @@ def test_sim_ticks_match_micropython_time_module(micropython: Interpreter) -> No
 
 
 def test_virtual_clock_starts_near_the_wrap_and_wraps(device: Interpreter) -> None:
-    device.exec("from hardware.sim.clock import VirtualClock\n_vc = VirtualClock()\n"
-                "_vc_t0 = _vc.ticks_ms()\n_vc.advance(10000)")
+    device.exec(
+        "from hardware.sim.clock import VirtualClock\n_vc = VirtualClock()\n"
+        "_vc_t0 = _vc.ticks_ms()\n_vc.advance(10000)"
+    )
     assert device.eval("_vc.ticks_ms() < _vc_t0") is True
     assert device.eval("_vc.ticks_diff(_vc.ticks_ms(), _vc_t0)") == 10000
 
 
 def test_button_bounces_then_settles(device: Interpreter) -> None:
-    device.exec("from hardware.sim.clock import VirtualClock\nfrom hardware.sim.button import "
-                "SimButton\n_bc = VirtualClock()\n_bb = SimButton(_bc)\n_bb.press(0, 500, 15, 4)\n"
-                "_bl = []\nfor _ in range(600):\n    _bl.append(1 if _bb() else 0)\n"
-                "    _bc.advance(1)\n")
+    device.exec(
+        "from hardware.sim.clock import VirtualClock\nfrom hardware.sim.button import "
+        "SimButton\n_bc = VirtualClock()\n_bb = SimButton(_bc)\n_bb.press(0, 500, 15, 4)\n"
+        "_bl = []\nfor _ in range(600):\n    _bl.append(1 if _bb() else 0)\n"
+        "    _bc.advance(1)\n"
+    )
     levels = device.eval("_bl")
     assert 0 < sum(levels[:15]) < 15  # chatter while the contacts settle
     assert all(levels[15:500])
@@ -49,9 +55,11 @@ def test_button_bounces_then_settles(device: Interpreter) -> None:
 
 
 def test_battery_drains_with_time(device: Interpreter) -> None:
-    device.exec("from hardware.sim.clock import VirtualClock\nfrom hardware.sim.battery import "
-                "SimBattery\n_dc = VirtualClock()\n_db = SimBattery(_dc, 80, 10)\n"
-                "_dc.advance(3 * 3600000)")
+    device.exec(
+        "from hardware.sim.clock import VirtualClock\nfrom hardware.sim.battery import "
+        "SimBattery\n_dc = VirtualClock()\n_db = SimBattery(_dc, 80, 10)\n"
+        "_dc.advance(3 * 3600000)"
+    )
     assert device.eval("_db()") == 50
 
 

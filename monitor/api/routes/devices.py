@@ -11,8 +11,9 @@ from sqlalchemy import select
 from monitor.api.deps import CurrentAdmin, CurrentOperator, DeviceId, KeyBoxDep, RefId, SessionDep
 from monitor.errors import NotFound
 from monitor.models import Device, Worker, utcnow
-from monitor.services import audit, downlinks, provisioning
-from protocol import frame_types
+from monitor.services import audit, downlinks, ingest, provisioning
+from protocol import frame_types, frames
+from protocol.errors import ProtocolError
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
@@ -143,3 +144,39 @@ def command(
     )
     session.commit()
     return {"downlink_id": dl.id}
+
+
+class TestFrameIn(BaseModel):
+    frame: str = Field(pattern=r"^[0-9a-fA-F]{40}$", description="the fob's signed TEST frame")
+
+
+@router.post("/{device_id}/test")
+def verify_test_frame(
+    device_id: DeviceId,
+    body: TestFrameIn,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    keybox: KeyBoxDep,
+) -> dict[str, Any]:
+    """Provisioning self-test: the engineer's tool relays the fob's signed TEST frame here, so a
+    freshly provisioned fob is proven able to reach the monitor before it goes out with a worker.
+    Only a TEST frame of this device goes on to ingest (tag, replay window): anything else is
+    refused before it could raise an alarm through the admin's hands."""
+    try:
+        ftype, dev, ctr = frames.peek(bytes.fromhex(body.frame))
+    except ProtocolError:
+        ftype, dev, ctr = -1, None, None
+    if ftype != frame_types.TEST or dev != device_id:
+        result: dict[str, Any] = {
+            "status": "rejected",
+            "reason": "not_a_test_frame_of_this_device",
+            "device_id": dev,
+            "counter": ctr,
+            "ack": None,
+        }
+    else:
+        item = {"frame": body.frame, "received_at": utcnow().isoformat(), "link": "serial"}
+        [result] = ingest.ingest(session, keybox, [item], None)
+    audit.record(session, admin.actor, "device_test", subject=f"device:{device_id}", details=result)
+    session.commit()
+    return result
