@@ -47,6 +47,7 @@ bench: setup
 	$(PY) bench/frame_sizes.py
 	$(PY) bench/fall_eval.py
 	$(PY) bench/firmware_cost.py
+	$(PY) bench/ingest.py
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -186,12 +186,18 @@ def _known_frames(session: Session, parsed: list[_Parsed]) -> dict[tuple[int, in
     keys = {(p.device_id, p.counter) for p in parsed}
     if not keys:
         return {}
-    rows = session.execute(
-        select(FrameRecord.device_id, FrameRecord.counter, FrameRecord.raw).where(
-            tuple_(FrameRecord.device_id, FrameRecord.counter).in_(list(keys))
-        )
+    # Two plain IN lists, not a row-value IN: SQLite answers this from the (device_id, counter)
+    # unique index, where a tuple IN scans the whole table and slows as history grows. The
+    # cross product may match a few extra rows; the exact pairs are picked out below.
+    rows = session.execute(known_frames_statement(keys))
+    return {(r[0], r[1]): bytes(r[2]) for r in rows if (r[0], r[1]) in keys}
+
+
+def known_frames_statement(keys: set[tuple[int, int]]) -> Select[int, int, bytes]:
+    return select(FrameRecord.device_id, FrameRecord.counter, FrameRecord.raw).where(
+        FrameRecord.device_id.in_(sorted({k[0] for k in keys})),
+        FrameRecord.counter.in_(sorted({k[1] for k in keys})),
     )
-    return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
 
 def _count_rejections(

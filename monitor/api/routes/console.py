@@ -189,6 +189,7 @@ def devices_page(
         devices=devices,
         gateways=gateways,
         rejections=rejections,
+        workers=session.scalars(select(Worker).order_by(Worker.name)).all(),
         nav="devices",
     )
 
