@@ -38,6 +38,7 @@ from gateway.localstack import (
 
 WORK = Path("var/demo")
 BLE_FOB_ADDRESS = "F0:00:00:00:00:02"
+DEMO_SITE = ("--lat", "51.5072", "--lon", "-0.1276", "--accuracy-m", "25")  # a London office
 PAIR_TIMEOUT_S = 20.0
 # What the person at the terminal is told about, from the fobs' JSON event lines.
 SHOWN = {
@@ -159,6 +160,9 @@ def main() -> None:
             url,
             demo.gateway_token,
             [str(WORK / "fob1.tty")],
+            # The demo gateway stands at a fixed site, so alarms arrive with a location (sent with
+            # alarms and check-ins only, never as tracking).
+            *DEMO_SITE,
             *(
                 ["--ble", "--ble-hci", hci, "--allowlist", str(allow)]
                 if pair.returncode == 0
