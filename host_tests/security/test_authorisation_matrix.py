@@ -23,17 +23,19 @@ import uvicorn
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
-from host_tests.monitor.conftest import free_port
-from host_tests.security.conftest import (
+from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
     GATEWAY_TOKEN,
     OPERATOR_PASSWORD,
+    frame_item,
+    free_port,
+    make_settings,
+)
+from host_tests.security.conftest import (
     REVOKED_GATEWAY_TOKEN,
     Creds,
     SecEnv,
     Template,
-    frame_item,
-    make_settings,
     open_env,
 )
 from monitor.api.deps import SESSION_COOKIE
