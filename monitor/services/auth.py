@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import threading
 import time
@@ -60,9 +61,17 @@ def create_user(
     return user
 
 
+@functools.cache
+def _no_such_user_hash() -> str:
+    # Verified against when the username does not exist, so an unknown name costs the same
+    # argon2 work as a wrong password: response time must not tell which accounts exist.
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    ok = verify_password(user.password_hash if user else _no_such_user_hash(), password)
+    if user is None or not user.active or not ok:
         raise NotAuthenticated("wrong username or password")
     return user
 
