@@ -72,7 +72,11 @@ def create_app(
     app.state.db = db
     app.state.keybox = KeyBox(settings.master_key)
     app.state.hub = hub
-    app.state.throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
+    app.state.throttle = LoginThrottle(
+        settings.login_max_failures,
+        settings.login_window_s,
+        settings.login_max_failures_per_address,
+    )
     app.state.notifier = the_notifier
 
     @app.exception_handler(MonitorError)
