@@ -57,6 +57,10 @@ def valid_raw(counter: int) -> bytes:
 # name -> (make a bad item for a fresh counter, the reason the monitor must give)
 ATTACKS: dict[str, tuple[Callable[[int], Any], str]] = {
     "forged_tag_wrong_key": (lambda c: frame_item(ft.SOS, c, (80, 0, 0), key=WRONG_KEY), "bad_tag"),
+    # A stolen fob's key signs for that fob only: another worker's device id does not verify.
+    "signed_with_another_fobs_key": (
+        lambda c: frame_item(ft.SOS, c, (80, 0, 0), key=REVOKED_DEVICE_KEY), "bad_tag"
+    ),
     "tag_bit_flipped": (lambda c: flip(frame_item(ft.SOS, c, (80, 0, 0)), 100), "bad_tag"),
     "body_bit_flipped": (lambda c: flip(frame_item(ft.SOS, c, (80, 0, 0)), 70), "bad_tag"),
     "counter_bit_flipped": (lambda c: flip(frame_item(ft.SOS, c, (80, 0, 0)), 63), "bad_tag"),

@@ -33,7 +33,7 @@ from host_tests.monitor.conftest import (
     free_port,
     make_settings,
 )
-from host_tests.security.conftest import Template
+from host_tests.security.conftest import SecEnv, Template
 from monitor.api.main import create_app
 from monitor.core.crypto import KeyBox, token_hash
 from protocol import frame_types as ft
@@ -252,3 +252,20 @@ def test_no_secret_reaches_the_logs(issued: Issued) -> None:
     assert b"/v1/frames" in log and b"INSERT INTO" in log and b"send_request_headers" in log
     found = [name for name, secret in issued.secrets().items() if secret in log]
     assert not found, f"found in the logs: {found}"
+
+
+def test_a_key_or_token_is_shown_once_and_never_read_back(sec: SecEnv) -> None:
+    admin = {"Authorization": f"Bearer {sec.creds.admin_api}"}
+    r = sec.client.post("/v1/devices", json={"board": "m5stickc-plus2"}, headers=admin)
+    key_hex = r.json()["key"]
+    device_id = r.json()["device"]["id"]
+    token = sec.client.post("/v1/gateways", json={"name": "g"}, headers=admin).json()["token"]
+    bodies = []
+    for who in (admin, {"Authorization": f"Bearer {sec.creds.operator_api}"}):
+        for url in ("/v1/devices", f"/v1/devices/{device_id}", "/v1/gateways", "/v1/users"):
+            bodies.append(sec.client.get(url, headers=who).text)
+        for url in ("/devices", "/workers", "/"):
+            bodies.append(sec.client.get(url, headers=who).text)
+    bodies.append(sec.client.get("/openapi.json").text)
+    assert len(bodies) == 15 and any("m5stickc-plus2" in b for b in bodies)
+    assert not [b for b in bodies if key_hex in b or token in b]
