@@ -25,6 +25,7 @@ from host_tests.monitor.conftest import (
     frame_item,
     make_settings,
 )
+from host_tests.monitor.pg import Cluster
 from monitor.api.main import create_app
 from monitor.models import Alarm, User
 from monitor.seed import Seeded
@@ -36,8 +37,10 @@ REVOKED_GATEWAY_TOKEN = "vgw_revoked_gateway_token"
 REVOKED_DEVICE_ID = 9
 REVOKED_DEVICE_KEY = bytes(range(200, 216))
 
-# The monitor suite's migrated, seeded SQLite template, shared rather than rebuilt.
+# The monitor suite's migrated, seeded templates and PostgreSQL cluster, shared, not rebuilt.
 sqlite_template = monitor_conftest.sqlite_template
+pg_cluster = monitor_conftest.pg_cluster
+pg_template = monitor_conftest.pg_template
 
 
 @dataclass
@@ -62,14 +65,9 @@ class Template:
     creds: Creds
 
 
-@pytest.fixture(scope="session")
-def security_template(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_template: tuple[Path, Seeded]
-) -> Template:
-    src, seeded = sqlite_template
-    path = tmp_path_factory.mktemp("security") / "vigil.db"
-    shutil.copy(src, path)
-    app = create_app(make_settings(f"sqlite:///{path}"), migrate=False)
+def _populate(url: str, seeded: Seeded) -> Creds:
+    """Issue every kind of credential and two alarms into a seeded database."""
+    app = create_app(make_settings(url), migrate=False)
     db, keybox = app.state.db, app.state.keybox
     with db.session() as s:
         op = s.scalars(select(User).where(User.username == "operator")).one()
@@ -107,10 +105,34 @@ def security_template(
         alarms.resolve(s, keybox, ids[1], "system", "test", None)
         s.commit()
     db.engine.dispose()
-    creds = Creds(
+    return Creds(
         op_api, admin_api, op_sess, op_csrf, admin_sess, admin_csrf, ids[0], ids[1], other_gw_id
     )
-    return Template(path, seeded, creds)
+
+
+@pytest.fixture(scope="session")
+def security_template(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: tuple[Path, Seeded]
+) -> Template:
+    src, seeded = sqlite_template
+    path = tmp_path_factory.mktemp("security") / "vigil.db"
+    shutil.copy(src, path)
+    return Template(path, seeded, _populate(f"sqlite:///{path}", seeded))
+
+
+@pytest.fixture(scope="session")
+def security_pg_template(pg_cluster: Cluster, pg_template: tuple[str, Seeded]) -> PgTemplate:
+    name, seeded = pg_template
+    url = pg_cluster.new_database(template=name)
+    creds = _populate(url, seeded)
+    return PgTemplate(url.split("@/", 1)[1].split("?")[0], seeded, creds)
+
+
+@dataclass
+class PgTemplate:
+    name: str  # a PostgreSQL database to CREATE DATABASE ... TEMPLATE from
+    seeded: Seeded
+    creds: Creds
 
 
 @dataclass
@@ -149,3 +171,18 @@ def open_env(template: Template, tmp_path: Path, **settings: Any) -> Iterator[Se
 def sec(security_template: Template, tmp_path: Path) -> Iterator[SecEnv]:
     with open_env(security_template, tmp_path) as env:
         yield env
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sec_any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SecEnv]:
+    """`sec` on each engine: ingest takes row locks and upserts differently on PostgreSQL."""
+    if request.param == "sqlite":
+        with open_env(request.getfixturevalue("security_template"), tmp_path) as env:
+            yield env
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    t: PgTemplate = request.getfixturevalue("security_pg_template")
+    app = create_app(make_settings(cluster.new_database(template=t.name)), migrate=False)
+    with TestClient(app) as client:
+        yield SecEnv(app, client, t.seeded, t.creds)
+    app.state.db.engine.dispose()

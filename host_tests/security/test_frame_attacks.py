@@ -114,103 +114,111 @@ def prime(env: SecEnv) -> None:
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
-def test_attack_is_refused_counted_for_admins_and_blocks_nothing(sec: SecEnv, attack: str) -> None:
+def test_attack_is_refused_counted_for_admins_and_blocks_nothing(
+    sec_any_db: SecEnv, attack: str
+) -> None:
     make, reason = ATTACKS[attack]
-    prime(sec)
-    before, alarms_before = sec.rejections(), alarm_count(sec)
-    results = sec.frames([hb(START + 1), make(START + 2), hb(START + 3)])
+    prime(sec_any_db)
+    before, alarms_before = sec_any_db.rejections(), alarm_count(sec_any_db)
+    results = sec_any_db.frames([hb(START + 1), make(START + 2), hb(START + 3)])
     assert_good(results[0], START + 1)
     assert results[1]["status"] == "rejected" and results[1]["reason"] == reason, results[1]
     assert results[1]["ack"] is None  # a refused frame must never make the fob drop an alarm
     assert_good(results[2], START + 3)
-    after = sec.rejections()
+    after = sec_any_db.rejections()
     assert after.get(reason, 0) == before.get(reason, 0) + 1
     assert {k: v for k, v in after.items() if k != reason} == {
         k: v for k, v in before.items() if k != reason
     }
-    assert alarm_count(sec) == alarms_before
+    assert alarm_count(sec_any_db) == alarms_before
 
 
-def test_rejections_name_the_gateway_that_relayed_them(sec: SecEnv) -> None:
-    sec.frames([frame_item(ft.SOS, START, (80, 0, 0), key=WRONG_KEY)], token=OTHER_GATEWAY_TOKEN)
-    r = sec.client.get(
-        "/v1/reports/rejections", headers={"Authorization": f"Bearer {sec.creds.admin_api}"}
+def test_rejections_name_the_gateway_that_relayed_them(sec_any_db: SecEnv) -> None:
+    sec_any_db.frames(
+        [frame_item(ft.SOS, START, (80, 0, 0), key=WRONG_KEY)], token=OTHER_GATEWAY_TOKEN
+    )
+    r = sec_any_db.client.get(
+        "/v1/reports/rejections", headers={"Authorization": f"Bearer {sec_any_db.creds.admin_api}"}
     )
     row = r.json()["bad_tag"]
-    assert row["last_gateway_id"] == sec.creds.other_gateway_id
+    assert row["last_gateway_id"] == sec_any_db.creds.other_gateway_id
     assert row["last_device_id"] == DEVICE_ID and row["last_at"] is not None
 
 
-def test_console_shows_rejections_to_admins_only(sec: SecEnv) -> None:
-    sec.frames([frame_item(ft.SOS, START, (80, 0, 0), key=WRONG_KEY)])
-    sec.client.cookies.set("vigil_session", sec.creds.admin_session)
-    page = sec.client.get("/devices")
+def test_console_shows_rejections_to_admins_only(sec_any_db: SecEnv) -> None:
+    sec_any_db.frames([frame_item(ft.SOS, START, (80, 0, 0), key=WRONG_KEY)])
+    sec_any_db.client.cookies.set("vigil_session", sec_any_db.creds.admin_session)
+    page = sec_any_db.client.get("/devices")
     assert page.status_code == 200 and "Rejected frames" in page.text and "bad tag" in page.text
-    sec.client.cookies.set("vigil_session", sec.creds.operator_session)
-    page = sec.client.get("/devices")
+    sec_any_db.client.cookies.set("vigil_session", sec_any_db.creds.operator_session)
+    page = sec_any_db.client.get("/devices")
     assert page.status_code == 200 and "Rejected frames" not in page.text
 
 
-def test_replay_through_same_and_other_gateway_never_raises_a_second_alarm(sec: SecEnv) -> None:
-    prime(sec)
+def test_replay_through_same_and_other_gateway_never_raises_a_second_alarm(
+    sec_any_db: SecEnv,
+) -> None:
+    prime(sec_any_db)
     alarm = frame_item(ft.SOS, START + 1, (80, 0, 0))
-    before = alarm_count(sec)
-    assert_good(sec.frames([alarm])[0], START + 1)
-    again = sec.frames([alarm])[0]
-    other = sec.frames([alarm], token=OTHER_GATEWAY_TOKEN)[0]
+    before = alarm_count(sec_any_db)
+    assert_good(sec_any_db.frames([alarm])[0], START + 1)
+    again = sec_any_db.frames([alarm])[0]
+    other = sec_any_db.frames([alarm], token=OTHER_GATEWAY_TOKEN)[0]
     # The contract: an exact resend is a duplicate with a fresh ack (the fob may have missed the
     # first), never a second alarm.
     for r in (again, other):
         assert r["status"] == "duplicate", r
         ack = frames.decode(bytes.fromhex(r["ack"]), DEVICE_KEY, ft.DOWNLINK)
         assert ack.fields[0] == START + 1
-    assert alarm_count(sec) == before + 1
+    assert alarm_count(sec_any_db) == before + 1
 
 
-def test_same_counter_with_other_content_is_a_replay(sec: SecEnv) -> None:
-    prime(sec)
-    assert_good(sec.frames([frame_item(ft.HEARTBEAT, START + 1, (90, 0, 0, 1))])[0], START + 1)
-    before = alarm_count(sec)
+def test_same_counter_with_other_content_is_a_replay(sec_any_db: SecEnv) -> None:
+    prime(sec_any_db)
+    assert_good(
+        sec_any_db.frames([frame_item(ft.HEARTBEAT, START + 1, (90, 0, 0, 1))])[0], START + 1
+    )
+    before = alarm_count(sec_any_db)
     # A validly signed SOS reusing a stored counter: the fob never does this; a key thief might.
     for token in (None, OTHER_GATEWAY_TOKEN):
         items = [frame_item(ft.SOS, START + 1, (80, 0, 0))]
-        r = sec.frames(items, token=token) if token else sec.frames(items)
+        r = sec_any_db.frames(items, token=token) if token else sec_any_db.frames(items)
         assert (r[0]["status"], r[0]["reason"], r[0]["ack"]) == ("rejected", "replayed", None)
-    assert alarm_count(sec) == before
+    assert alarm_count(sec_any_db) == before
 
 
 def test_counter_rolled_back_after_reboot_is_refused_until_it_passes_the_high_mark(
-    sec: SecEnv,
+    sec_any_db: SecEnv,
 ) -> None:
-    prime(sec)
+    prime(sec_any_db)
     # The "rebooted" fob starts again from 0: everything below the window is stale...
-    results = sec.frames([frame_item(ft.SOS, c, (80, 0, 0)) for c in range(3, 10)])
+    results = sec_any_db.frames([frame_item(ft.SOS, c, (80, 0, 0)) for c in range(3, 10)])
     assert {(r["status"], r["reason"]) for r in results} == {("rejected", "stale")}
     # ...and nothing it sends is believed until its counter is genuinely new.
-    assert_good(sec.frames([hb(START + 1)])[0], START + 1)
+    assert_good(sec_any_db.frames([hb(START + 1)])[0], START + 1)
 
 
-def test_revoking_a_device_refuses_its_next_frame_even_with_a_valid_tag(sec: SecEnv) -> None:
-    prime(sec)
-    r = sec.client.post(
+def test_revoking_a_device_refuses_its_next_frame_even_with_a_valid_tag(sec_any_db: SecEnv) -> None:
+    prime(sec_any_db)
+    r = sec_any_db.client.post(
         f"/v1/devices/{DEVICE_ID}/revoke",
-        headers={"Authorization": f"Bearer {sec.creds.admin_api}"},
+        headers={"Authorization": f"Bearer {sec_any_db.creds.admin_api}"},
     )
     assert r.status_code == 200
-    before = alarm_count(sec)
-    [res] = sec.frames([frame_item(ft.SOS, START + 1, (80, 0, 0))])
+    before = alarm_count(sec_any_db)
+    [res] = sec_any_db.frames([frame_item(ft.SOS, START + 1, (80, 0, 0))])
     assert (res["status"], res["reason"], res["ack"]) == ("rejected", "revoked_device", None)
-    assert alarm_count(sec) == before
+    assert alarm_count(sec_any_db) == before
 
 
-def test_reflected_ack_is_refused_as_wrong_direction(sec: SecEnv) -> None:
-    [good] = sec.frames([hb(START)])
-    [res] = sec.frames([with_raw(good["ack"])])
+def test_reflected_ack_is_refused_as_wrong_direction(sec_any_db: SecEnv) -> None:
+    [good] = sec_any_db.frames([hb(START)])
+    [res] = sec_any_db.frames([with_raw(good["ack"])])
     assert (res["status"], res["reason"]) == ("rejected", "wrong_direction")
 
 
-def test_oversized_batch_is_refused_whole_and_says_why(sec: SecEnv) -> None:
-    r = sec.client.post(
+def test_oversized_batch_is_refused_whole_and_says_why(sec_any_db: SecEnv) -> None:
+    r = sec_any_db.client.post(
         "/v1/frames",
         json={"frames": [hb(START + i) for i in range(1001)]},
         headers={"Authorization": "Bearer vgw_test_gateway_token"},
@@ -238,10 +246,10 @@ _counter = itertools.count(START + 10)
         max_size=12,
     )
 )
-def test_any_mix_of_attacks_never_blocks_good_frames(sec: SecEnv, batch: list[Any]) -> None:
-    if not getattr(sec, "primed", False):
-        prime(sec)
-        sec.primed = True  # type: ignore[attr-defined]
+def test_any_mix_of_attacks_never_blocks_good_frames(sec_any_db: SecEnv, batch: list[Any]) -> None:
+    if not getattr(sec_any_db, "primed", False):
+        prime(sec_any_db)
+        sec_any_db.primed = True  # type: ignore[attr-defined]
     items, expect = [], []
     for kind in batch:
         c = next(_counter)
@@ -256,8 +264,8 @@ def test_any_mix_of_attacks_never_blocks_good_frames(sec: SecEnv, batch: list[An
             make, reason = ATTACKS[kind]
             items.append(make(c))
             expect.append(("bad", reason))
-    before, alarms_before = sec.rejections(), alarm_count(sec)
-    results = sec.frames(items)
+    before, alarms_before = sec_any_db.rejections(), alarm_count(sec_any_db)
+    results = sec_any_db.frames(items)
     assert len(results) == len(items)
     for (kind, what), r in zip(expect, results, strict=True):
         if kind == "good":
@@ -265,6 +273,6 @@ def test_any_mix_of_attacks_never_blocks_good_frames(sec: SecEnv, batch: list[An
         else:
             assert r["status"] == "rejected" and r["ack"] is None, r
             assert what is None or r["reason"] == what, (what, r)
-    after = sec.rejections()
+    after = sec_any_db.rejections()
     assert sum(after.values()) - sum(before.values()) == sum(k == "bad" for k, _ in expect)
-    assert alarm_count(sec) == alarms_before
+    assert alarm_count(sec_any_db) == alarms_before
