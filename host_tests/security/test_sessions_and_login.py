@@ -238,3 +238,13 @@ def test_the_largest_legitimate_batch_fits_under_the_cap(sec: SecEnv) -> None:
     assert r.status_code == 200
     assert len(r.request.content) < MAX_BODY_BYTES / 2  # twice the headroom
     assert [x["status"] for x in r.json()["results"]] == ["accepted"] * 1000
+
+
+def test_a_non_ascii_csrf_token_is_a_403_not_a_crash(sec: SecEnv) -> None:
+    sec.client.cookies.set("vigil_session", sec.creds.operator_session)
+    r = sec.client.post(
+        "/v1/auth/tokens", json={"label": "x"}, headers={"X-CSRF-Token": "é".encode("latin-1")}
+    )
+    assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+    r = sec.client.post("/logout", data={"csrf_token": "é"}, follow_redirects=False)
+    assert r.status_code == 403
