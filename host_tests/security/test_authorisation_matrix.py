@@ -47,18 +47,31 @@ from protocol import frame_types as ft
 ANON = "anonymous"
 GW = "gateway"
 GW_REVOKED = "revoked_gateway"
+FORGED = "made_up_bearer_token"
 OP_BEARER = "operator_bearer"
 OP_SESSION = "operator_session"
 OP_NO_CSRF = "operator_session_no_csrf"
 AD_BEARER = "admin_bearer"
 AD_SESSION = "admin_session"
 AD_NO_CSRF = "admin_session_no_csrf"
-ROLES = (ANON, GW, GW_REVOKED, OP_BEARER, OP_SESSION, OP_NO_CSRF, AD_BEARER, AD_SESSION, AD_NO_CSRF)
+ROLES = (
+    ANON,
+    GW,
+    GW_REVOKED,
+    FORGED,
+    OP_BEARER,
+    OP_SESSION,
+    OP_NO_CSRF,
+    AD_BEARER,
+    AD_SESSION,
+    AD_NO_CSRF,
+)
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
 # Who may call. The no-CSRF variants are added for safe methods only (see allowed()).
 EVERYONE = frozenset(ROLES)
-PUBLIC_NO_BAD_TOKEN = EVERYONE - {GW_REVOKED}  # identifies the caller: a revoked token is a 401
+# /v1/auth/me identifies the caller: a revoked or made-up token is a 401 there.
+PUBLIC_NO_BAD_TOKEN = EVERYONE - {GW_REVOKED, FORGED}
 GATEWAY = frozenset({GW})
 OPERATOR = frozenset({OP_BEARER, OP_SESSION, AD_BEARER, AD_SESSION})
 ADMIN = frozenset({AD_BEARER, AD_SESSION})
@@ -238,6 +251,7 @@ def credentials(role: str, c: Creds) -> tuple[dict[str, str], dict[str, str], st
     bearer = {
         GW: GATEWAY_TOKEN,
         GW_REVOKED: REVOKED_GATEWAY_TOKEN,
+        FORGED: "vgw_" + "A" * 43,
         OP_BEARER: c.operator_api,
         AD_BEARER: c.admin_api,
     }.get(role)
@@ -329,9 +343,9 @@ def check(env: SecEnv, method: str, path: str, rule: Rule, role: str, ok: bool) 
 def refused(r: httpx.Response, path: str, rule: Rule, role: str) -> None:
     assert not rule.succeeded(r), f"{role} must be refused: {r.status_code} {r.text[:300]}"
     if path.startswith("/v1/"):
-        expected = 401 if role in (ANON, GW_REVOKED) else 403
+        expected = 401 if role in (ANON, GW_REVOKED, FORGED) else 403
         assert r.status_code == expected, (role, r.status_code, r.text[:300])
-    elif role in (ANON, GW, GW_REVOKED):
+    elif role in (ANON, GW, GW_REVOKED, FORGED):
         # Console pages send non-users to the login page, never a byte of the page itself.
         assert r.status_code == 303 and r.headers["location"] == "/login", r.status_code
         assert "<html" not in r.text.lower()
@@ -378,4 +392,4 @@ def test_only_operators_can_open_the_live_alarm_stream(
             assert first == "event: hello"
         else:
             r.read()
-            assert r.status_code == (401 if role in (ANON, GW_REVOKED) else 403)
+            assert r.status_code == (401 if role in (ANON, GW_REVOKED, FORGED) else 403)
