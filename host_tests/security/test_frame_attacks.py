@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, frame_item
 from host_tests.security.conftest import (
@@ -21,7 +21,7 @@ from host_tests.security.conftest import (
     REVOKED_DEVICE_KEY,
     SecEnv,
 )
-from monitor.models import Alarm
+from monitor.models import Alarm, Device
 from protocol import frame_types as ft
 from protocol import frames
 
@@ -276,3 +276,31 @@ def test_any_mix_of_attacks_never_blocks_good_frames(sec_any_db: SecEnv, batch: 
     after = sec_any_db.rejections()
     assert sum(after.values()) - sum(before.values()) == sum(k == "bad" for k, _ in expect)
     assert alarm_count(sec_any_db) == alarms_before
+
+
+def test_a_device_key_that_will_not_open_refuses_only_that_fobs_frames(
+    sec_any_db: SecEnv,
+) -> None:
+    admin = {"Authorization": f"Bearer {sec_any_db.creds.admin_api}"}
+    r = sec_any_db.client.post("/v1/devices", json={"board": "m5stickc-plus2"}, headers=admin)
+    other_id, other_key = r.json()["device"]["id"], bytes.fromhex(r.json()["key"])
+    # Someone with database access moves another device's sealed key into this fob's row.
+    with sec_any_db.app.state.db.session() as s:
+        moved = s.get(Device, other_id).key_sealed
+        s.execute(update(Device).where(Device.id == DEVICE_ID).values(key_sealed=moved))
+        s.commit()
+    before = sec_any_db.rejections()
+    results = sec_any_db.frames(
+        [
+            frame_item(ft.SOS, START, (80, 0, 0)),
+            frame_item(ft.SOS, 1, (80, 0, 0), device_id=other_id, key=other_key),
+        ]
+    )
+    assert (results[0]["status"], results[0]["reason"], results[0]["ack"]) == (
+        "rejected",
+        "key_unavailable",
+        None,
+    )
+    assert results[1]["status"] == "accepted"
+    after = sec_any_db.rejections()
+    assert after["key_unavailable"] == before.get("key_unavailable", 0) + 1
