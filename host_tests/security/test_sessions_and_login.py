@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from host_tests.monitor.conftest import ADMIN_PASSWORD, GATEWAY_TOKEN, OPERATOR_PASSWORD, frame_item
@@ -248,3 +250,39 @@ def test_a_non_ascii_csrf_token_is_a_403_not_a_crash(sec: SecEnv) -> None:
     assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
     r = sec.client.post("/logout", data={"csrf_token": "é"}, follow_redirects=False)
     assert r.status_code == 403
+
+
+def test_other_origins_get_no_cors_permission_to_read(sec: SecEnv) -> None:
+    sec.client.cookies.set("vigil_session", sec.creds.operator_session)
+    evil = {"Origin": "https://evil.example"}
+    r = sec.client.get("/v1/alarms", headers=evil)
+    assert "access-control-allow-origin" not in r.headers
+    pre = sec.client.options(
+        "/v1/alarms/1/acknowledge",
+        headers={**evil, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "x-csrf-token"},
+    )  # fmt: skip
+    assert pre.status_code >= 400 and "access-control-allow-origin" not in pre.headers
+
+
+# Header values are latin-1 on the wire; anything a client can put there must be a clean 401.
+_header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=80)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    authorization=st.one_of(_header_text, _header_text.map(lambda t: "Bearer " + t)),
+    cookie=_header_text.filter(lambda t: ";" not in t and "," not in t),
+)
+def test_any_made_up_credential_is_a_clean_401(
+    sec: SecEnv, authorization: str, cookie: str
+) -> None:
+    sec.client.cookies.clear()
+    r = sec.client.get(
+        "/v1/alarms",
+        headers={"Authorization": authorization.encode("latin-1"),
+                 "Cookie": f"vigil_session={cookie}".encode("latin-1")},
+    )  # fmt: skip
+    assert r.status_code == 401, (authorization, cookie, r.text)
