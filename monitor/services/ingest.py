@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cryptography.exceptions import InvalidTag
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -265,7 +266,16 @@ def _apply(
             _reject(batch, p.index, "revoked_device", p.device_id, p.counter)
             continue
         try:
-            frame = frames.decode(p.raw, keybox.open(device.id, device.key_sealed), ft.UPLINK)
+            key = keybox.open(device.id, device.key_sealed)
+        except InvalidTag:
+            # A sealed key that will not open (a tampered row, a restore under another master
+            # key) is our fault, not the frame's. Refuse this one frame (no ack: the fob keeps
+            # it and resends) and count it for admins, rather than fail the whole batch and
+            # hold back every other fob's alarm in it.
+            _reject(batch, p.index, "key_unavailable", p.device_id, p.counter)
+            continue
+        try:
+            frame = frames.decode(p.raw, key, ft.UPLINK)
         except ProtocolError as e:
             _reject(batch, p.index, e.reason, p.device_id, p.counter)
             continue
