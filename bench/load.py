@@ -22,6 +22,7 @@ duplicates_shown = alarm cards the operator was shown more than once per raised 
 Last line JSON (the second phase: 2 instances, one killed; lost and duplicates summed over both):
 {"fobs": N, "frames_per_s": x, "lost": N, "duplicates_shown": N, "p99_alarm_ms_under_load": x,
  "instances": N}
+First, the floor: single SOS posts straight to one idle instance, timed to the stream.
 Run: .venv/bin/python bench/load.py [--fobs 10000] [--duration 45] [--heartbeat 60]
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import multiprocessing as mp
 import os
@@ -70,6 +72,7 @@ OPERATOR = ("bench-operator", "bench-operator-password")
 STARTUP_TIMEOUT_S = 60.0
 DRAIN_TIMEOUT_S = 60.0  # after the load stops: gateway queues empty, every alarm shown
 HEALTH_INTERVAL_S = 10.0
+FLOOR_ALARMS = 50
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -473,6 +476,49 @@ def run_phase(
     return result
 
 
+def floor_probe(
+    cluster: Cluster, template: str, keys: dict[int, bytes], token: str, workdir: Path
+) -> dict[str, float]:
+    """The monitor path alone, no load: single SOS posts straight to one instance, one at a time,
+    timed to the operator's stream. What the load adds is the rest of the figures."""
+    db_url = cluster.new_database(template=template)
+    port = free_port()
+    monitor = start_monitor(db_url, port, 60, workdir / "monitor-floor.log")
+    base = f"http://127.0.0.1:{port}"
+    operator = Operator(base)
+    operator.start()
+    stream_ms, post_ms = [], []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as gw:
+        for d in sorted(keys)[:FLOOR_ALARMS]:
+            item = {
+                "frame": frames.encode(ft.SOS, d, 1, (88, 0, 0), keys[d]).hex(),
+                "received_at": dt.datetime.now(dt.UTC).isoformat(),
+                "link": "ble",
+                "rssi": -60,
+                "location": None,
+            }
+            t0 = time.monotonic()
+            gw.post("/v1/frames", json={"frames": [item]}).raise_for_status()
+            post_ms.append((time.monotonic() - t0) * 1000)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                seen = [t for t, _, dev in operator.shown if dev == d]
+                if seen:
+                    stream_ms.append((seen[0] - t0) * 1000)
+                    break
+                time.sleep(0.0005)
+            time.sleep(0.05)
+    operator.stop()
+    monitor.send_signal(signal.SIGINT)
+    monitor.wait(15)
+    return {
+        "floor_alarms": len(stream_ms),
+        "floor_stream_p50_ms": round(pct(stream_ms, 50), 1),
+        "floor_stream_p99_ms": round(pct(stream_ms, 99), 1),
+        "floor_post_p50_ms": round(pct(post_ms, 50), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fobs", type=int, default=10_000)
@@ -495,6 +541,7 @@ def main() -> None:
             f"{args.gateways} gateway processes, {args.duration:.0f} s per phase; "
             f"set-up {time.monotonic() - started:.0f} s"
         )
+        print(json.dumps(floor_probe(cluster, template, keys, tokens[0], workdir)))
         phases = []
         for instances, kill in ((1, False), (2, True)):
             r = run_phase(args, cluster, template, keys, tokens, instances, kill, workdir)
