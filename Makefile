@@ -48,6 +48,7 @@ bench: setup
 	$(PY) bench/firmware_cost.py
 	$(PY) bench/ingest.py
 	$(PY) bench/alarm_latency.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis
