@@ -6,7 +6,8 @@
 Prints JSON lines on stdout: first {"event": "ready", "pty": ...}, then every feedback pattern,
 frame sent, downlink and log line. Reads control commands as lines on stdin:
     sos | press | fall | trace [SISFALL_FILE] | cancel | link down | link up | battery N |
-    reboot | power-cut | power-cut-after N | status | checkin N | checkout | walk on|off | sensor fail|ok | quit
+    reboot | power-cut | power-cut-after N | status | checkin N | checkout | walk on|off |
+    sensor fail|ok | quit
 """
 
 import argparse
