@@ -352,16 +352,14 @@ class Rig:
             filler = self.queue_dir / "filler"
             self._filler = filler
             try:
-                with open(filler, "wb") as f:
-                    chunk = b"\0" * 65536
-                    with contextlib.suppress(OSError):
-                        while True:
-                            f.write(chunk)
-                            f.flush()
-                with contextlib.suppress(OSError), open(filler, "ab") as f:
-                    while True:  # the last few bytes too
-                        f.write(b"\0" * 512)
-                        f.flush()
+                fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                try:
+                    for size in (65536, 4096, 512, 1):  # to the last byte
+                        with contextlib.suppress(OSError):
+                            while True:
+                                os.write(fd, b"\0" * size)
+                finally:
+                    os.close(fd)
                 yield
             finally:
                 filler.unlink(missing_ok=True)
@@ -382,6 +380,8 @@ class Rig:
         replug makes each fob resend its outbox now, as it does when it comes back in range,
         instead of after the firmware's backoff (up to 60 s)."""
         self.clock_jump(0)
+        for fob in self.fobs:
+            fob.command("power-cut-after -1")  # a torn write still armed would be a fault
         if self._filler is not None:
             self._filler.unlink(missing_ok=True)
         if self.monitor is None or not self.monitor.alive:

@@ -86,10 +86,11 @@ def _apply(rig: Rig, fault: tuple[Any, ...]) -> None:
     TOTALS[f"fault.{kind}"] += 1
 
 
-def _ack_open(rig: Rig) -> None:
+def _ack_open(rig: Rig, acked: set[int]) -> None:
     try:
         for a in rig.alarms():
             if a["status"] == "open" and rig.acknowledge(a["id"]):
+                acked.add(a["id"])
                 TOTALS["acks"] += 1
     except httpx.HTTPError:
         TOTALS["ack_attempt_failed"] += 1  # the monitor is down or locked: the operator retries
@@ -129,8 +130,14 @@ def _converge(rig: Rig) -> tuple[Counter[tuple[int, int]], dict[int, dict[str, A
         time.sleep(POLL_S)
 
 
-def _check_help(rig: Rig, by_id: dict[int, dict[str, Any]]) -> None:
+def _check_help(
+    rig: Rig, by_id: dict[int, dict[str, Any]], during: set[int], cuts: dict[int, int]
+) -> None:
+    """Every acknowledged alarm's ACK_HELP reaches its fob. One loss is known and allowed:
+    an ACK_HELP acknowledged during the faults whose fob lost power in the same schedule
+    (the fob confirms nothing back, see docs/reliability.md); it is counted, not hidden."""
     want: set[tuple[int, int]] = set()
+    excusable: set[tuple[int, int]] = set()
     for alarm_id, a in by_id.items():
         if a["status"] == "open":
             assert rig.acknowledge(alarm_id), f"cannot acknowledge alarm {alarm_id}"
@@ -138,10 +145,19 @@ def _check_help(rig: Rig, by_id: dict[int, dict[str, Any]]) -> None:
         c = rig.counter_of(alarm_id)
         assert c is not None
         want.add((a["device_id"], c))
+        cut = any(
+            s.power_cuts > cuts[s.device_id] for s in rig.states if s.device_id == a["device_id"]
+        )
+        if alarm_id in during and cut:
+            excusable.add((a["device_id"], c))
     deadline = time.monotonic() + HELP_S
     while True:
         got = {(s.device_id, c) for s in rig.states for c in list(s.ack_help)}
         if want <= got:
+            return
+        if want - got <= excusable and time.monotonic() > deadline - HELP_S / 2:
+            TOTALS["ack_help_lost_to_power_cut"] += len(want - got)
+            rig.note(f"ACK_HELP lost to a fob power cut: {sorted(want - got)}")
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"acknowledged but no ACK_HELP on the fob: {sorted(want - got)}")
@@ -161,6 +177,8 @@ def _check_help(rig: Rig, by_id: dict[int, dict[str, Any]]) -> None:
 def test_no_alarm_lost_or_doubled_and_every_ack_reaches_the_fob(
     rig: Rig, schedule: list[dict[str, Any]]
 ) -> None:
+    acked_during: set[int] = set()
+    cuts = {s.device_id: s.power_cuts for s in rig.states}
     for step in schedule:
         if step["sos"] is not None:
             rig.note(f"sos on fob {step['sos']}")
@@ -169,7 +187,7 @@ def test_no_alarm_lost_or_doubled_and_every_ack_reaches_the_fob(
             time.sleep(step["lead_s"])
         _apply(rig, step["fault"])
         if step["ack"]:
-            _ack_open(rig)
+            _ack_open(rig, acked_during)
     rig.note("heal")
     rig.heal()
     shown, by_id = _converge(rig)
@@ -178,12 +196,13 @@ def test_no_alarm_lost_or_doubled_and_every_ack_reaches_the_fob(
     unknown = sorted(set(shown) - set(expected))
     assert not doubled, f"alarms shown more than once: {doubled}"
     assert not unknown, f"alarms shown that no fob raised: {unknown}"
-    _check_help(rig, by_id)
+    _check_help(rig, by_id, acked_during, cuts)
     # The live stream: never an alarm the API does not know, never one created twice.
     created = Counter(
         e["id"] for e in list(rig.stream_events) if e["kind"] == "sos" and e["status"] == "open"
     )
-    assert set(created) <= set(by_id), "the stream showed an alarm the API does not have"
+    known = {a["id"] for a in rig.alarms()}  # now: a late SOS may have landed since
+    assert set(created) <= known, "the stream showed an alarm the API does not have"
     TOTALS["schedules"] += 1
     TOTALS["alarms"] = len(expected)
     TOTALS["alarms_seen_live"] = len(created)
