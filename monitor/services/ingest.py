@@ -44,6 +44,7 @@ _ALARM_KINDS = {
 }
 # Kinds where a repeat while one is open adds to the open alarm instead of a new card.
 _COALESCED = {"checkin_overdue", "low_battery"}
+_RESEND_MAY_CHANGE = ("age_s", "age_lower_bound")
 _LOCATED = set(_ALARM_KINDS) | {ft.CHECKIN_START, ft.CHECKIN_STOP}
 
 
@@ -194,6 +195,21 @@ def _known_frames(session: Session, parsed: list[_Parsed]) -> dict[tuple[int, in
     return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
 
+def _resent(seen: bytes, frame: frames.Frame, key: bytes) -> bool:
+    """The fob signs every send afresh with the alarm's current age (firmware `frame_for`) and
+    marks the age a lower bound after a reboot, so a resend after a lost ack differs from the
+    stored frame in those fields only. Anything else under the same counter is a reused one."""
+    try:
+        first = frames.decode(seen, key, ft.UPLINK)
+    except ProtocolError:
+        return False
+    a, b = first.as_dict(), frame.as_dict()
+    for name in _RESEND_MAY_CHANGE:
+        a.pop(name, None)
+        b.pop(name, None)
+    return bool(a == b)
+
+
 def _count_rejections(
     session: Session, batch: _Batch, gateway_id: int | None, now: dt.datetime
 ) -> None:
@@ -258,14 +274,15 @@ def _apply(
         if device.revoked_at is not None:
             _reject(batch, p.index, "revoked_device", p.device_id, p.counter)
             continue
+        key = keybox.open(device.id, device.key_sealed)
         try:
-            frame = frames.decode(p.raw, keybox.open(device.id, device.key_sealed), ft.UPLINK)
+            frame = frames.decode(p.raw, key, ft.UPLINK)
         except ProtocolError as e:
             _reject(batch, p.index, e.reason, p.device_id, p.counter)
             continue
         seen = known.get((p.device_id, p.counter))
         if seen is not None:
-            if seen == p.raw:
+            if seen == p.raw or _resent(seen, frame, key):
                 # Already stored (another gateway, or a resend after a lost ack): ack again.
                 ack = downlink_ack(keybox, device, p.counter)
                 batch.results[p.index] = Result("duplicate", None, p.device_id, p.counter, ack)
