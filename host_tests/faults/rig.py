@@ -392,6 +392,9 @@ class Rig:
             fob.command("link down")
             fob.command("link up")
 
+    def gateway_log(self) -> str:
+        return (self.tmp / "gateway" / "gateway.log").read_text(errors="replace")
+
     def alarms(self) -> list[dict[str, Any]]:
         r = self.http.get("/v1/alarms", params={"status": "all", "limit": 1000})
         r.raise_for_status()
