@@ -67,6 +67,7 @@ class FobState:
         self.ack_help: Counter[int] = Counter()  # ACK_HELP downlinks accepted, by alarm counter
         self.help_coming = 0  # "help_coming" feedback patterns played
         self.power_cuts = 0
+        self.heartbeats = 0  # heartbeats the fob raised (it speaks: the gateway binds it)
 
     def __call__(self, fob: SimFob, ev: dict[str, Any]) -> None:
         name = ev.get("event")
@@ -83,6 +84,8 @@ class FobState:
                 self.help_coming += 1
             elif name == "power_cut":
                 self.power_cuts += 1
+            elif name == "raised" and ev.get("type") == "heartbeat":
+                self.heartbeats += 1
 
 
 class Rig:

@@ -31,6 +31,9 @@ def test_ack_help_polled_before_a_kill_reaches_the_fob_after_restart(rig: Rig) -
     counter = max(fob.raised)
     _wait(lambda: any(rig.counter_of(a["id"]) == counter for a in rig.alarms()), "the alarm")
     alarm = next(a for a in rig.alarms() if rig.counter_of(a["id"]) == counter)
+    # Start right after a heartbeat: the next is HEARTBEAT_S away, longer than what follows.
+    beats = fob.heartbeats
+    _wait(lambda: fob.heartbeats > beats, "a heartbeat", 2 * HEARTBEAT_S)
     # Restart: the new gateway has not heard from the fob yet, so the ACK_HELP waits in it.
     rig.kill_gateway(0.0)
     time.sleep(1.0)
