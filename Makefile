@@ -39,14 +39,15 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Until the gateway and monitor land, the system is the protocol: show what it costs.
 run: setup
-	$(PY) bench/frame_sizes.py
+	$(PY) -m gateway.demo
 
 bench: setup
 	$(PY) bench/frame_sizes.py
 	$(PY) bench/fall_eval.py
 	$(PY) bench/firmware_cost.py
+	$(PY) bench/ingest.py
+	$(PY) bench/alarm_latency.py
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import select
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,8 +38,8 @@ from gateway.localstack import (  # noqa: E402
     Demo,
     Operator,
     Proc,
-    child_env,
     free_port,
+    pair_fob,
     start_air,
     start_gateway,
     start_monitor,
@@ -155,23 +154,7 @@ def ble_setup(work: Path, url: str, demo: Demo, procs: list[Proc]) -> tuple[BleS
     )
     hci = f"tcp-client:127.0.0.1:{gw_air}"
     allow = work / "gateway" / "fobs.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "gateway",
-            "pair",
-            "--allowlist",
-            str(allow),
-            "--ble-hci",
-            hci,
-        ],
-        env=child_env({}),
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    pair_fob(allow, hci).check_returncode()
     gateway = start_gateway(
         work / "gateway",
         url,

@@ -100,11 +100,13 @@ def deploy_mpy(mp: MicroPython) -> int:
                 dirs.add("/mpy/" + "/".join(rel.parts[:i]))
             files.append(("/mpy/" + str(rel.with_suffix(".mpy")), out.read_bytes()))
     mkdirs = "import os\n" + "".join(
-        f"try:\n    os.mkdir({d!r})\nexcept OSError:\n    pass\n" for d in sorted(dirs))
+        f"try:\n    os.mkdir({d!r})\nexcept OSError:\n    pass\n" for d in sorted(dirs)
+    )
     mp.exec(mkdirs)
     for path, data in files:
         mp.exec(f"_f = open({path!r}, 'wb')\n_f.write(bytes.fromhex({data.hex()!r}))\n_f.close()")
     return sum(len(d) for _, d in files)
+
 
 # A walk, an impact and lying still, repeated: every branch of the detector is exercised.
 TRACE = """
@@ -121,7 +123,9 @@ def _trace(n):
     return out[:n]
 """
 
-STEP_BENCH = TRACE + """
+STEP_BENCH = (
+    TRACE
+    + """
 from firmware.fall_detector import FallDetector
 def _bench_steps(n):
     import time
@@ -134,13 +138,20 @@ def _bench_steps(n):
     t1 = time.ticks_us() if hasattr(time, 'ticks_us') else int(time.perf_counter() * 1e6)
     return (t1 - t0) / n
 """
+)
 
 
 def sos_latency(mp: MicroPython) -> int:
     worst = 0
     for phase in range(0, 10):
-        log = mp.call("hardware.sim.scenario:run", f"/bench_sos{phase}",
-                      [["wait", 100 + phase], ["hold", 2200], ["wait", 100]], 7, "00" * 16, {})
+        log = mp.call(
+            "hardware.sim.scenario:run",
+            f"/bench_sos{phase}",
+            [["wait", 100 + phase], ["hold", 2200], ["wait", 100]],
+            7,
+            "00" * 16,
+            {},
+        )
         for t, h in log["sent"]:
             if int(h[:2], 16) & 0x1F == 0x01:
                 worst = max(worst, t - (100 + phase) - 2000)
@@ -176,15 +187,19 @@ def main() -> None:
     print(f"fall step, MicroPython:    {step_mpy:.2f} us")
     print(f"fall step, CPython:        {step_cpy:.2f} us")
     print(f"ESP32 estimate at 50 Hz:   {cpu_pct:.2f} % CPU (assumes {ESP32_SLOWDOWN}x slower)")
-    print(json.dumps({
-        "heap_after_boot_bytes": heap,
-        "heap_modules_bytes": code,
-        "sos_press_to_frame_ms_virtual": latency,
-        "fall_step_us_mpy": round(step_mpy, 2),
-        "fall_step_us_cpython": round(step_cpy, 2),
-        "fall_cpu_pct_esp32_est": round(cpu_pct, 3),
-        "esp32_slowdown_assumed": ESP32_SLOWDOWN,
-    }))
+    print(
+        json.dumps(
+            {
+                "heap_after_boot_bytes": heap,
+                "heap_modules_bytes": code,
+                "sos_press_to_frame_ms_virtual": latency,
+                "fall_step_us_mpy": round(step_mpy, 2),
+                "fall_step_us_cpython": round(step_cpy, 2),
+                "fall_cpu_pct_esp32_est": round(cpu_pct, 3),
+                "esp32_slowdown_assumed": ESP32_SLOWDOWN,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import termios
 import tty
@@ -29,8 +28,8 @@ from gateway.localstack import (
     Demo,
     Proc,
     SimFob,
-    child_env,
     free_port,
+    pair_fob,
     start_air,
     start_gateway,
     start_monitor,
@@ -38,6 +37,7 @@ from gateway.localstack import (
 
 WORK = Path("var/demo")
 BLE_FOB_ADDRESS = "F0:00:00:00:00:02"
+DEMO_SITE = ("--lat", "51.5072", "--lon", "-0.1276", "--accuracy-m", "25")  # a London office
 PAIR_TIMEOUT_S = 20.0
 # What the person at the terminal is told about, from the fobs' JSON event lines.
 SHOWN = {
@@ -132,26 +132,7 @@ def main() -> None:
         hci = f"tcp-client:127.0.0.1:{gw_air}"
         allow = WORK / "gateway" / "paired-fobs.json"
         say("pairing the BLE fob: vigil gateway pair ...")
-        pair = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway.cli",
-                "gateway",
-                "pair",
-                "--allowlist",
-                str(allow),
-                "--ble-hci",
-                hci,
-                "--address",
-                BLE_FOB_ADDRESS,
-                "--timeout",
-                str(PAIR_TIMEOUT_S),
-            ],
-            env=child_env({}),
-            capture_output=True,
-            text=True,
-        )
+        pair = pair_fob(allow, hci, BLE_FOB_ADDRESS, PAIR_TIMEOUT_S)
         if pair.returncode != 0:
             say(f"BLE pairing failed, continuing on serial only: {pair.stderr.strip()}")
         gateway = start_gateway(
@@ -159,6 +140,9 @@ def main() -> None:
             url,
             demo.gateway_token,
             [str(WORK / "fob1.tty")],
+            # The demo gateway stands at a fixed site, so alarms arrive with a location (sent with
+            # alarms and check-ins only, never as tracking).
+            *DEMO_SITE,
             *(
                 ["--ble", "--ble-hci", hci, "--allowlist", str(allow)]
                 if pair.returncode == 0

@@ -128,6 +128,20 @@ def wait_http(url: str, proc: Proc, timeout: float = STARTUP_TIMEOUT_S) -> None:
     raise RuntimeError(f"{proc.name} did not answer on {url}; see {proc.log_path}")
 
 
+def pair_fob(
+    allowlist: Path, hci: str, address: str | None = None, timeout_s: float = 15.0
+) -> subprocess.CompletedProcess[str]:
+    """`vigil gateway pair` in a child process, as an engineer runs it: bonds with the fob (the
+    one at `address`, or the first pairable one) and records it in the gateway's allowlist."""
+    argv = [sys.executable, "-m", "gateway.cli", "gateway", "pair", "--allowlist", str(allowlist)]
+    argv += ["--ble-hci", hci, "--timeout", str(timeout_s)]
+    if address is not None:
+        argv += ["--address", address]
+    return subprocess.run(
+        argv, env=child_env({}), capture_output=True, text=True, timeout=timeout_s + 45
+    )
+
+
 def start_gateway(
     workdir: Path, monitor_url: str, token: str, serial_ports: list[str], *extra: str
 ) -> Proc:

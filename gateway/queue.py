@@ -35,6 +35,12 @@ CREATE TABLE IF NOT EXISTS frames (
 );
 CREATE INDEX IF NOT EXISTS frames_order ON frames (priority, id);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_downlinks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id INTEGER NOT NULL,
+    frame BLOB NOT NULL,
+    at REAL NOT NULL
+);
 """
 
 
@@ -151,6 +157,29 @@ class FrameQueue:
     def depth(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+
+    def hold_downlink(self, device_id: int, frame: bytes, at: float, keep: int) -> None:
+        """Keep a downlink for a fob that is not connected (the newest `keep` per fob)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO pending_downlinks (device_id, frame, at) VALUES (?, ?, ?)",
+                (device_id, bytes(frame), at),
+            )
+            self._db.execute(
+                "DELETE FROM pending_downlinks WHERE device_id = ? AND id NOT IN (SELECT id FROM"
+                " pending_downlinks WHERE device_id = ? ORDER BY id DESC LIMIT ?)",
+                (device_id, device_id, keep),
+            )
+
+    def take_downlinks(self, device_id: int, since: float) -> list[bytes]:
+        """The held downlinks for a fob newer than `since`, oldest first; forgets them all."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT frame FROM pending_downlinks WHERE device_id = ? AND at >= ? ORDER BY id",
+                (device_id, since),
+            ).fetchall()
+            self._db.execute("DELETE FROM pending_downlinks WHERE device_id = ?", (device_id,))
+        return [bytes(r[0]) for r in rows]
 
     def get_state(self, key: str) -> str | None:
         with self._lock:

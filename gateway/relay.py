@@ -15,7 +15,7 @@ import functools
 import json
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -72,8 +72,6 @@ class Relay:
         self._wake = asyncio.Event()
         self._origin: dict[bytes, FobLink] = {}  # frame bytes -> the link it arrived on
         self._by_device: dict[int, FobLink] = {}
-        # device id -> (arrival, frame, downlink item id), for fobs not connected right now
-        self._pending: dict[int, deque[tuple[float, bytes, int]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._arrived: dict[bytes, tuple[float, float]] = {}  # only while timing is logged
 
@@ -250,20 +248,10 @@ class Relay:
         if self._by_device.get(device_id) is not link:
             self._by_device[device_id] = link
             link.device_id = device_id
-            for _ts, frame, _id in self._take_pending(device_id):
+            # Held in the queue file, so a gateway restart does not lose an ACK_HELP.
+            since = time.time() - PENDING_DOWNLINK_TTL_S
+            for frame in self.queue.take_downlinks(device_id, since):
                 self._spawn(self._deliver(link, frame, "downlink"))
-
-    def _take_pending(self, device_id: int) -> list[tuple[float, bytes, int]]:
-        q = self._pending.pop(device_id, None)
-        cutoff = time.monotonic() - PENDING_DOWNLINK_TTL_S
-        return [] if q is None else [(ts, f, i) for ts, f, i in q if ts >= cutoff]
-
-    def _durable_cursor(self, cursor: int) -> int:
-        # Pending downlinks live only in memory: the cursor we persist stays before the oldest
-        # one, so a gateway restarted (or killed) before its fob spoke fetches it again instead
-        # of losing an ACK_HELP. Items after it are delivered twice; the fob drops repeats.
-        held = [i - 1 for q in self._pending.values() for _ts, _f, i in q]
-        return min([cursor, *held])
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -292,15 +280,14 @@ class Relay:
                 continue
             for item in items:
                 self._route_downlink(item)
-            self.queue.set_state(CURSOR_KEY, str(self._durable_cursor(cursor)))
+            self.queue.set_state(CURSOR_KEY, str(cursor))
 
     def _route_downlink(self, item: DownlinkItem) -> None:
         link = self._by_device.get(item.device_id)
         if link is not None and link.connected:
             self._spawn(self._deliver(link, item.frame, "downlink"))
             return
-        q = self._pending.setdefault(item.device_id, deque(maxlen=PENDING_DOWNLINK_MAX))
-        q.append((time.monotonic(), item.frame, item.id))
+        self.queue.hold_downlink(item.device_id, item.frame, time.time(), PENDING_DOWNLINK_MAX)
         self.counters["downlink_pending"] += 1
 
     async def _health(self) -> None:

@@ -184,6 +184,7 @@ class BleLink:
         self._device_id = device_id or 0
         self._pairing_window_s = pairing_window_s
         self._inbox = queue.Queue()
+        self._in_range = True
         self._fob = None
         self.ble = None
         self.error = None
@@ -217,12 +218,14 @@ class BleLink:
 
     @property
     def up(self):
-        return self.ble is not None and self.ble.ready
+        return self._in_range and self.ble is not None and self.ble.ready
 
     @up.setter
     def up(self, value):
         # run_fob's `link down` / `link up`: on BLE that is walking out of and back into range.
-        self.set_in_range(bool(value))
+        # Out of range takes effect at once for sending; the disconnect follows on our thread.
+        self._in_range = bool(value)
+        self.set_in_range(self._in_range)
 
     def attach(self, fob, admin=None):
         self._fob = fob  # admin ignored: provisioning is serial only

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from gateway.localstack import pair_fob
 from hardware.sim.ble import BleLink
 from host_tests.gateway.conftest import KEYS
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor, free_port
@@ -66,25 +67,7 @@ def test_pair_then_run_over_the_simulated_air(monitor: ContractMonitor, tmp_path
         link.attach(firmware)
         allow = tmp_path / "fobs.json"
         hci = f"tcp-client:127.0.0.1:{gw_port}"
-        pair = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gateway.cli",
-                "gateway",
-                "pair",
-                "--allowlist",
-                str(allow),
-                "--ble-hci",
-                hci,
-                "--timeout",
-                "10",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        pair = pair_fob(allow, hci, timeout_s=10)
         assert pair.returncode == 0, pair.stderr
         assert "F0:00:00:00:00:07" in allow.read_text()
         link.ble.pairable = False  # the pairing window closes; the bond must carry the rest

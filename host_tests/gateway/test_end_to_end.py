@@ -4,7 +4,6 @@ as processes, a fob on a real pty (or on emulated BLE), an operator on the live 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,17 +69,7 @@ def _read_until(fob: WireFob, pty: PtyFob, pred: object, timeout: float = 10.0) 
 
 
 def _wait_link(pty: PtyFob, gw: Proc) -> None:
-    # pyserial flushes input when it opens the port: write only once the gateway has it open.
-    deadline = time.monotonic() + 15
-    fd_dir = f"/proc/{gw.popen.pid}/fd"
-    while time.monotonic() < deadline:
-        try:
-            if any(os.path.realpath(f"{fd_dir}/{fd}") == pty.path for fd in os.listdir(fd_dir)):
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the gateway never opened the pty")
+    pty.wait_opened_by(gw.popen.pid)
 
 
 def test_sos_over_serial_reaches_the_operator_and_help_comes_back(

@@ -4,8 +4,6 @@ button-held SOS on a pty fob and on an emulated-BLE fob that is out of range whe
 from __future__ import annotations
 
 import queue
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +19,8 @@ from gateway.localstack import (  # noqa: E402
     Operator,
     Proc,
     SimFob,
-    child_env,
     free_port,
+    pair_fob,
     start_air,
     start_gateway,
     start_monitor,
@@ -106,27 +104,7 @@ def test_ble_fob_out_of_range_raises_sos_and_it_arrives_on_reconnect(
     system["fobs"].append(fob)
     hci = f"tcp-client:127.0.0.1:{gw_air}"
     allow = tmp / "gw" / "fobs.json"
-    pair = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "gateway",
-            "pair",
-            "--allowlist",
-            str(allow),
-            "--ble-hci",
-            hci,
-            "--address",
-            BLE_ADDRESS,
-            "--timeout",
-            "15",
-        ],
-        env=child_env({}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    pair = pair_fob(allow, hci, BLE_ADDRESS, 15)
     assert pair.returncode == 0, pair.stderr
     procs.append(
         start_gateway(

@@ -67,8 +67,7 @@ def test_kill_9_with_frames_queued_then_restart_delivers_each_exactly_once(
     monitor.stop()  # the monitor is unreachable, so frames pile up in the gateway's queue
     gw = _gateway(monitor, pty_fob.path, queue)
     try:
-        _until(lambda: queue.exists(), 15, "the gateway to open its queue")
-        time.sleep(0.5)  # the port is opened right after the queue
+        pty_fob.wait_opened_by(gw.pid)
         sent = [fob.frame() for _ in range(20)]
         for raw in sent:
             fob.send(raw)

@@ -146,7 +146,7 @@ def test_a_frame_the_monitor_cannot_parse_is_held_back_and_blocks_nothing(
         await asyncio.to_thread(monitor.start)
         await wait_for(lambda: len(monitor.accepted) == 2, timeout=15)
         assert [a["frame"] for a in monitor.accepted] == [good1, good2]
-        await wait_for(lambda: relay.counters["held_frame"] == 1)
+        await wait_for(lambda: relay.counters["held_frame"] == 1 and relay.queue.depth() == 1)
         held = relay.queue.batch(10)
         assert [q.frame for q in held] == [poison] and held[0].held  # kept, not deleted
 
@@ -269,3 +269,37 @@ def test_a_failing_transport_is_restarted_and_serial_keeps_relaying(
             queue.close()
 
     asyncio.run(main())
+
+
+def test_help_for_a_fob_away_survives_a_gateway_restart(
+    monitor: ContractMonitor, tmp_path: Path
+) -> None:
+    # The operator acknowledges while the fob is unplugged and the gateway restarts meanwhile:
+    # ACK_HELP is held in the queue file and delivered once the fob is back and heard from.
+    first = PtyFob()
+    fob = WireFob(DEV_A, KEYS[DEV_A], first.write)
+    help_ = frames.encode(frame_types.ACK_HELP, DEV_A, 900, (1,), KEYS[DEV_A])
+
+    async def before(relay: Relay) -> None:
+        fob.send(fob.frame())
+        await wait_for(lambda: relay.queue.depth() == 0 and len(monitor.accepted) == 1)
+        first.close()  # unplugged
+        await wait_for(lambda: relay.counters["link_down"] == 1)
+        monitor.push_downlink(DEV_A, help_)
+        await wait_for(lambda: relay.counters["downlink_pending"] == 1)
+
+    second = PtyFob()
+
+    async def after(relay: Relay) -> None:
+        fob._write = second.write
+        fob.send(fob.frame())  # heard from again: the monitor vouches for it, help follows
+        await wait_for(
+            lambda: any(f.ftype == frame_types.ACK_HELP for f in fob.received),
+            poll=lambda: fob.feed(second.read()),
+        )
+
+    try:
+        asyncio.run(_with_relay(monitor, [first.path], tmp_path, before))
+        asyncio.run(_with_relay(monitor, [second.path], tmp_path, after))  # same queue file
+    finally:
+        second.close()

@@ -79,14 +79,13 @@ def db_url(seeded_db: tuple[str, Seeded]) -> str:
 
 
 def make_settings(db_url: str, **kw: Any) -> Settings:
-    return Settings(
-        database_url=db_url,
-        environment="test",
-        run_scheduler=False,
-        master_key="test-master-key-" + "x" * 32,
-        secret_key="test-secret-key-" + "y" * 32,
-        **kw,
-    )
+    base: dict[str, Any] = {
+        "environment": "test",
+        "run_scheduler": False,  # tests drive supervision with chosen clocks
+        "master_key": "test-master-key-" + "x" * 32,
+        "secret_key": "test-secret-key-" + "y" * 32,
+    }
+    return Settings(database_url=db_url, **{**base, **kw})
 
 
 @dataclass

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from host_tests.monitor.conftest import (
+    ADMIN_PASSWORD,
     OPERATOR_PASSWORD,
     LiveServer,
     gateway_client,
@@ -93,4 +94,51 @@ def test_operator_sees_sos_live_acknowledges_resolves_and_reads_audit_trail(
 
     page.goto(live_server.url + "/devices")
     expect(page.locator("table.grid").first).to_contain_text("80 %")
+    page.close()
+
+
+def test_queue_catches_up_on_alarms_raised_while_the_stream_was_down(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    page = browser.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    # The network to the stream is down from the start; the rest of the page loads.
+    page.route("**/v1/alarms/stream", lambda route: route.abort())
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", OPERATOR_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Alarm queue")
+    expect(page.locator("#live")).to_have_text("reconnecting…")
+    with gateway_client(live_server.url) as gw:
+        gw.post("/v1/frames", json={"frames": [sos(40)]}).raise_for_status()
+    page.wait_for_timeout(500)
+    expect(page.locator(".alarm")).to_have_count(0)  # raised during the outage: not pushed
+    page.unroute("**/v1/alarms/stream")
+    # EventSource reconnects by itself; the queue then reloads what it missed.
+    expect(page.locator("#live")).to_have_text("live", timeout=20_000)
+    expect(page.locator(".alarm")).to_have_count(1)
+    expect(page.locator(".alarm").first).to_contain_text("SOS")
+    page.close()
+
+
+def test_admin_provisions_a_fob_and_sees_its_key_once(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    page = browser.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(live_server.url + "/devices")
+    page.select_option("#provision select[name=worker_id]", label="Sam Rivera")
+    page.click("#provision button[type=submit]")
+    key = page.locator("#new-key-hex")
+    expect(key).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
+    shown = key.text_content()
+    assert shown
+    page.reload()
+    expect(page.locator("table.grid").first).to_contain_text("Sam Rivera")
+    assert shown not in page.content()  # never again
     page.close()

@@ -134,12 +134,18 @@ def _identify(request: Request, session: Session) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def csrf_matches(sent: str, expected: str) -> bool:
+    # Bytes, not str: compare_digest raises on non-ASCII text, and a header or form field can
+    # hold anything; a mismatch must be a 403, never a 500.
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
 def _csrf_ok(request: Request, p: Principal) -> None:
     # Cookies ride along on cross-site requests; a header the attacker's page cannot read or
     # set proves the request came from our own console.
     if p.via_cookie and request.method not in _SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not p.csrf_token or not hmac.compare_digest(sent, p.csrf_token):
+        if not p.csrf_token or not csrf_matches(sent, p.csrf_token):
             raise CsrfFailed("missing or wrong X-CSRF-Token header; reload the console page")
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from monitor.api.hardening import BodyLimit, SecurityHeaders
 from monitor.api.routes import (
     alarms,
     auth,
@@ -72,7 +73,11 @@ def create_app(
     app.state.db = db
     app.state.keybox = KeyBox(settings.master_key)
     app.state.hub = hub
-    app.state.throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
+    app.state.throttle = LoginThrottle(
+        settings.login_max_failures,
+        settings.login_window_s,
+        settings.login_max_failures_per_address,
+    )
     app.state.notifier = the_notifier
 
     @app.exception_handler(MonitorError)
@@ -94,4 +99,6 @@ def create_app(
         app.include_router(module.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)  # outermost: refuses oversized bodies before anything reads them
     return app

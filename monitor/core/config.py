@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     run_scheduler: bool = True
     login_max_failures: int = 5
     login_window_s: int = 300  # failures counted over 5 minutes per address+user
+    # Per address over all usernames (password spraying). Behind a reverse proxy, run uvicorn
+    # with --proxy-headers or every client shares the proxy's address and this limit.
+    login_max_failures_per_address: int = 20
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

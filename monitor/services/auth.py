@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,30 +21,54 @@ ROLES = ("operator", "admin")
 
 
 class LoginThrottle:
-    """Failed logins per (address, username) in a sliding window; success does not reset it,
-    so an attacker cannot interleave a known-good account to keep guessing."""
+    """Failed logins in a sliding window, per (address, username) and per address over all
+    usernames: the second stops one address spraying a common password across many accounts.
+    Success does not reset either, so an attacker cannot interleave a known-good account to
+    keep guessing. Emptied entries are dropped, so random usernames cannot grow memory."""
 
-    def __init__(self, max_failures: int, window_s: int) -> None:
+    def __init__(
+        self, max_failures: int, window_s: int, max_per_address: int | None = None
+    ) -> None:
         self.max_failures = max_failures
+        self.max_per_address = max_per_address or 4 * max_failures
         self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> int:
+        q = self._failures.get(key)
+        if q is None:
+            return 0
+        while q and q[0] < now - self.window_s:
+            q.popleft()
+        if not q:
+            del self._failures[key]
+            return 0
+        return len(q)
 
     def check(self, address: str, username: str) -> None:
         with self._lock:
-            q = self._failures[(address, username.lower())]
-            cutoff = time.monotonic() - self.window_s
-            while q and q[0] < cutoff:
-                q.popleft()
-            if len(q) >= self.max_failures:
-                retry = int(q[0] + self.window_s - time.monotonic()) + 1
-                raise RateLimited(
-                    f"too many failed logins; try again in {retry} s", retry_after_s=retry
-                )
+            now = time.monotonic()
+            for key, limit in (
+                ((address, "user:" + username.lower()), self.max_failures),
+                ((address, "any"), self.max_per_address),
+            ):
+                if self._recent(key, now) >= limit:
+                    retry = int(self._failures[key][0] + self.window_s - now) + 1
+                    raise RateLimited(
+                        f"too many failed logins; try again in {retry} s", retry_after_s=retry
+                    )
 
     def failed(self, address: str, username: str) -> None:
         with self._lock:
-            self._failures[(address, username.lower())].append(time.monotonic())
+            now = time.monotonic()
+            for key in ((address, "user:" + username.lower()), (address, "any")):
+                self._failures.setdefault(key, deque()).append(now)
+
+    def tracked(self) -> int:
+        """Entries held in memory (for tests: bounded by recent failures, not by names tried)."""
+        with self._lock:
+            return len(self._failures)
 
 
 def create_user(
@@ -60,9 +85,17 @@ def create_user(
     return user
 
 
+@functools.cache
+def _no_such_user_hash() -> str:
+    # Verified against when the username does not exist, so an unknown name costs the same
+    # argon2 work as a wrong password: response time must not tell which accounts exist.
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    ok = verify_password(user.password_hash if user else _no_such_user_hash(), password)
+    if user is None or not user.active or not ok:
         raise NotAuthenticated("wrong username or password")
     return user
 

@@ -13,8 +13,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cryptography.exceptions import InvalidTag
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -187,12 +188,18 @@ def _known_frames(session: Session, parsed: list[_Parsed]) -> dict[tuple[int, in
     keys = {(p.device_id, p.counter) for p in parsed}
     if not keys:
         return {}
-    rows = session.execute(
-        select(FrameRecord.device_id, FrameRecord.counter, FrameRecord.raw).where(
-            tuple_(FrameRecord.device_id, FrameRecord.counter).in_(list(keys))
-        )
+    # Two plain IN lists, not a row-value IN: SQLite answers this from the (device_id, counter)
+    # unique index, where a tuple IN scans the whole table and slows as history grows. The
+    # cross product may match a few extra rows; the exact pairs are picked out below.
+    rows = session.execute(known_frames_statement(keys))
+    return {(r[0], r[1]): bytes(r[2]) for r in rows if (r[0], r[1]) in keys}
+
+
+def known_frames_statement(keys: set[tuple[int, int]]) -> Select[int, int, bytes]:
+    return select(FrameRecord.device_id, FrameRecord.counter, FrameRecord.raw).where(
+        FrameRecord.device_id.in_(sorted({k[0] for k in keys})),
+        FrameRecord.counter.in_(sorted({k[1] for k in keys})),
     )
-    return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
 
 def _resent(seen: bytes, frame: frames.Frame, key: bytes) -> bool:
@@ -274,7 +281,15 @@ def _apply(
         if device.revoked_at is not None:
             _reject(batch, p.index, "revoked_device", p.device_id, p.counter)
             continue
-        key = keybox.open(device.id, device.key_sealed)
+        try:
+            key = keybox.open(device.id, device.key_sealed)
+        except InvalidTag:
+            # A sealed key that will not open (a tampered row, a restore under another master
+            # key) is our fault, not the frame's. Refuse this one frame (no ack: the fob keeps
+            # it and resends) and count it for admins, rather than fail the whole batch and
+            # hold back every other fob's alarm in it.
+            _reject(batch, p.index, "key_unavailable", p.device_id, p.counter)
+            continue
         try:
             frame = frames.decode(p.raw, key, ft.UPLINK)
         except ProtocolError as e:

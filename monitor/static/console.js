@@ -31,10 +31,13 @@ const Vigil = (() => {
     });
   }
 
-  function live(onAlarm) {
+  function live(onAlarm, onConnect) {
     const badge = document.getElementById("live");
     const es = new EventSource("/v1/alarms/stream");
-    es.addEventListener("hello", () => { badge.textContent = "live"; badge.classList.remove("off"); });
+    es.addEventListener("hello", () => {
+      badge.textContent = "live"; badge.classList.remove("off");
+      if (onConnect) onConnect();
+    });
     es.addEventListener("alarm", (e) => onAlarm(JSON.parse(e.data)));
     es.onerror = () => { badge.textContent = "reconnecting…"; badge.classList.add("off"); };
     return es;
@@ -84,12 +87,25 @@ const Vigil = (() => {
       document.getElementById("nav-count").textContent = open || "";
       document.title = (open ? `(${open}) ` : "") + "Alarm queue · Vigil monitor";
     }
-    live((a) => {
+    function arrived(a) {
       const isNew = !alarms.has(a.id);
       alarms.set(a.id, a);
       if (isNew && a.status === "open") { fresh.add(a.id); beep(); setTimeout(() => fresh.delete(a.id), 3000); }
-      render();
-    });
+    }
+    // Events sent while the stream was down are gone: after every (re)connect, reload the
+    // active list so an alarm raised during a network blip still shows.
+    async function resync() {
+      try {
+        const r = await fetch("/v1/alarms?status=active", { credentials: "same-origin" });
+        if (!r.ok) { if (r.status === 401) location.href = "/login"; return; }
+        const active = await r.json();
+        const ids = new Set(active.map((a) => a.id));
+        for (const id of [...alarms.keys()]) if (!ids.has(id)) alarms.delete(id);
+        active.forEach(arrived);
+        render();
+      } catch (e) { /* the stream's own reconnect retries */ }
+    }
+    live((a) => { arrived(a); render(); }, resync);
     const btn = document.getElementById("sound");
     // Browsers keep audio suspended until the page is clicked: say so instead of staying silent.
     const label = () => {
@@ -136,5 +152,21 @@ const Vigil = (() => {
   }
 
   function generic() { if (document.getElementById("live")) live(() => {}); }
-  return { queue, alarm, generic };
+
+  function devices() {
+    const form = document.getElementById("provision");
+    if (!form) return;
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const f = new FormData(form);
+      const body = { board: f.get("board") };
+      if (f.get("worker_id")) body.worker_id = Number(f.get("worker_id"));
+      api("POST", "/v1/devices", body).then((r) => {
+        document.getElementById("new-id").textContent = r.device.id;
+        document.getElementById("new-key-hex").textContent = r.key;
+        document.getElementById("new-key").hidden = false;
+      }, (e) => { const p = document.getElementById("action-error"); p.textContent = e.message; p.hidden = false; });
+    });
+  }
+  return { queue, alarm, generic, devices };
 })();

@@ -101,3 +101,4 @@ def test_errors_are_json_with_a_message(env: Env) -> None:
         "message": "alarm 999999 does not exist",
         "alarm_id": 999999,
     }
+

@@ -56,3 +56,18 @@ def test_concurrent_gateways_store_each_frame_once_and_ack_every_copy(env: Env) 
         assert s.scalar(select(func.count()).select_from(Alarm)) == FRAMES // 8
         assert s.get(RejectionCount, "bad_tag").count == GATEWAYS  # type: ignore[union-attr]
         assert {a.device_id for a in s.scalars(select(Alarm))} == {DEVICE_ID}
+
+
+def test_duplicate_lookup_uses_the_index_not_a_table_scan(env: Env) -> None:
+    # A scan would make every batch slower as frame history grows.
+    db = env.app.state.db
+    with db.engine.connect() as conn:
+        stmt = ingest.known_frames_statement({(1, 2), (3, 4)})
+        sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        if db.is_sqlite:
+            plan = " ".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert "USING INDEX" in plan and "SCAN frames" not in plan
+        else:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # tiny table: force the choice
+            plan = " ".join(str(r) for r in conn.exec_driver_sql("EXPLAIN " + sql))
+            assert "Index" in plan and "Seq Scan" not in plan

@@ -20,6 +20,7 @@ from monitor.api.deps import (
     SessionDep,
     SettingsDep,
     ThrottleDep,
+    csrf_matches,
 )
 from monitor.api.routes.alarms import detail
 from monitor.api.routes.auth import login_user
@@ -120,7 +121,7 @@ def logout_form(
     session: SessionDep,
     csrf_token: Annotated[str, Form(max_length=100)],
 ) -> Response:
-    if csrf_token != p.csrf_token:
+    if not p.csrf_token or not csrf_matches(csrf_token, p.csrf_token):
         raise CsrfFailed("stale form; reload the page")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -189,6 +190,7 @@ def devices_page(
         devices=devices,
         gateways=gateways,
         rejections=rejections,
+        workers=session.scalars(select(Worker).order_by(Worker.name)).all(),
         nav="devices",
     )
 

@@ -52,9 +52,10 @@ async def get_downlink(
     db: DatabaseDep,
     hub: HubDep,
     after: int = Query(0, ge=0, le=2**63 - 1),
-    wait: float = Query(0, ge=0, le=MAX_WAIT_S),
+    wait: float = Query(0, ge=0, description=f"seconds to hold the poll; capped at {MAX_WAIT_S}"),
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + wait
+    # Capped, not refused: a gateway asking for longer still gets its frames.
+    deadline = time.monotonic() + min(wait, MAX_WAIT_S)
     while True:
         items, cursor = await run_in_threadpool(_fetch, db, after)
         left = deadline - time.monotonic()

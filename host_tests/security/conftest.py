@@ -1,0 +1,188 @@
+"""Security fixtures: a seeded database with every kind of credential already issued.
+
+The template is built once (argon2 hashing and migrations are the slow part) and copied per
+test, so each attack starts from the same known state and no attack can leak into the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from host_tests.monitor import conftest as monitor_conftest
+from host_tests.monitor.conftest import (
+    GATEWAY_TOKEN,
+    frame_item,
+    make_settings,
+)
+from host_tests.monitor.pg import Cluster
+from monitor.api.main import create_app
+from monitor.models import Alarm, User
+from monitor.seed import Seeded
+from monitor.services import alarms, auth, ingest, provisioning
+from protocol import frame_types as ft
+
+OTHER_GATEWAY_TOKEN = "vgw_second_gateway_token_for_replays"
+REVOKED_GATEWAY_TOKEN = "vgw_revoked_gateway_token"
+REVOKED_DEVICE_ID = 9
+REVOKED_DEVICE_KEY = bytes(range(200, 216))
+
+# The monitor suite's migrated, seeded templates and PostgreSQL cluster, shared, not rebuilt.
+sqlite_template = monitor_conftest.sqlite_template
+pg_cluster = monitor_conftest.pg_cluster
+pg_template = monitor_conftest.pg_template
+
+
+@dataclass
+class Creds:
+    """Plaintext secrets issued in the template (the database holds only their hashes)."""
+
+    operator_api: str
+    admin_api: str
+    operator_session: str
+    operator_csrf: str
+    admin_session: str
+    admin_csrf: str
+    open_alarm_id: int
+    resolved_alarm_id: int
+    other_gateway_id: int
+
+
+@dataclass
+class Template:
+    path: Path
+    seeded: Seeded
+    creds: Creds
+
+
+def _populate(url: str, seeded: Seeded) -> Creds:
+    """Issue every kind of credential and two alarms into a seeded database."""
+    app = create_app(make_settings(url), migrate=False)
+    db, keybox = app.state.db, app.state.keybox
+    with db.session() as s:
+        op = s.scalars(select(User).where(User.username == "operator")).one()
+        admin = s.scalars(select(User).where(User.username == "admin")).one()
+        op_api = auth.create_api_token(s, op, "security tests")
+        admin_api = auth.create_api_token(s, admin, "security tests")
+        op_sess, op_csrf = auth.start_session(s, op, 12)
+        admin_sess, admin_csrf = auth.start_session(s, admin, 12)
+        other_gw, _ = provisioning.create_gateway(
+            s, "system", "second-gateway", token=OTHER_GATEWAY_TOKEN
+        )
+        revoked_gw, _ = provisioning.create_gateway(
+            s, "system", "revoked-gateway", token=REVOKED_GATEWAY_TOKEN
+        )
+        revoked_gw.revoked_at = dt.datetime.now(dt.UTC)
+        provisioning.provision_device(
+            s, keybox, "system", board="m5stickc-plus2", device_id=REVOKED_DEVICE_ID,
+            key=REVOKED_DEVICE_KEY,
+        )  # fmt: skip
+        s.commit()
+        provisioning.revoke_device(s, "system", REVOKED_DEVICE_ID)
+        s.commit()
+        other_gw_id = other_gw.id
+    # Two alarms through the real ingest: one open (acknowledge/resolve), one resolved (incident).
+    with db.session() as s:
+        results = ingest.ingest(
+            s,
+            keybox,
+            [frame_item(ft.SOS, 1, (80, 0, 0)), frame_item(ft.FALL, 2, (80, 0, 0))],
+            seeded.gateway_id,
+        )
+        assert [r["status"] for r in results] == ["accepted", "accepted"], results
+    with db.session() as s:
+        ids = sorted(a.id for a in s.scalars(select(Alarm)))
+        alarms.resolve(s, keybox, ids[1], "system", "test", None)
+        s.commit()
+    db.engine.dispose()
+    return Creds(
+        op_api, admin_api, op_sess, op_csrf, admin_sess, admin_csrf, ids[0], ids[1], other_gw_id
+    )
+
+
+@pytest.fixture(scope="session")
+def security_template(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: tuple[Path, Seeded]
+) -> Template:
+    src, seeded = sqlite_template
+    path = tmp_path_factory.mktemp("security") / "vigil.db"
+    shutil.copy(src, path)
+    return Template(path, seeded, _populate(f"sqlite:///{path}", seeded))
+
+
+@pytest.fixture(scope="session")
+def security_pg_template(pg_cluster: Cluster, pg_template: tuple[str, Seeded]) -> PgTemplate:
+    name, seeded = pg_template
+    url = pg_cluster.new_database(template=name)
+    creds = _populate(url, seeded)
+    return PgTemplate(url.split("@/", 1)[1].split("?")[0], seeded, creds)
+
+
+@dataclass
+class PgTemplate:
+    name: str  # a PostgreSQL database to CREATE DATABASE ... TEMPLATE from
+    seeded: Seeded
+    creds: Creds
+
+
+@dataclass
+class SecEnv:
+    app: FastAPI
+    client: TestClient
+    seeded: Seeded
+    creds: Creds
+
+    def frames(self, items: list[dict[str, Any]], token: str = GATEWAY_TOKEN) -> list[Any]:
+        r = self.client.post(
+            "/v1/frames", json={"frames": items}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 200, r.text
+        results: list[Any] = r.json()["results"]
+        return results
+
+    def rejections(self) -> dict[str, int]:
+        r = self.client.get(
+            "/v1/reports/rejections", headers={"Authorization": f"Bearer {self.creds.admin_api}"}
+        )
+        assert r.status_code == 200, r.text
+        return {reason: row["count"] for reason, row in r.json().items()}
+
+
+@contextlib.contextmanager
+def open_env(template: Template, tmp_path: Path, **settings: Any) -> Iterator[SecEnv]:
+    shutil.copy(template.path, tmp_path / "vigil.db")
+    app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db", **settings), migrate=False)
+    with TestClient(app) as client:
+        yield SecEnv(app, client, template.seeded, template.creds)
+    app.state.db.engine.dispose()
+
+
+@pytest.fixture
+def sec(security_template: Template, tmp_path: Path) -> Iterator[SecEnv]:
+    with open_env(security_template, tmp_path) as env:
+        yield env
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sec_any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SecEnv]:
+    """`sec` on each engine: ingest takes row locks and upserts differently on PostgreSQL."""
+    if request.param == "sqlite":
+        with open_env(request.getfixturevalue("security_template"), tmp_path) as env:
+            yield env
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    t: PgTemplate = request.getfixturevalue("security_pg_template")
+    app = create_app(make_settings(cluster.new_database(template=t.name)), migrate=False)
+    with TestClient(app) as client:
+        yield SecEnv(app, client, t.seeded, t.creds)
+    app.state.db.engine.dispose()

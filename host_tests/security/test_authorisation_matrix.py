@@ -1,0 +1,393 @@
+"""Every route of the monitor × every kind of caller: only the intended combinations succeed.
+
+The intended policy is the table POLICY below. The route list is read from the app itself
+(`app.routes`, which holds the console pages the OpenAPI schema leaves out), and a route that
+is not in the table fails `test_every_route_is_in_the_policy_table`: a new endpoint cannot ship
+without someone deciding who may call it.
+
+Each case runs on a fresh copy of a seeded database, so a call that succeeds (revoking a
+gateway, resolving an alarm) cannot change what the next case sees.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.routing import APIRoute
+from starlette.routing import Mount, Route
+
+from host_tests.monitor.conftest import (
+    ADMIN_PASSWORD,
+    GATEWAY_TOKEN,
+    OPERATOR_PASSWORD,
+    frame_item,
+    free_port,
+    make_settings,
+)
+from host_tests.security.conftest import (
+    REVOKED_GATEWAY_TOKEN,
+    Creds,
+    SecEnv,
+    Template,
+    open_env,
+)
+from monitor.api.deps import SESSION_COOKIE
+from monitor.api.main import create_app
+from protocol import frame_types as ft
+
+# Callers. "*_no_csrf" hold a valid session cookie but cannot read the page's CSRF token: what a
+# cross-site form or fetch from another origin looks like to the monitor.
+ANON = "anonymous"
+GW = "gateway"
+GW_REVOKED = "revoked_gateway"
+FORGED = "made_up_bearer_token"
+OP_BEARER = "operator_bearer"
+OP_SESSION = "operator_session"
+OP_NO_CSRF = "operator_session_no_csrf"
+AD_BEARER = "admin_bearer"
+AD_SESSION = "admin_session"
+AD_NO_CSRF = "admin_session_no_csrf"
+ROLES = (
+    ANON,
+    GW,
+    GW_REVOKED,
+    FORGED,
+    OP_BEARER,
+    OP_SESSION,
+    OP_NO_CSRF,
+    AD_BEARER,
+    AD_SESSION,
+    AD_NO_CSRF,
+)
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+# Who may call. The no-CSRF variants are added for safe methods only (see allowed()).
+EVERYONE = frozenset(ROLES)
+# /v1/auth/me identifies the caller: a revoked or made-up token is a 401 there.
+PUBLIC_NO_BAD_TOKEN = EVERYONE - {GW_REVOKED, FORGED}
+GATEWAY = frozenset({GW})
+OPERATOR = frozenset({OP_BEARER, OP_SESSION, AD_BEARER, AD_SESSION})
+ADMIN = frozenset({AD_BEARER, AD_SESSION})
+SESSION_USERS = frozenset({OP_SESSION, AD_SESSION})
+
+
+@dataclass
+class Rule:
+    who: frozenset[str]
+    request: Callable[[Creds, Any], dict[str, Any]] = lambda c, s: {}
+    # What "it worked" looks like; default any 2xx.
+    succeeded: Callable[[httpx.Response], bool] = field(
+        default=lambda r: 200 <= r.status_code < 300
+    )
+    console: bool = False  # refused callers are sent to /login instead of getting 401/403
+
+
+def _frames(c: Creds, s: Any) -> dict[str, Any]:
+    return {"json": {"frames": [frame_item(ft.HEARTBEAT, 100, (90, 0, 0, 1))]}}
+
+
+def _test_frame(c: Creds, s: Any) -> dict[str, Any]:
+    return {"json": {"frame": frame_item(ft.TEST, 101, (90, 0, 0))["frame"]}}
+
+
+def _login_json(c: Creds, s: Any) -> dict[str, Any]:
+    return {"json": {"username": "operator", "password": OPERATOR_PASSWORD}}
+
+
+def _redirect_to(target: str) -> Callable[[httpx.Response], bool]:
+    return lambda r: r.status_code == 303 and r.headers.get("location") == target
+
+
+def _logged_out(r: httpx.Response) -> bool:
+    # Success and refusal both redirect to /login; only success clears the cookie.
+    return r.status_code == 303 and f"{SESSION_COOKIE}=" in r.headers.get("set-cookie", "")
+
+
+POLICY: dict[tuple[str, str], Rule] = {
+    # Gateways: relay frames, collect downlinks, report health. Nothing else.
+    ("POST", "/v1/frames"): Rule(GATEWAY, _frames),
+    ("GET", "/v1/downlink"): Rule(GATEWAY, lambda c, s: {"params": {"after": 0, "wait": 0}}),
+    ("POST", "/v1/gateways/health"): Rule(
+        GATEWAY, lambda c, s: {"json": {"links": [], "queue_depth": 0, "version": "t"}}
+    ),
+    # Gateway management is an admin job; a gateway cannot mint or revoke gateways.
+    ("GET", "/v1/gateways"): Rule(ADMIN),
+    ("POST", "/v1/gateways"): Rule(ADMIN, lambda c, s: {"json": {"name": "gw-new"}}),
+    ("POST", "/v1/gateways/{gateway_id}/revoke"): Rule(
+        ADMIN, lambda c, s: {"path": {"gateway_id": c.other_gateway_id}}
+    ),
+    # Alarm handling: every operator.
+    ("GET", "/v1/alarms"): Rule(OPERATOR),
+    ("GET", "/v1/alarms/stream"): Rule(OPERATOR),
+    ("GET", "/v1/alarms/{alarm_id}"): Rule(
+        OPERATOR, lambda c, s: {"path": {"alarm_id": c.open_alarm_id}}
+    ),
+    ("POST", "/v1/alarms/{alarm_id}/acknowledge"): Rule(
+        OPERATOR, lambda c, s: {"path": {"alarm_id": c.open_alarm_id}}
+    ),
+    ("POST", "/v1/alarms/{alarm_id}/resolve"): Rule(
+        OPERATOR,
+        lambda c, s: {"path": {"alarm_id": c.open_alarm_id}, "json": {"outcome": "worker_safe"}},
+    ),
+    ("POST", "/v1/alarms/{alarm_id}/incident"): Rule(
+        OPERATOR,
+        lambda c, s: {"path": {"alarm_id": c.resolved_alarm_id}, "json": {"type": "other"}},
+    ),
+    # Devices: operators read, admins provision, re-assign, revoke, command and self-test.
+    ("GET", "/v1/devices"): Rule(OPERATOR),
+    ("GET", "/v1/devices/{device_id}"): Rule(OPERATOR, lambda c, s: {"path": {"device_id": 7}}),
+    ("POST", "/v1/devices"): Rule(ADMIN, lambda c, s: {"json": {"board": "m5stickc-plus2"}}),
+    ("PATCH", "/v1/devices/{device_id}"): Rule(
+        ADMIN, lambda c, s: {"path": {"device_id": 7}, "json": {"firmware_version": "9.9"}}
+    ),
+    ("POST", "/v1/devices/{device_id}/revoke"): Rule(
+        ADMIN, lambda c, s: {"path": {"device_id": 7}}
+    ),
+    ("POST", "/v1/devices/{device_id}/commands"): Rule(
+        ADMIN, lambda c, s: {"path": {"device_id": 7}, "json": {"command": 1}}
+    ),
+    ("POST", "/v1/devices/{device_id}/test"): Rule(
+        ADMIN, lambda c, s: {"path": {"device_id": 7}, **_test_frame(c, s)}
+    ),
+    # Workers: operators read (they need the risk notes), admins edit.
+    ("GET", "/v1/workers"): Rule(OPERATOR),
+    ("GET", "/v1/workers/{worker_id}"): Rule(
+        OPERATOR, lambda c, s: {"path": {"worker_id": s.worker_id}}
+    ),
+    ("POST", "/v1/workers"): Rule(ADMIN, lambda c, s: {"json": {"name": "New Worker"}}),
+    ("PUT", "/v1/workers/{worker_id}"): Rule(
+        ADMIN, lambda c, s: {"path": {"worker_id": s.worker_id}, "json": {"name": "Renamed"}}
+    ),
+    ("PUT", "/v1/workers/{worker_id}/contacts"): Rule(
+        ADMIN, lambda c, s: {"path": {"worker_id": s.worker_id}, "json": []}
+    ),
+    # Accounts: admins only.
+    ("GET", "/v1/users"): Rule(ADMIN),
+    ("POST", "/v1/users"): Rule(
+        ADMIN,
+        lambda c, s: {
+            "json": {
+                "username": "new.operator",
+                "name": "New Operator",
+                "role": "operator",
+                "password": "a-long-enough-password",
+            }
+        },
+    ),
+    # Auth: anyone may try to log in (rate limited); tokens and logout need a user.
+    ("POST", "/v1/auth/login"): Rule(EVERYONE, _login_json),
+    ("GET", "/v1/auth/me"): Rule(PUBLIC_NO_BAD_TOKEN),
+    ("POST", "/v1/auth/logout"): Rule(OPERATOR),
+    ("POST", "/v1/auth/tokens"): Rule(OPERATOR, lambda c, s: {"json": {"label": "matrix"}}),
+    # Reports: incident trends for operators, rejected-frame counters for admins.
+    ("GET", "/v1/reports/incidents"): Rule(OPERATOR),
+    ("GET", "/v1/reports/rejections"): Rule(ADMIN),
+    # Console pages: operators and admins; everyone else is sent to the login page.
+    ("GET", "/login"): Rule(EVERYONE),
+    ("POST", "/login"): Rule(
+        EVERYONE,
+        lambda c, s: {"data": {"username": "admin", "password": ADMIN_PASSWORD}},
+        _redirect_to("/"),
+    ),
+    ("POST", "/logout"): Rule(SESSION_USERS, succeeded=_logged_out, console=True),
+    ("GET", "/"): Rule(OPERATOR, console=True),
+    ("GET", "/alarms/{alarm_id}"): Rule(
+        OPERATOR, lambda c, s: {"path": {"alarm_id": c.open_alarm_id}}, console=True
+    ),
+    ("GET", "/devices"): Rule(OPERATOR, console=True),
+    ("GET", "/workers"): Rule(OPERATOR, console=True),
+    ("GET", "/reports"): Rule(OPERATOR, console=True),
+    # The API description and static assets are not secret (the source is open).
+    ("GET", "/openapi.json"): Rule(EVERYONE),
+    ("GET", "/docs"): Rule(EVERYONE),
+    ("GET", "/docs/oauth2-redirect"): Rule(EVERYONE),
+    ("GET", "/redoc"): Rule(EVERYONE),
+    ("GET", "/static/{path:path}"): Rule(
+        EVERYONE, lambda c, s: {"path": {"path:path": "console.css"}}
+    ),
+}
+
+
+def app_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of everything the app serves. HEAD is answered by the GET handler with
+    the same dependencies, so it is covered by the GET row."""
+    found: set[tuple[str, str]] = set()
+    _collect(app.routes, "", found)
+    return found
+
+
+def _collect(routes: Any, prefix: str, found: set[tuple[str, str]]) -> None:
+    for r in routes:
+        if hasattr(r, "original_router"):
+            # FastAPI 0.16x keeps an included router as one lazy entry: walk into it.
+            _collect(r.original_router.routes, prefix + r.include_context.prefix, found)
+        elif isinstance(r, Mount):
+            found.add(("GET", prefix + r.path + "/{path:path}"))
+        elif isinstance(r, APIRoute | Route):
+            for m in r.methods or {"GET"}:
+                if m != "HEAD":
+                    found.add((m, prefix + r.path))
+        else:  # a websocket or a new kind of route: the table must learn about it
+            found.add(("?", prefix + getattr(r, "path", repr(r))))
+
+
+def allowed(method: str, rule: Rule, role: str) -> bool:
+    if role in rule.who:
+        return True
+    # A cookie without the CSRF token is still a logged-in user for reads.
+    base = {OP_NO_CSRF: OP_SESSION, AD_NO_CSRF: AD_SESSION}.get(role)
+    return base is not None and method in SAFE and base in rule.who
+
+
+def credentials(role: str, c: Creds) -> tuple[dict[str, str], dict[str, str], str | None]:
+    """(headers, cookies, csrf token the caller can put in forms/headers) for a role."""
+    bearer = {
+        GW: GATEWAY_TOKEN,
+        GW_REVOKED: REVOKED_GATEWAY_TOKEN,
+        FORGED: "vgw_" + "A" * 43,
+        OP_BEARER: c.operator_api,
+        AD_BEARER: c.admin_api,
+    }.get(role)
+    if bearer:
+        return {"Authorization": f"Bearer {bearer}"}, {}, None
+    session = {
+        OP_SESSION: (c.operator_session, c.operator_csrf),
+        OP_NO_CSRF: (c.operator_session, None),
+        AD_SESSION: (c.admin_session, c.admin_csrf),
+        AD_NO_CSRF: (c.admin_session, None),
+    }.get(role)
+    if session:
+        return {}, {SESSION_COOKIE: session[0]}, session[1]
+    return {}, {}, None
+
+
+def build(
+    method: str, path: str, rule: Rule, role: str, c: Creds, seeded: Any
+) -> tuple[str, dict[str, Any], dict[str, str]]:
+    spec = rule.request(c, seeded)
+    url = path
+    for name, value in spec.pop("path", {}).items():
+        url = url.replace("{" + name + "}", str(value))
+    headers, cookies, csrf = credentials(role, c)
+    if method not in SAFE:
+        if not path.startswith("/v1/") and path != "/login":
+            # Console forms carry the token as a field; a cross-site form can only guess it.
+            spec["data"] = {**spec.get("data", {}), "csrf_token": csrf or "guessed"}
+        elif csrf:
+            headers["X-CSRF-Token"] = csrf
+    return url, {**spec, "headers": headers}, cookies
+
+
+CASES = [
+    (m, p, role) for (m, p) in POLICY for role in ROLES if (m, p) != ("GET", "/v1/alarms/stream")
+]
+
+
+def test_every_route_is_in_the_policy_table(sec: SecEnv) -> None:
+    served = app_routes(sec.app)
+    missing = served - set(POLICY)
+    stale = set(POLICY) - served
+    assert not missing, f"routes with no authorisation policy (add them to POLICY): {missing}"
+    assert not stale, f"POLICY rows for routes that no longer exist: {stale}"
+
+
+def test_openapi_schema_lists_no_route_the_matrix_misses(sec: SecEnv) -> None:
+    schema = sec.client.get("/openapi.json").json()
+    documented = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
+    assert documented <= set(POLICY)
+
+
+@pytest.fixture(scope="module")
+def shared(
+    security_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SecEnv]:
+    """For cases that cannot change anything: reads, and calls that must be refused (a refused
+    call that wrongly succeeded fails its own case whatever it changed)."""
+    with open_env(security_template, tmp_path_factory.mktemp("shared")) as env:
+        yield env
+
+
+@pytest.mark.parametrize(("method", "path", "role"), CASES, ids=[" ".join(c) for c in CASES])
+def test_only_intended_callers_succeed(
+    request: pytest.FixtureRequest, method: str, path: str, role: str
+) -> None:
+    rule = POLICY[(method, path)]
+    ok = allowed(method, rule, role)
+    if ok and method not in SAFE:
+        template: Template = request.getfixturevalue("security_template")
+        with open_env(template, request.getfixturevalue("tmp_path")) as env:
+            check(env, method, path, rule, role, ok)
+    else:
+        check(request.getfixturevalue("shared"), method, path, rule, role, ok)
+
+
+def check(env: SecEnv, method: str, path: str, rule: Rule, role: str, ok: bool) -> None:
+    url, kwargs, cookies = build(method, path, rule, role, env.creds, env.seeded)
+    env.client.cookies.clear()
+    for k, v in cookies.items():
+        env.client.cookies.set(k, v)
+    r = env.client.request(method, url, follow_redirects=False, **kwargs)
+    if ok:
+        assert rule.succeeded(r), f"{role} should succeed: {r.status_code} {r.text[:300]}"
+    else:
+        refused(r, path, rule, role)
+
+
+def refused(r: httpx.Response, path: str, rule: Rule, role: str) -> None:
+    assert not rule.succeeded(r), f"{role} must be refused: {r.status_code} {r.text[:300]}"
+    if rule.console and role in (ANON, GW, GW_REVOKED, FORGED):
+        # Console pages send non-users to the login page, never a byte of the page itself.
+        assert r.status_code == 303 and r.headers["location"] == "/login", r.status_code
+        assert "<html" not in r.text.lower()
+    else:
+        expected = 401 if role in (ANON, GW_REVOKED, FORGED) else 403
+        assert r.status_code == expected, (role, r.status_code, r.text[:300])
+
+
+# The live stream never ends, so its allowed cases need a real server to read the first event.
+@pytest.fixture(scope="module")
+def live_url(
+    security_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Template]]:
+    path = tmp_path_factory.mktemp("stream") / "vigil.db"
+    path.write_bytes(security_template.path.read_bytes())
+    app = create_app(make_settings(f"sqlite:///{path}"), migrate=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and t.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", security_template
+    server.should_exit = True
+    t.join(10)
+    app.state.db.engine.dispose()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_operators_can_open_the_live_alarm_stream(
+    live_url: tuple[str, Template], role: str
+) -> None:
+    url, template = live_url
+    rule = POLICY[("GET", "/v1/alarms/stream")]
+    headers, cookies, _ = credentials(role, template.creds)
+    with (
+        httpx.Client(base_url=url, cookies=cookies, timeout=10) as client,
+        client.stream("GET", "/v1/alarms/stream", headers=headers) as r,
+    ):
+        if allowed("GET", rule, role):
+            assert r.status_code == 200
+            first = next(r.iter_lines())
+            assert first == "event: hello"
+        else:
+            r.read()
+            assert r.status_code == (401 if role in (ANON, GW_REVOKED, FORGED) else 403)
