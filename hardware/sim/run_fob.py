@@ -6,7 +6,8 @@
 Prints JSON lines on stdout: first {"event": "ready", "pty": ...}, then every feedback pattern,
 frame sent, downlink and log line. Reads control commands as lines on stdin:
     sos | press | fall | trace [SISFALL_FILE] | cancel | link down | link up | battery N |
-    reboot | power-cut | status | checkin N | checkout | walk on|off | sensor fail|ok | quit
+    reboot | power-cut | power-cut-after N | status | checkin N | checkout | walk on|off |
+    sensor fail|ok | quit
 """
 
 import argparse
@@ -114,6 +115,9 @@ class SimFob:
             b.button.clear_before(now + 1)
             emit("power_cut" if cmd == "power-cut" else "reboot")
             self.boot()
+        elif cmd == "power-cut-after":
+            # The supply dies inside the n-th flash write/rename/remove from now (torn write).
+            b.flash.cut_after = int(rest[0])
         elif cmd == "status":
             emit("status", pty=self.uart.path, **self.fob.status())
         elif cmd == "checkin":

@@ -45,6 +45,7 @@ _ALARM_KINDS = {
 }
 # Kinds where a repeat while one is open adds to the open alarm instead of a new card.
 _COALESCED = {"checkin_overdue", "low_battery"}
+_RESEND_MAY_CHANGE = ("age_s", "age_lower_bound")
 _LOCATED = set(_ALARM_KINDS) | {ft.CHECKIN_START, ft.CHECKIN_STOP}
 
 
@@ -201,6 +202,21 @@ def known_frames_statement(keys: set[tuple[int, int]]) -> Select[int, int, bytes
     )
 
 
+def _resent(seen: bytes, frame: frames.Frame, key: bytes) -> bool:
+    """The fob signs every send afresh with the alarm's current age (firmware `frame_for`) and
+    marks the age a lower bound after a reboot, so a resend after a lost ack differs from the
+    stored frame in those fields only. Anything else under the same counter is a reused one."""
+    try:
+        first = frames.decode(seen, key, ft.UPLINK)
+    except ProtocolError:
+        return False
+    a, b = first.as_dict(), frame.as_dict()
+    for name in _RESEND_MAY_CHANGE:
+        a.pop(name, None)
+        b.pop(name, None)
+    return bool(a == b)
+
+
 def _count_rejections(
     session: Session, batch: _Batch, gateway_id: int | None, now: dt.datetime
 ) -> None:
@@ -281,7 +297,7 @@ def _apply(
             continue
         seen = known.get((p.device_id, p.counter))
         if seen is not None:
-            if seen == p.raw:
+            if seen == p.raw or _resent(seen, frame, key):
                 # Already stored (another gateway, or a resend after a lost ack): ack again.
                 ack = downlink_ack(keybox, device, p.counter)
                 batch.results[p.index] = Result("duplicate", None, p.device_id, p.counter, ack)
