@@ -86,6 +86,7 @@ class Fob:
         self._checkin_reminded = False
         self._next_hb = 0
         self._booted = True
+        self._help_for = -1  # uplink counter whose "help is coming" was last played
         self._next_battery = 0
         self.battery_pct = 100
         self._low_fired = []
@@ -427,7 +428,11 @@ class Fob:
         else:
             e = self.outbox.ack(f.fields[0])
             if t == ft.ACK_HELP:
-                self._feedback("help_coming")
+                # The monitor says it again after a reboot (we may have missed it while losing
+                # power): play it once per alarm per boot, not once per repeat.
+                if f.fields[0] != self._help_for:
+                    self._help_for = f.fields[0]
+                    self._feedback("help_coming")
             elif t == ft.ACK_RESOLVED:
                 self._feedback("resolved")
             elif e is not None and ft.is_alarm(e.ftype):

@@ -66,6 +66,26 @@ def test_replay_window_survives_reboot(scenario: Any) -> None:
     assert fb(log).count("help_coming") == 1
 
 
+def test_repeated_help_plays_once_per_alarm_per_boot(scenario: Any) -> None:
+    # The monitor repeats ACK_HELP (fresh downlink counters) after the fob reboots, since one
+    # sent while it was losing power was never shown: a repeat in the same boot stays quiet, the
+    # first after a reboot plays again.
+    log = scenario(
+        [
+            ["acks", 0],
+            ["hold", 2200],
+            down(ft.ACK_HELP, 5, (1,)),
+            down(ft.ACK_HELP, 6, (1,)),
+            ["reboot"],
+            down(ft.ACK_HELP, 7, (1,)),
+            down(ft.ACK_HELP, 8, (1,)),
+        ],
+        config=QUIET,
+    )
+    assert log["rejected"] == 0
+    assert fb(log).count("help_coming") == 2
+
+
 def test_command_starts_and_stops_checkin_and_sets_covert(scenario: Any) -> None:
     log = scenario(
         [

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from monitor.core.crypto import KeyBox
 from monitor.models import Alarm, Device, FrameRecord, RejectionCount, utcnow
-from monitor.services import alarms, audit
+from monitor.services import alarms, audit, downlinks
 from protocol import frame_types as ft
 from protocol import frames
 from protocol.errors import ProtocolError
@@ -352,7 +352,7 @@ def _apply(
         )
     )
     for p, frame, d in accepted:
-        if p.ftype == ft.HEARTBEAT and d.id not in offline:
+        if p.ftype == ft.HEARTBEAT and d.id not in offline and not frame.fields[1] & ft.HB_BOOTED:
             continue
         # The rare frames (alarms, cancels, check-ins, returns from offline) use the ORM,
         # loaded after the bulk UPDATE so it sees this batch's state.
@@ -389,6 +389,23 @@ def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> str:
     return signed.hex()
 
 
+def _resend_help_after_reboot(session: Session, keybox: KeyBox, device: Device) -> None:
+    # The fob restarted: an ACK_HELP delivered while it was losing power was never shown, and the
+    # fob does not confirm it. Say it again for every alarm an operator is still handling; the
+    # fob plays "help is coming" once per alarm per boot, so a repeat costs one downlink.
+    handling = session.scalars(
+        select(Alarm).where(
+            Alarm.device_id == device.id,
+            Alarm.status == alarms.ACKNOWLEDGED,
+            Alarm.source_counter.is_not(None),
+        )
+    )
+    for alarm in handling:
+        assert alarm.source_counter is not None
+        downlinks.ack_help(session, keybox, device, alarm.source_counter, alarm.id)
+        alarms.attach(session, alarm, f"device:{device.id}", "help_resent_after_reboot")
+
+
 def _act(
     session: Session,
     keybox: KeyBox,
@@ -420,6 +437,8 @@ def _act(
             f"{frame.name} #{frame.counter} received via gateway {gateway_id}",
         )
     if p.ftype == ft.HEARTBEAT:
+        if frame.fields[1] & ft.HB_BOOTED:
+            _resend_help_after_reboot(session, keybox, device)
         return
     if p.ftype in _ALARM_KINDS:
         kind = _ALARM_KINDS[p.ftype]

@@ -27,6 +27,28 @@ def test_acknowledge_queues_a_signed_ack_help_and_records_time_to_ack(env: Env) 
     assert dl.ftype == ft.ACK_HELP and dl.fields == (12,) and dl.device_id == DEVICE_ID
 
 
+def test_help_is_said_again_when_the_fob_reboots_while_the_alarm_is_handled(env: Env) -> None:
+    # An ACK_HELP delivered while the fob was losing power was never shown, and fobs do not
+    # confirm it: their first heartbeat after a boot brings it again, once per handled alarm.
+    env.post_frames(sos(12))
+    h = env.token()
+    [alarm] = env.client.get("/v1/alarms", headers=h).json()
+    assert env.client.post(f"/v1/alarms/{alarm['id']}/acknowledge", headers=h).status_code == 200
+    env.post_frames(frame_item(ft.HEARTBEAT, 13, (90, 0, 0, 0)))  # ordinary beat: nothing new
+    assert [d.ftype for d in _downlinks(env)] == [ft.ACK_HELP]
+    env.post_frames(frame_item(ft.HEARTBEAT, 80, (90, ft.HB_BOOTED, 0, 0)))  # after a reboot
+    first, again = _downlinks(env)
+    assert again.ftype == ft.ACK_HELP and again.fields == (12,) and again.counter > first.counter
+    detail = env.client.get(f"/v1/alarms/{alarm['id']}", headers=h).json()
+    assert "help_resent_after_reboot" in str(detail)
+    r = env.client.post(
+        f"/v1/alarms/{alarm['id']}/resolve", json={"outcome": "help_sent"}, headers=h
+    )
+    assert r.status_code == 200
+    env.post_frames(frame_item(ft.HEARTBEAT, 81, (90, ft.HB_BOOTED, 0, 0)))
+    assert [d.ftype for d in _downlinks(env)][2:] == [ft.ACK_RESOLVED]  # resolved: no more help
+
+
 def test_second_acknowledge_is_a_conflict_not_a_silent_success(env: Env) -> None:
     env.post_frames(sos(1))
     h = env.token()
