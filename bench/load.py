@@ -52,6 +52,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.localstack import free_port  # noqa: E402
 from gateway.monitor_client import MonitorClient  # noqa: E402
 from gateway.queue import FrameQueue  # noqa: E402
 from gateway.relay import Relay  # noqa: E402
@@ -117,14 +118,6 @@ def prepare(url: str, n_fobs: int, n_gateways: int) -> tuple[dict[int, bytes], l
             s.execute(insert(Device), rows)
     db.engine.dispose()
     return keys, tokens
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:

@@ -8,7 +8,6 @@ It exists so the gateway can be tested on its own; the end-to-end tests use the 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from typing import Any
@@ -16,17 +15,12 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 
+from gateway.localstack import free_port
 from protocol import frame_types, frames
 from protocol.errors import ProtocolError
 from protocol.replay import ReplayWindow
 
 TOKEN = "gw-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ContractMonitor:

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.localstack import pair_fob
+from gateway.localstack import free_port, pair_fob
 from hardware.sim.ble import BleLink
 from host_tests.gateway.conftest import KEYS
-from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor, free_port
+from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
 from protocol import frame_types, frames
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from gateway.localstack import free_port
 from host_tests.monitor.pg import Cluster
 from monitor.api.main import create_app
 from monitor.core.config import Settings
@@ -178,12 +178,6 @@ def sqlite_env(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator
     with TestClient(app) as client:
         yield Env(app, seeded, client)
     app.state.db.engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
