@@ -185,7 +185,12 @@ class Alarm(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     source_counter: Mapped[int | None] = mapped_column(BigInteger)
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # As the gateway says (unsigned), within MAX_RELAY_DELAY of stored_at or clamped to it.
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at_clamped: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The monitor's own clock when ingest stored it: what time-to-acknowledge and escalation
+    # delays are measured from, so no gateway can stretch or shrink them.
+    stored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     age_lower_bound: Mapped[bool] = mapped_column(Boolean, default=False)
     detail: Mapped[int | None] = mapped_column(Integer)
     battery_pct: Mapped[int | None] = mapped_column(Integer)

@@ -7,6 +7,7 @@ an operator still closes it, usually as a false alarm, and the record stays for 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from sqlalchemy import select
@@ -42,8 +43,22 @@ OUTCOMES = (
 )
 
 
+def _position(alarm: Alarm) -> dict[str, float | None] | None:
+    # Ingest admits only finite positions on Earth, but rows stored before it did (or written
+    # by hand) must not reach a console as Infinity, which no JSON parser accepts.
+    lat, lon, acc = alarm.lat, alarm.lon, alarm.accuracy_m
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    if acc is not None and not math.isfinite(acc):
+        acc = None
+    return {"lat": lat, "lon": lon, "accuracy_m": acc}
+
+
 def payload(session: Session, alarm: Alarm) -> dict[str, Any]:
     worker = session.get(Worker, alarm.worker_id) if alarm.worker_id else None
+    position = _position(alarm)
     return {
         "id": alarm.id,
         "device_id": alarm.device_id,
@@ -56,14 +71,16 @@ def payload(session: Session, alarm: Alarm) -> dict[str, Any]:
         "priority": alarm.priority,
         "status": alarm.status,
         "raised_at": alarm.raised_at.isoformat(),
+        # The gateway's clock (unsigned); stored_at is ours. received_at_clamped: the gateway's
+        # time was unbelievable and ours stands in for it.
         "received_at": alarm.received_at.isoformat(),
+        "received_at_clamped": bool(alarm.received_at_clamped),
+        "stored_at": alarm.stored_at.isoformat(),
         "age_lower_bound": alarm.age_lower_bound,
         "battery_pct": alarm.battery_pct,
-        "location": (
-            {"lat": alarm.lat, "lon": alarm.lon, "accuracy_m": alarm.accuracy_m}
-            if alarm.lat is not None and alarm.lon is not None
-            else None
-        ),
+        "location": position,
+        # Every position today is the relaying gateway's word, not signed by the fob.
+        "location_source": "gateway" if position else None,
         "gateway_id": alarm.gateway_id,
         "link": alarm.link,
         "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
@@ -88,6 +105,8 @@ def raise_alarm(
     raised_at: dt.datetime,
     received_at: dt.datetime,
     actor: str,
+    received_at_clamped: bool = False,
+    stored_at: dt.datetime | None = None,
     source_counter: int | None = None,
     age_lower_bound: bool = False,
     detail: int | None = None,
@@ -105,6 +124,8 @@ def raise_alarm(
         source_counter=source_counter,
         raised_at=raised_at,
         received_at=received_at,
+        received_at_clamped=received_at_clamped,
+        stored_at=stored_at or utcnow(),
         age_lower_bound=age_lower_bound,
         detail=detail,
         battery_pct=battery_pct,
@@ -128,6 +149,7 @@ def raise_alarm(
             "link": link,
             "delay_s": round((received_at - raised_at).total_seconds()),
             "age_lower_bound": age_lower_bound or None,
+            "received_at_clamped": received_at_clamped or None,
         },
     )
     _changed(session, alarm)
@@ -174,9 +196,10 @@ def acknowledge(
     alarm.status = ACKNOWLEDGED
     alarm.acknowledged_at = now
     alarm.acknowledged_by = user.id
-    # Measured from when the monitor received it: what the operator team controls. The delay
-    # before that (raised -> received) is visible separately on the alarm.
-    alarm.time_to_ack_s = round((now - alarm.received_at).total_seconds(), 3)
+    # Measured from when the monitor stored it, by its own clock: what the operator team
+    # controls, and nothing a gateway asserts can stretch it. The delay before that
+    # (raised -> received) is visible separately on the alarm.
+    alarm.time_to_ack_s = round(max(0.0, (now - alarm.stored_at).total_seconds()), 3)
     audit.record(
         session,
         f"user:{user.username}",

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from monitor.core.db import Database
 from monitor.models import Alarm, Contact, Delivery, utcnow
-from monitor.services import alarms, audit
+from monitor.services import alarms, audit, jobs
 
 MAX_ATTEMPTS = 6
 RETRY_BASE = dt.timedelta(seconds=5)  # 5, 10, 20, 40, 80 s: a minute-long outage is ridden out
@@ -40,7 +40,8 @@ class WebhookNotifier(Notifier):
     def send(self, contact: Contact, message: dict[str, Any]) -> None:
         try:
             r = self._client.post(contact.webhook_url, json=message)
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, TypeError) as e:
+            # ValueError/TypeError: a message httpx cannot encode, or a URL it cannot parse.
             raise NotifyFailed(f"{type(e).__name__}: {e}") from e
         if r.status_code >= 300:
             raise NotifyFailed(f"HTTP {r.status_code}")
@@ -53,29 +54,34 @@ def schedule(session: Session, now: dt.datetime | None = None) -> list[int]:
     open_alarms = session.scalars(
         select(Alarm).where(Alarm.status == alarms.OPEN, Alarm.worker_id.is_not(None))
     )
-    for alarm in open_alarms:
-        contacts = session.scalars(
-            select(Contact).where(Contact.worker_id == alarm.worker_id).order_by(Contact.position)
+    for alarm in open_alarms.all():
+        with jobs.isolated(session, "escalation", f"alarm {alarm.id}"):
+            created += _schedule_one(session, alarm, now)
+    return created
+
+
+def _schedule_one(session: Session, alarm: Alarm, now: dt.datetime) -> list[int]:
+    created: list[int] = []
+    contacts = session.scalars(
+        select(Contact).where(Contact.worker_id == alarm.worker_id).order_by(Contact.position)
+    )
+    done = set(session.scalars(select(Delivery.contact_id).where(Delivery.alarm_id == alarm.id)))
+    for c in contacts:
+        if c.id in done:
+            continue
+        if now - alarm.stored_at < dt.timedelta(seconds=c.delay_s):
+            break  # ordered: later contacts wait for earlier ones' delays
+        d = Delivery(alarm_id=alarm.id, contact_id=c.id, next_attempt_at=now)
+        session.add(d)
+        session.flush()
+        audit.record(
+            session,
+            "system",
+            "escalated",
+            alarm_id=alarm.id,
+            details={"contact": c.name, "position": c.position, "delay_s": c.delay_s},
         )
-        done = set(
-            session.scalars(select(Delivery.contact_id).where(Delivery.alarm_id == alarm.id))
-        )
-        for c in contacts:
-            if c.id in done:
-                continue
-            if now - alarm.received_at < dt.timedelta(seconds=c.delay_s):
-                break  # ordered: later contacts wait for earlier ones' delays
-            d = Delivery(alarm_id=alarm.id, contact_id=c.id, next_attempt_at=now)
-            session.add(d)
-            session.flush()
-            audit.record(
-                session,
-                "system",
-                "escalated",
-                alarm_id=alarm.id,
-                details={"contact": c.name, "position": c.position, "delay_s": c.delay_s},
-            )
-            created.append(d.id)
+        created.append(d.id)
     return created
 
 
@@ -87,61 +93,75 @@ def deliver_due(db: Database, notifier: Notifier, now: dt.datetime | None = None
     """
     now = now or utcnow()
     with db.session() as s:
-        due = [
-            (d.id, s.get(Contact, d.contact_id), s.get(Alarm, d.alarm_id))
-            for d in s.scalars(
-                select(Delivery).where(
+        due = list(
+            s.scalars(
+                select(Delivery.id).where(
                     Delivery.status == "pending", Delivery.next_attempt_at <= now
                 )
             )
-        ]
-        jobs = [
-            (
-                did,
-                c,
-                {
-                    "event": "vigil.alarm.escalated",
-                    "contact": c.name,
-                    "alarm": alarms.payload(s, a),
-                },
-            )
-            for did, c, a in due
-            if c is not None and a is not None
-        ]
+        )
     sent = 0
-    for did, contact, message in jobs:
-        error: str | None = None
-        try:
-            notifier.send(contact, message)
-        except NotifyFailed as e:
-            error = str(e)
-        with db.session() as s:
-            d = s.get(Delivery, did)
-            if d is None:
-                continue
-            d.attempts += 1
-            if error is None:
-                d.status = "sent"
-                d.sent_at = now
-                sent += 1
-                audit.record(
-                    s,
-                    "system",
-                    "notified",
-                    alarm_id=d.alarm_id,
-                    details={"contact": contact.name, "attempts": d.attempts},
-                )
-                continue
-            d.last_error = error
-            if d.attempts >= MAX_ATTEMPTS:
-                d.status = "failed"
-                audit.record(
-                    s,
-                    "system",
-                    "escalation_failed",
-                    alarm_id=d.alarm_id,
-                    details={"contact": contact.name, "error": error},
-                )
-            else:
-                d.next_attempt_at = now + RETRY_BASE * (2 ** (d.attempts - 1))
+    for did in due:
+        # Each delivery on its own: whatever one contact's channel, message or row raises is
+        # recorded against that delivery and retried; the next contact is still notified.
+        with jobs.isolated(None, "delivery", f"delivery {did}"):
+            sent += _deliver_one(db, notifier, did, now)
     return sent
+
+
+def _message(s: Session, did: int) -> tuple[Contact, dict[str, Any]] | None:
+    d = s.get(Delivery, did)
+    if d is None or d.status != "pending":
+        return None
+    contact, alarm = s.get(Contact, d.contact_id), s.get(Alarm, d.alarm_id)
+    if contact is None or alarm is None:
+        return None
+    s.expunge(contact)
+    message: dict[str, Any] = {"event": "vigil.alarm.escalated", "contact": contact.name}
+    message["alarm"] = alarms.payload(s, alarm)
+    return contact, message
+
+
+def _deliver_one(db: Database, notifier: Notifier, did: int, now: dt.datetime) -> int:
+    with db.session() as s:
+        job = _message(s, did)
+    if job is None:
+        return 0
+    contact, message = job
+    error: str | None = None
+    try:
+        notifier.send(contact, message)
+    except NotifyFailed as e:
+        error = str(e)
+    except Exception as e:  # noqa: BLE001 - a broken channel is a failed attempt, not a crash
+        jobs.failed("delivery", f"delivery {did} to {contact.name}")
+        error = f"{type(e).__name__}: {e}"
+    with db.session() as s:
+        d = s.get(Delivery, did)
+        if d is None:
+            return 0
+        d.attempts += 1
+        if error is None:
+            d.status = "sent"
+            d.sent_at = now
+            audit.record(
+                s,
+                "system",
+                "notified",
+                alarm_id=d.alarm_id,
+                details={"contact": contact.name, "attempts": d.attempts},
+            )
+            return 1
+        d.last_error = error[:500]
+        if d.attempts >= MAX_ATTEMPTS:
+            d.status = "failed"
+            audit.record(
+                s,
+                "system",
+                "escalation_failed",
+                alarm_id=d.alarm_id,
+                details={"contact": contact.name, "error": error[:500]},
+            )
+        else:
+            d.next_attempt_at = now + RETRY_BASE * (2 ** (d.attempts - 1))
+    return 0

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.exceptions import InvalidTag
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import Select, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,6 +31,15 @@ from protocol.replay import ReplayWindow
 # A gateway clock ahead of ours by more than this is not believed: received_at is clamped to
 # our time so an alarm can never appear to come from the future.
 CLOCK_SKEW_TOLERANCE = dt.timedelta(seconds=5)
+# How far back a gateway may say it heard a frame: a relay offline over a long weekend still
+# delivers its backlog with its own times. Anything older is not believed either (a clock
+# reset to 2001, a crafted year 1): clamped to our time and flagged, so it can neither sort an
+# alarm out of sight nor stretch a time-to-acknowledge.
+MAX_RELAY_DELAY = dt.timedelta(days=7)
+# Accuracy beyond this is no position at all (a cell-tower fix is a few km).
+MAX_ACCURACY_M = 100_000.0
+# Longer than any frame, so a near miss is still named (bad_length); far longer is malformed.
+MAX_FRAME_HEX = 16 * frames.FRAME_LEN
 MAX_BATCH = 1000  # frames per request; a gateway with a bigger backlog sends several batches
 
 # SQLite has one writer: serialise ingest in-process instead of racing for the file lock.
@@ -50,17 +59,70 @@ _LOCATED = set(_ALARM_KINDS) | {ft.CHECKIN_START, ft.CHECKIN_STOP}
 
 
 class Location(BaseModel):
-    lat: float
-    lon: float
-    accuracy_m: float | None = None
+    """A position the gateway asserts (unsigned: the fob has no GPS). Finite and on Earth."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(None, ge=0, le=MAX_ACCURACY_M)
 
 
 class FrameIn(BaseModel):
-    frame: str
+    """One relayed item. Only `frame` is signed; the rest is the gateway's word, checked field
+    by field in `_relayed` so a bad value costs that value, never the fob's alarm."""
+
+    frame: str = Field(max_length=MAX_FRAME_HEX)
+    received_at: Any = None
+    link: Any = None
+    rssi: Any = None
+    location: Any = None
+
+
+_RECEIVED_AT: TypeAdapter[dt.datetime] = TypeAdapter(AwareDatetime)
+_LINK: TypeAdapter[str] = TypeAdapter(Literal["serial", "ble"])
+_RSSI: TypeAdapter[int] = TypeAdapter(Annotated[int, Field(strict=True, ge=-127, le=20)])
+_LOCATION: TypeAdapter[Location] = TypeAdapter(Location)
+
+
+@dataclass
+class Relayed:
+    """The gateway's unsigned fields after checking: each bad one replaced and named in
+    `flags` (counted like a rejection reason; the frame itself is still verified and kept)."""
+
     received_at: dt.datetime
-    link: Literal["serial", "ble"] | None = None
+    received_at_clamped: bool = False
+    link: str | None = None
     rssi: int | None = None
     location: Location | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def _relayed(item: FrameIn, now: dt.datetime) -> Relayed:
+    out = Relayed(received_at=now)
+    try:
+        at = _RECEIVED_AT.validate_python(item.received_at)
+        if now - MAX_RELAY_DELAY <= at <= now + CLOCK_SKEW_TOLERANCE:
+            out.received_at = at.astimezone(dt.UTC)
+        else:
+            out.received_at_clamped = True
+            out.flags.append("clamped_received_at")
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        # Missing or unreadable: our own clock stands in, flagged like a clamp.
+        out.received_at_clamped = True
+        out.flags.append("bad_received_at")
+    for name, adapter, reason in (
+        ("link", _LINK, "bad_link"),
+        ("rssi", _RSSI, "bad_rssi"),
+        ("location", _LOCATION, "bad_location"),
+    ):
+        value = getattr(item, name)
+        if value is None:
+            continue
+        try:
+            setattr(out, name, adapter.validate_python(value))
+        except (ValidationError, ValueError, TypeError):
+            out.flags.append(reason)
+    return out
 
 
 @dataclass
@@ -70,6 +132,8 @@ class Result:
     device_id: int | None = None
     counter: int | None = None
     ack: str | None = None
+    # Unsigned fields the monitor did not believe (see `Relayed`); the frame was still taken.
+    flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,13 +142,14 @@ class Result:
             "device_id": self.device_id,
             "counter": self.counter,
             "ack": self.ack,
+            "flags": self.flags,
         }
 
 
 @dataclass
 class _Parsed:
     index: int
-    item: FrameIn
+    item: Relayed
     raw: bytes
     ftype: int
     device_id: int
@@ -99,10 +164,22 @@ class _Batch:
     last_rejected: dict[str, tuple[int | None]] = field(default_factory=dict)
 
 
-def _reject(batch: _Batch, i: int, reason: str, dev: int | None = None, ctr: int | None = None):  # type: ignore[no-untyped-def]
-    batch.results[i] = Result("rejected", reason, dev, ctr)
+def _count(batch: _Batch, reason: str, dev: int | None) -> None:
     batch.rejections[reason] = batch.rejections.get(reason, 0) + 1
     batch.last_rejected[reason] = (dev,)
+
+
+def _reject(batch: _Batch, i: int, reason: str, dev: int | None = None, ctr: int | None = None):  # type: ignore[no-untyped-def]
+    batch.results[i] = Result("rejected", reason, dev, ctr)
+    _count(batch, reason, dev)
+
+
+def _taken(batch: _Batch, p: _Parsed, result: Result) -> None:
+    # Field flags are counted only for frames that verified: a forged frame is one rejection.
+    result.flags = p.item.flags
+    batch.results[p.index] = result
+    for reason in p.item.flags:
+        _count(batch, reason, p.device_id)
 
 
 def _parse(items: list[Any], now: dt.datetime) -> _Batch:
@@ -114,11 +191,6 @@ def _parse(items: list[Any], now: dt.datetime) -> _Batch:
         except (ValidationError, ValueError, TypeError):
             _reject(batch, i, "malformed")
             continue
-        if item.received_at.tzinfo is None:
-            _reject(batch, i, "malformed")
-            continue
-        if item.received_at > now + CLOCK_SKEW_TOLERANCE:
-            item.received_at = now
         try:
             ftype, device_id, counter = frames.peek(raw)
         except ProtocolError as e:
@@ -127,7 +199,7 @@ def _parse(items: list[Any], now: dt.datetime) -> _Batch:
         if ft.direction(ftype) != ft.UPLINK:
             _reject(batch, i, "wrong_direction", device_id, counter)
             continue
-        batch.parsed.append(_Parsed(i, item, raw, ftype, device_id, counter))
+        batch.parsed.append(_Parsed(i, _relayed(item, now), raw, ftype, device_id, counter))
     return batch
 
 
@@ -300,7 +372,7 @@ def _apply(
             if seen == p.raw or _resent(seen, frame, key):
                 # Already stored (another gateway, or a resend after a lost ack): ack again.
                 ack = downlink_ack(keybox, device, p.counter)
-                batch.results[p.index] = Result("duplicate", None, p.device_id, p.counter, ack)
+                _taken(batch, p, Result("duplicate", None, p.device_id, p.counter, ack))
             else:
                 # Same counter, different signed content: the fob reused a counter.
                 _reject(batch, p.index, "replayed", p.device_id, p.counter)
@@ -328,9 +400,8 @@ def _apply(
             }
         )
         accepted.append((p, frame, device))
-        batch.results[p.index] = Result(
-            "accepted", None, p.device_id, p.counter, downlink_ack(keybox, device, p.counter)
-        )
+        ack = downlink_ack(keybox, device, p.counter)
+        _taken(batch, p, Result("accepted", None, p.device_id, p.counter, ack))
     for device_id, window in windows.items():
         d = devices[device_id]
         d.replay_highest, d.replay_bitmap = window.state()
@@ -359,7 +430,7 @@ def _apply(
         orm_device = session.get(Device, d.id, populate_existing=True)
         assert orm_device is not None
         with session.no_autoflush:
-            _act(session, keybox, orm_device, p, frame, gateway_id, d.id in offline)
+            _act(session, keybox, orm_device, p, frame, gateway_id, d.id in offline, now)
         offline.discard(d.id)
     _count_rejections(session, batch, gateway_id, now)
     session.flush()
@@ -414,6 +485,7 @@ def _act(
     frame: frames.Frame,
     gateway_id: int | None,
     was_offline: bool,
+    now: dt.datetime,
 ) -> None:
     info = frame.as_dict()
     received = p.item.received_at
@@ -454,6 +526,8 @@ def _act(
             device=device,
             raised_at=raised,
             received_at=received,
+            received_at_clamped=p.item.received_at_clamped,
+            stored_at=now,
             actor=actor,
             source_counter=frame.counter,
             age_lower_bound=bool(info.get("age_lower_bound")),

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from monitor.core.config import Settings
 from monitor.core.db import Database
-from monitor.services import escalation, supervision
+from monitor.services import escalation, jobs, supervision
 
 log = logging.getLogger("vigil.scheduler")
 
@@ -79,25 +79,24 @@ class Leadership:
     def release(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.execute(
-                    text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY}
-                )
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
             except Exception:  # noqa: BLE001 - the session ending frees the lock anyway
                 pass
             self._discard()
 
 
-def tick(
-    db: Database, settings: Settings, notifier: escalation.Notifier, lead: Leadership
-) -> bool:
+def tick(db: Database, settings: Settings, notifier: escalation.Notifier, lead: Leadership) -> bool:
     """One round of supervision and escalation; False when another instance leads."""
     if not lead.check():
         return False
-    with db.session() as s:
+    # Three independent jobs: supervision failing (say, the database refusing one write) must
+    # not stop escalation of the alarms already open, nor the reverse.
+    with jobs.isolated(None, "supervision", "this tick"), db.session() as s:
         supervision.supervise(s, settings)
-    with db.session() as s:
+    with jobs.isolated(None, "escalation", "this tick"), db.session() as s:
         escalation.schedule(s)
-    escalation.deliver_due(db, notifier)
+    with jobs.isolated(None, "delivery", "this tick"):
+        escalation.deliver_due(db, notifier)
     return True
 
 
@@ -113,7 +112,7 @@ async def run(
             try:
                 await run_in_threadpool(tick, db, settings, notifier, lead)
             except Exception:  # noqa: BLE001 - one bad tick must not stop supervision for good
-                log.exception("scheduler tick failed; retrying next tick")
+                jobs.failed("tick", "this tick; retrying next tick")
             await asyncio.sleep(settings.scheduler_tick_s)
     finally:
         await run_in_threadpool(lead.release)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from monitor.core.config import Settings
 from monitor.models import Device, utcnow
-from monitor.services import alarms
+from monitor.services import alarms, jobs
 
 
 def grace(device: Device, settings: Settings) -> dt.timedelta:
@@ -38,37 +38,46 @@ def supervise(session: Session, settings: Settings, now: dt.datetime | None = No
             or_(Device.last_seen_at < silent_since, Device.checkin_due_at < now),
         )
     )
-    for d in devices:
-        assert d.last_seen_at is not None
-        if now - d.last_seen_at > grace(d, settings):
-            if alarms.open_alarm(session, d.id, "device_offline") is None:
-                a = alarms.raise_alarm(
-                    session,
-                    kind="device_offline",
-                    device=d,
-                    raised_at=d.last_seen_at + grace(d, settings),
-                    received_at=now,
-                    actor="system",
-                    battery_pct=d.battery_pct,
-                )
-                raised.append(a.id)
-        if d.checkin_due_at is not None and now > d.checkin_due_at:
-            if alarms.open_alarm(session, d.id, "checkin_overdue") is None:
-                loc = (
-                    {"lat": d.last_lat, "lon": d.last_lon, "accuracy_m": d.last_accuracy_m or 0.0}
-                    if d.last_lat is not None and d.last_lon is not None
-                    else None
-                )
-                a = alarms.raise_alarm(
-                    session,
-                    kind="checkin_overdue",
-                    device=d,
-                    raised_at=d.checkin_due_at,
-                    received_at=now,
-                    actor="system",
-                    battery_pct=d.battery_pct,
-                    location=loc,
-                )
-                raised.append(a.id)
-            d.checkin_due_at = None  # one overdue alarm per check-in
+    for d in devices.all():
+        with jobs.isolated(session, "supervision", f"device {d.id}"):
+            _supervise_one(session, settings, d, now, raised)
     return raised
+
+
+def _supervise_one(
+    session: Session, settings: Settings, d: Device, now: dt.datetime, raised: list[int]
+) -> None:
+    assert d.last_seen_at is not None
+    if now - d.last_seen_at > grace(d, settings):
+        if alarms.open_alarm(session, d.id, "device_offline") is None:
+            a = alarms.raise_alarm(
+                session,
+                kind="device_offline",
+                device=d,
+                raised_at=d.last_seen_at + grace(d, settings),
+                received_at=now,
+                stored_at=now,
+                actor="system",
+                battery_pct=d.battery_pct,
+            )
+            raised.append(a.id)
+    if d.checkin_due_at is not None and now > d.checkin_due_at:
+        if alarms.open_alarm(session, d.id, "checkin_overdue") is None:
+            loc = (
+                {"lat": d.last_lat, "lon": d.last_lon, "accuracy_m": d.last_accuracy_m or 0.0}
+                if d.last_lat is not None and d.last_lon is not None
+                else None
+            )
+            a = alarms.raise_alarm(
+                session,
+                kind="checkin_overdue",
+                device=d,
+                raised_at=d.checkin_due_at,
+                received_at=now,
+                stored_at=now,
+                actor="system",
+                battery_pct=d.battery_pct,
+                location=loc,
+            )
+            raised.append(a.id)
+        d.checkin_due_at = None  # one overdue alarm per check-in
