@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from host_tests.monitor.conftest import Env, sos
-from monitor.models import AuditEntry, Contact, Delivery
-from monitor.services import escalation
+from monitor.models import Alarm, AuditEntry, Contact, Delivery, Worker
+from monitor.services import alarms, escalation, jobs, scheduler, supervision
 
 
 class Receiver:
@@ -133,3 +137,143 @@ def test_unreachable_webhook_gives_up_after_max_attempts(env: Env) -> None:
         assert first is not None
         assert first.status == "failed" and first.attempts == escalation.MAX_ATTEMPTS
         assert first.last_error is not None and "ConnectError" in first.last_error
+
+
+# -- issue 11, finding 1: one failing delivery must never stop the others ---------------------
+
+# Whatever a channel might raise: its own failure, a library's (httpx's ValueError on a message
+# it cannot encode was the probe's), or a plain bug.
+_ERRORS = st.sampled_from(
+    [
+        escalation.NotifyFailed("HTTP 503"),
+        ValueError("Out of range float values are not JSON compliant"),
+        TypeError("Object of type bytes is not JSON serializable"),
+        KeyError("contact"),
+        RuntimeError("boom"),
+        OverflowError("date value out of range"),
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+        ZeroDivisionError(),
+        AttributeError("NoneType has no attribute 'post'"),
+        httpx.ConnectError("refused"),
+        RecursionError(),
+    ]
+)
+
+
+class ScriptedChannel(escalation.Notifier):
+    """A channel that raises the drawn exception for chosen contacts and records the rest.
+
+    Faked on purpose: a real webhook receiver can only fail with HTTP errors; this one throws
+    the arbitrary exception types a channel library could raise, which is what isolation is for.
+    """
+
+    def __init__(self, failing: dict[str, BaseException]) -> None:
+        self.failing = failing
+        self.sent: list[str] = []
+
+    def send(self, contact: Contact, message: dict[str, Any]) -> None:
+        json.dumps(message, allow_nan=False)  # what a real channel would have to send
+        if contact.name in self.failing:
+            raise self.failing[contact.name]
+        self.sent.append(contact.name)
+
+
+_worker_serial = itertools.count(1)
+
+
+@settings(
+    max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(plan=st.lists(st.one_of(st.none(), _ERRORS), min_size=1, max_size=6))
+def test_finding_1_a_failing_channel_never_stops_any_other_contact_being_notified(
+    sqlite_env: Env, plan: list[BaseException | None]
+) -> None:
+    db = sqlite_env.app.state.db
+    n = next(_worker_serial)
+    names = [f"w{n}-contact{i}" for i in range(len(plan))]
+    failing = {name: err for name, err in zip(names, plan, strict=True) if err is not None}
+    t0 = dt.datetime.now(dt.UTC)
+    with db.session() as s:
+        worker = Worker(name=f"Worker {n}")
+        s.add(worker)
+        s.flush()
+        for i, name in enumerate(names):
+            s.add(
+                Contact(
+                    worker_id=worker.id,
+                    position=i,
+                    name=name,
+                    webhook_url="http://127.0.0.1:9/",
+                    delay_s=0,
+                )
+            )
+        alarm = alarms.raise_alarm(
+            s, kind="sos", device=None, raised_at=t0, received_at=t0, stored_at=t0, actor="test"
+        )
+        alarm.worker_id = worker.id
+    channel = ScriptedChannel(failing)
+    failures_before = sum(jobs.FAILURES.values())
+    with db.session() as s:
+        escalation.schedule(s, now=t0)
+    escalation.deliver_due(db, channel, now=t0)
+    assert sorted(channel.sent) == sorted(set(names) - set(failing))
+    with db.session() as s:
+        rows = {
+            c.name: d
+            for d, c in s.execute(
+                select(Delivery, Contact)
+                .join(Contact, Contact.id == Delivery.contact_id)
+                .where(Contact.worker_id == worker.id)
+            )
+        }
+    for name in names:
+        d = rows[name]
+        if name in failing:
+            # Recorded against that delivery and retried later, like any failed attempt.
+            assert d.status == "pending" and d.attempts == 1 and d.last_error
+        else:
+            assert d.status == "sent"
+    unexpected = [e for e in failing.values() if not isinstance(e, escalation.NotifyFailed)]
+    assert sum(jobs.FAILURES.values()) - failures_before == len(unexpected)
+
+
+def test_finding_1_an_alarm_stored_with_an_infinite_location_still_escalates_for_all(
+    env: Env, receiver: Receiver
+) -> None:
+    """The probe's case end to end, with the real webhook client and a real receiver: a row the
+    old ingest stored with lat=inf made httpx raise ValueError on every tick, for good."""
+    _ladder(env, receiver.url)
+    t0 = dt.datetime.now(dt.UTC)
+    env.post_frames(sos(1, received_at=t0), sos(2, received_at=t0))
+    with env.app.state.db.session() as s:
+        first = s.scalars(select(Alarm).order_by(Alarm.id)).first()
+        assert first is not None
+        first.lat, first.lon = float("inf"), float("-inf")  # as the old ingest stored it
+    assert _step(env, t0 + dt.timedelta(seconds=31)) == 2
+    assert _step(env, t0 + dt.timedelta(seconds=91)) == 2
+    assert sorted(p for p, _ in receiver.calls) == ["/first", "/first", "/second", "/second"]
+    assert all(body["alarm"]["location"] is None for _, body in receiver.calls)
+
+
+def test_finding_1_a_failing_supervision_job_does_not_stop_escalation_in_the_same_tick(
+    env: Env, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Supervision is replaced by one that raises: a real failure of it (a database refusing
+    one write) cannot be produced on demand without breaking escalation's database too."""
+    _ladder(env, receiver.url)
+    env.post_frames(sos(1, received_at=dt.datetime.now(dt.UTC)))
+    with env.app.state.db.session() as s:
+        for a in s.scalars(select(Alarm)):
+            a.stored_at -= dt.timedelta(seconds=31)
+
+    def broken(*_: Any, **__: Any) -> list[int]:
+        raise RuntimeError("supervision broke")
+
+    monkeypatch.setattr(supervision, "supervise", broken)
+    before = jobs.FAILURES["supervision"]
+    lead = scheduler.Leadership(env.app.state.db)
+    assert scheduler.tick(
+        env.app.state.db, env.app.state.settings, escalation.WebhookNotifier(), lead
+    )
+    assert jobs.FAILURES["supervision"] == before + 1
+    assert [p for p, _ in receiver.calls] == ["/first"]
