@@ -3,10 +3,15 @@ resolve, read the audit trail."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
@@ -18,6 +23,9 @@ from host_tests.monitor.conftest import (
     heartbeat,
     sos,
 )
+from monitor.models import Alarm
+from protocol import frame_types as ft
+from protocol import frames
 
 pytestmark = pytest.mark.browser
 
@@ -141,4 +149,150 @@ def test_admin_provisions_a_fob_and_sees_its_key_once(
     page.reload()
     expect(page.locator("table.grid").first).to_contain_text("Sam Rivera")
     assert shown not in page.content()  # never again
+    page.close()
+
+
+# -- issue 11, finding 1 and 5: no stored value blinds the console -----------------------------
+
+# Text an admin can still store for a worker, each aimed at a way the queue page could break:
+# the attribute the initial alarms sit in, the card's HTML, template syntax, and the browser's
+# text handling.
+HOSTILE_TEXT = [
+    '<img src=x onerror="window.__xss=1">',
+    "'; window.__xss=1; '",
+    "</script><script>window.__xss=1</script>",
+    "${window.__xss=1}",
+    "{{ 7*7 }}",
+    "\u202eesrever\u202c RTL override",
+    "👩🏽‍⚕️ nurse " + "x" * 100,
+]
+
+
+@contextlib.contextmanager
+def _admin(url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=30) as c:
+        r = c.post("/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        r.raise_for_status()
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        yield c
+
+
+def _fob_for(admin: httpx.Client, name: str) -> tuple[int, bytes]:
+    r = admin.post(
+        "/v1/workers",
+        json={"name": name, "phone": name[:40], "team": name[:80], "risk_notes": name},
+    )
+    assert r.status_code == 201, r.text
+    d = admin.post("/v1/devices", json={"board": "sim", "worker_id": r.json()["id"]})
+    assert d.status_code == 201, d.text
+    return d.json()["device"]["id"], bytes.fromhex(d.json()["key"])
+
+
+def _signed_sos(device_id: int, key: bytes, counter: int, **item: Any) -> dict[str, Any]:
+    frame = frames.encode(ft.SOS, device_id, counter, (0x80 | 50, 0, 65535), key)
+    return {
+        "frame": frame.hex(),
+        "received_at": dt.datetime.now(dt.UTC).isoformat(),
+        "link": "ble",
+        **item,
+    }
+
+
+def test_finding_1_hostile_values_never_blind_the_queue_and_new_alarms_still_arrive_live(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """Every hostile value the API can still store, plus rows as the old ingest stored them.
+
+    The legacy rows (infinite and NaN positions, a battery of -5 %, a year-1 time) are written
+    straight into the database: ingest now refuses those values, but a database from before the
+    fix may hold them, and the console must survive its own history.
+    """
+    day = dt.timedelta(days=1)
+    with _admin(live_server.url) as admin, gateway_client(live_server.url) as gw:
+        batch = []
+        for i, text in enumerate(HOSTILE_TEXT):
+            device_id, key = _fob_for(admin, text)
+            batch.append(
+                _signed_sos(
+                    device_id,
+                    key,
+                    1,
+                    location={"lat": -90.0, "lon": 180.0, "accuracy_m": 100_000.0},
+                )
+            )
+            if i == 0:
+                batch.append(_signed_sos(device_id, key, 2, received_at="2001-09-09T01:46:40Z"))
+                batch.append(
+                    _signed_sos(
+                        device_id,
+                        key,
+                        3,
+                        received_at=(dt.datetime.now(dt.UTC) - 3 * day).isoformat(),
+                    )
+                )
+                batch.append(_signed_sos(device_id, key, 4, location={"lat": 1e999, "lon": 0}))
+        body = json.dumps({"frames": batch})  # Infinity, as a hostile gateway can write it
+        r = gw.post("/v1/frames", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 200 and all(x["status"] == "accepted" for x in r.json()["results"])
+    db = live_server.app.state.db
+    with db.session() as s:
+        ancient = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+        for lat, lon, acc in (
+            (float("inf"), float("-inf"), 5.0),
+            (float("nan"), 0.0, None),
+            (51.5, -0.1, float("inf")),
+            (400.0, 900.0, -3.0),
+        ):
+            s.add(
+                Alarm(
+                    kind="sos",
+                    priority=0,
+                    status="open",
+                    raised_at=ancient,
+                    received_at=ancient,
+                    stored_at=ancient,
+                    lat=lat,
+                    lon=lon,
+                    accuracy_m=acc,
+                    battery_pct=-5,
+                    device_id=None,
+                    worker_id=None,
+                )
+            )
+    expected = len(batch) + 4
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", OPERATOR_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Alarm queue")
+    expect(page.locator("#live")).to_have_text("live")
+    expect(page.locator(".alarm")).to_have_count(expected)
+    expect(page.locator("#counts")).to_have_text(f"{expected} open · 0 acknowledged")
+    queue = page.locator("#queue")
+    expect(queue).to_contain_text("gateway's time not believed")  # the 2001 one, clamped
+    expect(queue).to_contain_text(str((dt.datetime.now(dt.UTC) - 3 * day).year))  # has a date
+    expect(queue).to_contain_text("reported by gateway")
+    for text in HOSTILE_TEXT[4:]:
+        expect(queue).to_contain_text(text[:20])  # shown as text, not interpreted
+    assert page.evaluate("window.__xss") is None
+    assert errors == []
+
+    # And the queue is still alive: a new SOS arrives over the stream, no reload.
+    page.evaluate("window.__noReload = true")
+    with gateway_client(live_server.url) as gw:
+        gw.post("/v1/frames", json={"frames": [sos(90)]}).raise_for_status()
+    expect(page.locator(".alarm")).to_have_count(expected + 1)
+    expect(page.locator(".alarm", has_text="Sam Rivera")).to_have_count(1)
+    assert page.evaluate("window.__noReload") is True
+
+    # The detail page of a clamped alarm says whose clock is whose.
+    page.locator(".alarm", has_text="gateway's time not believed").first.click()
+    expect(page.locator("#alarm")).to_contain_text("the gateway's time was not believed")
+    expect(page.locator("#alarm")).to_contain_text("Received by the monitor")
+    assert errors == []
     page.close()

@@ -29,6 +29,7 @@ from monitor.api.routes import (
 from monitor.core.config import Settings, get_settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
+from monitor.core.jsonsafe import FiniteJSONResponse
 from monitor.errors import MonitorError
 from monitor.models import Alarm
 from monitor.services import alarms as alarm_service
@@ -87,6 +88,7 @@ def create_app(
         version="0.1.0",
         description="Alarm receiving API for Vigil lone-worker fobs, and the operator console.",
         lifespan=lifespan,
+        default_response_class=FiniteJSONResponse,
     )
     app.state.settings = settings
     app.state.db = db

@@ -24,6 +24,7 @@ import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.core import jsonsafe
 from monitor.errors import MonitorError
 
 log = logging.getLogger("vigil.events")
@@ -129,7 +130,7 @@ class EventHub:
             payloads = session.info.pop("alarm_events", [])
             downlinks = session.info.pop("downlinks_added", False)
             for p in payloads:
-                data = json.dumps(p, separators=(",", ":"))
+                data = jsonsafe.dumps(p, separators=(",", ":"))
                 if len(data.encode()) > NOTIFY_MAX_BYTES:
                     data = json.dumps({"id": p["id"], "reload": True})
                 session.execute(text("SELECT pg_notify(:c, :d)"), {"c": ALARM_CHANNEL, "d": data})

@@ -9,12 +9,25 @@ const Vigil = (() => {
   let audio = null;
 
   function since(iso) {
-    const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+    const t = Date.parse(iso);
+    if (!Number.isFinite(t)) return "unknown";
+    const s = Math.max(0, Math.floor((Date.now() - t) / 1000));
     if (s < 60) return `${s} s`;
     if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
     return `${Math.floor(s / 3600)} h ${String(Math.floor(s % 3600 / 60)).padStart(2, "0")} min`;
   }
-  function hhmmss(iso) { return new Date(iso).toISOString().slice(11, 19) + " UTC"; }
+  // A time from an earlier day carries its date: "01:46:40 UTC" alone would pass for today.
+  function when(iso) {
+    const d = new Date(iso);
+    if (!Number.isFinite(d.getTime())) return "unknown time";
+    const full = d.toISOString();
+    const today = new Date().toISOString().slice(0, 10);
+    const clock = full.slice(11, 19) + " UTC";
+    if (full.slice(0, 10) === today) return clock;
+    const date = d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+    return `${date} ${clock}`;
+  }
+  const finite = (x) => typeof x === "number" && Number.isFinite(x);
   function esc(t) { const d = document.createElement("div"); d.textContent = t ?? ""; return d.innerHTML; }
 
   function beep() {
@@ -38,7 +51,10 @@ const Vigil = (() => {
       badge.textContent = "live"; badge.classList.remove("off");
       if (onConnect) onConnect();
     });
-    es.addEventListener("alarm", (e) => onAlarm(JSON.parse(e.data)));
+    es.addEventListener("alarm", (e) => {
+      // One event that will not parse or render is reported, never the end of the stream.
+      try { onAlarm(JSON.parse(e.data)); } catch (err) { console.error("alarm event", err, e.data); }
+    });
     es.onerror = () => { badge.textContent = "reconnecting…"; badge.classList.add("off"); };
     return es;
   }
@@ -59,28 +75,53 @@ const Vigil = (() => {
     el.dataset.raised = a.raised_at;
     const who = a.worker ? `<b>${esc(a.worker.name)}</b><span class="muted">${esc(a.worker.team || "")} · ${esc(a.worker.phone || "no phone")}</span>`
                          : `<b>Device ${a.device_id}</b><span class="muted">not allocated</span>`;
-    const loc = a.location ? `at ${a.location.lat.toFixed(4)}, ${a.location.lon.toFixed(4)} ± ${Math.round(a.location.accuracy_m || 0)} m` : "no location";
+    const l = a.location;
+    // The position is the relaying gateway's word (the fob signs no position): say so.
+    const loc = l && finite(l.lat) && finite(l.lon)
+      ? `at ${l.lat.toFixed(4)}, ${l.lon.toFixed(4)} ± ${finite(l.accuracy_m) ? Math.round(l.accuracy_m) + " m" : "? m"}` +
+        ` <span class="muted">reported by gateway ${esc(String(a.gateway_id ?? "?"))}</span>`
+      : "no location";
     const delay = Math.round((Date.parse(a.received_at) - Date.parse(a.raised_at)) / 1000);
+    const received = a.received_at_clamped
+      ? `received ${when(a.stored_at)} <span class="warn">(gateway's time not believed: monitor's clock)</span>`
+      : `received ${when(a.received_at)}${Number.isFinite(delay) && delay > 0 ? ` (+${delay} s)` : ""}`;
     el.innerHTML = `
       <div><span class="kind k-${a.kind}">${KIND[a.kind] || a.kind}</span></div>
       <div class="who-col">${who}<div class="times">${loc}${a.cancelled_at ? ' · <span class="cancelled">cancelled at fob</span>' : ""}</div></div>
       <div><div class="since" data-since="${a.raised_at}">${since(a.raised_at)}</div>
-        <div class="times">raised ${a.age_lower_bound ? "≥ " : ""}${hhmmss(a.raised_at)} · received ${hhmmss(a.received_at)}${delay > 0 ? ` (+${delay} s)` : ""}</div></div>
+        <div class="times">raised ${a.age_lower_bound ? "≥ " : ""}${when(a.raised_at)} · ${received}</div></div>
       <div><span class="status s-${a.status}">${a.status}</span>
-        ${a.battery_pct != null ? `<div class="times">battery ${a.battery_pct} %</div>` : ""}</div>`;
+        ${finite(a.battery_pct) ? `<div class="times">battery ${a.battery_pct} %</div>` : ""}</div>`;
+    return el;
+  }
+
+  // What is left when an alarm's data cannot be drawn: that it exists, who, and a way in.
+  function bareCard(a) {
+    const el = document.createElement("a");
+    el.href = `/alarms/${encodeURIComponent(a && a.id)}`;
+    el.className = "alarm open p0";
+    el.dataset.id = a && a.id;
+    el.innerHTML = `<div><span class="kind">${esc(KIND[a && a.kind] || String(a && a.kind))}</span></div>
+      <div class="who-col"><b>Alarm #${esc(String(a && a.id))}</b>
+        <span class="warn">some details could not be shown: open the alarm</span></div>`;
     return el;
   }
 
   function queue() {
     const box = document.getElementById("queue");
-    const alarms = new Map(JSON.parse(box.dataset.initial).map((a) => [a.id, a]));
+    const alarms = new Map();
     const fresh = new Set();
+    const byTime = (iso) => { const t = Date.parse(iso); return Number.isFinite(t) ? t : 0; };
     function render() {
       const list = [...alarms.values()].filter((a) => a.status !== "resolved").sort((a, b) =>
-        (a.status === "open" ? 0 : 1) - (b.status === "open" ? 0 : 1) || a.priority - b.priority ||
-        Date.parse(b.raised_at) - Date.parse(a.raised_at));
+        (a.status === "open" ? 0 : 1) - (b.status === "open" ? 0 : 1) || (a.priority - b.priority) || 0 ||
+        byTime(b.raised_at) - byTime(a.raised_at));
       box.querySelectorAll(".alarm").forEach((n) => n.remove());
-      list.forEach((a) => box.appendChild(card(a, fresh.has(a.id))));
+      list.forEach((a) => {
+        let el;
+        try { el = card(a, fresh.has(a.id)); } catch (err) { console.error("alarm card", err, a); el = bareCard(a); }
+        box.appendChild(el);
+      });
       document.getElementById("empty").hidden = list.length > 0;
       const open = list.filter((a) => a.status === "open").length;
       document.getElementById("counts").textContent = `${open} open · ${list.length - open} acknowledged`;
@@ -105,7 +146,14 @@ const Vigil = (() => {
         render();
       } catch (e) { /* the stream's own reconnect retries */ }
     }
+    // The live stream first, on its own: nothing in the page's initial data can stop it.
     live((a) => { arrived(a); render(); }, resync);
+    try {
+      JSON.parse(box.dataset.initial).forEach((a) => { if (a && a.id != null) alarms.set(a.id, a); });
+    } catch (err) {
+      // The stream's hello triggers resync, which loads the active list from the API anyway.
+      console.error("initial alarms", err);
+    }
     const btn = document.getElementById("sound");
     // Browsers keep audio suspended until the page is clicked: say so instead of staying silent.
     const label = () => {

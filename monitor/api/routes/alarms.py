@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
 
 from monitor.api.deps import CurrentOperator, HubDep, KeyBoxDep, RowId, SessionDep, operator_user
+from monitor.core import jsonsafe
 from monitor.models import Alarm, Device, Worker
 from monitor.services import alarms, reports
 
@@ -113,7 +114,7 @@ async def stream(request: Request, _: CurrentOperator, hub: HubDep) -> EventSour
                     continue
                 if item is None:
                     return  # this stream missed events: the console reconnects and resyncs
-                yield {"event": "alarm", "data": json.dumps(item)}
+                yield {"event": "alarm", "data": jsonsafe.dumps(item)}
         finally:
             hub.unsubscribe(q)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,9 +25,10 @@ from monitor.api.routes.alarms import detail
 from monitor.api.routes.auth import login_user
 from monitor.api.routes.devices import device_out
 from monitor.api.routes.workers import worker_out
+from monitor.core import jsonsafe
 from monitor.errors import CsrfFailed, MonitorError, NotAuthenticated
 from monitor.models import Alarm, Device, Gateway, RejectionCount, Worker, utcnow
-from monitor.services import alarms, auth, reports
+from monitor.services import alarms, auth, ingest, reports
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
@@ -72,7 +72,9 @@ def clock(value: str | dt.datetime | None) -> str:
 templates.env.filters["ago"] = ago
 templates.env.filters["clock"] = clock
 templates.env.filters["duration"] = duration
-templates.env.filters["tojson_attr"] = lambda v: json.dumps(v)
+templates.env.filters["tojson_attr"] = lambda v: jsonsafe.dumps(v)
+# `tojson` in templates (the queue's initial alarms) must never write Infinity: see jsonsafe.
+templates.env.policies["json.dumps_function"] = jsonsafe.dumps
 
 
 def console_user(p: PrincipalDep) -> Principal:
@@ -164,6 +166,7 @@ def alarm_page(
         "alarm.html",
         p,
         alarm=detail(session, alarms.get(session, alarm_id)),
+        relay_window=f"{ingest.MAX_RELAY_DELAY.days} days",
         outcomes=alarms.OUTCOMES,
         incident_types=reports.INCIDENT_TYPES,
         nav="queue",
