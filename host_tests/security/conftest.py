@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,8 +144,12 @@ class SecEnv:
     creds: Creds
 
     def frames(self, items: list[dict[str, Any]], token: str = GATEWAY_TOKEN) -> list[Any]:
+        # Encoded here, not by httpx: Python's json writes inf/nan as Infinity/NaN, which is
+        # what a hostile gateway can send, and httpx refuses to.
         r = self.client.post(
-            "/v1/frames", json={"frames": items}, headers={"Authorization": f"Bearer {token}"}
+            "/v1/frames",
+            content=json.dumps({"frames": items}),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         assert r.status_code == 200, r.text
         results: list[Any] = r.json()["results"]

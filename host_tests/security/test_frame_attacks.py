@@ -89,11 +89,35 @@ ATTACKS: dict[str, tuple[Callable[[int], Any], str]] = {
     "odd_length_hex": (lambda c: with_raw("abc"), "malformed"),
     "not_an_object": (lambda c: 42, "malformed"),
     "null_item": (lambda c: None, "malformed"),
-    "missing_received_at": (lambda c: {"frame": hb(c)["frame"]}, "malformed"),
+}  # fmt: skip
+
+# Attacks on the unsigned fields a gateway adds to a genuine frame (issue 11, findings 1 and 4):
+# the frame is verified and kept (acked: the fob may let it go), the bad field is replaced or
+# dropped and counted under its own reason.
+FIELD_ATTACKS: dict[str, tuple[Callable[[int], Any], str]] = {
+    "missing_received_at": (lambda c: {"frame": hb(c)["frame"]}, "bad_received_at"),
     "naive_received_at": (
-        lambda c: {**hb(c), "received_at": dt.datetime.now().isoformat()}, "malformed"
+        lambda c: {**hb(c), "received_at": dt.datetime.now().isoformat()}, "bad_received_at"
     ),
-    "bad_link": (lambda c: {**hb(c), "link": "carrier-pigeon"}, "malformed"),
+    "year_1_received_at": (
+        lambda c: {**hb(c), "received_at": "0001-01-01T00:00:00+01:00"}, "clamped_received_at"
+    ),
+    "back_dated_received_at": (
+        lambda c: {**hb(c), "received_at": "2001-09-09T01:46:40+00:00"}, "clamped_received_at"
+    ),
+    "future_received_at": (
+        lambda c: {**hb(c), "received_at": "2099-01-01T00:00:00+00:00"}, "clamped_received_at"
+    ),
+    "bad_link": (lambda c: {**hb(c), "link": "carrier-pigeon"}, "bad_link"),
+    "huge_rssi": (lambda c: {**hb(c), "rssi": 10**30}, "bad_rssi"),
+    "infinite_location": (
+        lambda c: {**frame_item(ft.CHECKIN_START, c, (30, 0)),
+                   "location": {"lat": float("inf"), "lon": 0}}, "bad_location"
+    ),
+    "off_earth_location": (
+        lambda c: {**frame_item(ft.CHECKIN_START, c, (30, 0)),
+                   "location": {"lat": 91, "lon": 181}}, "bad_location"
+    ),
 }  # fmt: skip
 
 
@@ -131,6 +155,25 @@ def test_attack_is_refused_counted_for_admins_and_blocks_nothing(
         k: v for k, v in before.items() if k != reason
     }
     assert alarm_count(sec_any_db) == alarms_before
+
+
+@pytest.mark.parametrize("attack", list(FIELD_ATTACKS))
+def test_field_attack_costs_that_field_counted_and_blocks_nothing(
+    sec_any_db: SecEnv, attack: str
+) -> None:
+    make, flag = FIELD_ATTACKS[attack]
+    prime(sec_any_db)
+    before = sec_any_db.rejections()
+    results = sec_any_db.frames([hb(START + 1), make(START + 2), hb(START + 3)])
+    assert_good(results[0], START + 1)
+    assert_good(results[1], START + 2)  # the signed frame itself was genuine: kept and acked
+    assert results[1]["flags"] == [flag]
+    assert_good(results[2], START + 3)
+    after = sec_any_db.rejections()
+    assert after.get(flag, 0) == before.get(flag, 0) + 1
+    assert {k: v for k, v in after.items() if k != flag} == {
+        k: v for k, v in before.items() if k != flag
+    }
 
 
 def test_rejections_name_the_gateway_that_relayed_them(sec_any_db: SecEnv) -> None:
