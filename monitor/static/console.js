@@ -14,7 +14,8 @@ const Vigil = (() => {
     const s = Math.max(0, Math.floor((Date.now() - t) / 1000));
     if (s < 60) return `${s} s`;
     if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
-    return `${Math.floor(s / 3600)} h ${String(Math.floor(s % 3600 / 60)).padStart(2, "0")} min`;
+    if (s < 172800) return `${Math.floor(s / 3600)} h ${String(Math.floor(s % 3600 / 60)).padStart(2, "0")} min`;
+    return `${Math.floor(s / 86400)} d ${Math.floor(s % 86400 / 3600)} h`;
   }
   // A time from an earlier day carries its date: "01:46:40 UTC" alone would pass for today.
   function when(iso) {
@@ -74,7 +75,7 @@ const Vigil = (() => {
     el.dataset.id = a.id;
     el.dataset.raised = a.raised_at;
     const who = a.worker ? `<b>${esc(a.worker.name)}</b><span class="muted">${esc(a.worker.team || "")} · ${esc(a.worker.phone || "no phone")}</span>`
-                         : `<b>Device ${a.device_id}</b><span class="muted">not allocated</span>`;
+                         : `<b>Device ${esc(String(a.device_id ?? "unknown"))}</b><span class="muted">not allocated</span>`;
     const l = a.location;
     // The position is the relaying gateway's word (the fob signs no position): say so.
     const loc = l && finite(l.lat) && finite(l.lon)
@@ -91,7 +92,7 @@ const Vigil = (() => {
       <div><div class="since" data-since="${a.raised_at}">${since(a.raised_at)}</div>
         <div class="times">raised ${a.age_lower_bound ? "≥ " : ""}${when(a.raised_at)} · ${received}</div></div>
       <div><span class="status s-${a.status}">${a.status}</span>
-        ${finite(a.battery_pct) ? `<div class="times">battery ${a.battery_pct} %</div>` : ""}</div>`;
+        ${finite(a.battery_pct) ? `<div class="times">battery ${a.battery_pct >= 0 && a.battery_pct <= 100 ? a.battery_pct : "?"} %</div>` : ""}</div>`;
     return el;
   }
 
