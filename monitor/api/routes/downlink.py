@@ -41,6 +41,7 @@ class DownlinkItem(BaseModel):
     id: int
     device_id: int
     frame: str
+    age_s: int  # since it was queued: a gateway holding it for an absent fob ages it from then
 
 
 class DownlinkOut(BaseModel):
@@ -52,6 +53,7 @@ def _fetch(db: Database, gateway_id: int, after: int) -> tuple[list[dict[str, An
     """This gateway's downlinks after the cursor, and the new cursor; None if it is revoked."""
     with db.session() as s:
         top = s.scalar(select(func.max(Downlink.id))) or 0
+        now = utcnow()
         rows = s.scalars(
             select(Downlink)
             .join(Device, Device.id == Downlink.device_id)
@@ -59,13 +61,19 @@ def _fetch(db: Database, gateway_id: int, after: int) -> tuple[list[dict[str, An
                 Downlink.id > after,
                 Downlink.id <= top,
                 Device.last_gateway_id == gateway_id,
-                Downlink.created_at >= utcnow() - downlinks.MAX_AGE,
+                Downlink.created_at >= now - downlinks.MAX_AGE,
             )
             .order_by(Downlink.id)
             .limit(PAGE)
         ).all()
         items: list[dict[str, Any]] = [
-            {"id": r.id, "device_id": r.device_id, "frame": r.frame.hex()} for r in rows
+            {
+                "id": r.id,
+                "device_id": r.device_id,
+                "frame": r.frame.hex(),
+                "age_s": max(0, int((now - r.created_at).total_seconds())),
+            }
+            for r in rows
         ]
         # A full page: carry on from its last row. Otherwise everything up to `top` was looked at.
         cursor = rows[-1].id if len(rows) == PAGE else max(after, top)
