@@ -408,8 +408,8 @@ def _resend_help_after_reboot(session: Session, keybox: KeyBox, device: Device) 
         )
     )
     for alarm in handling:
-        assert alarm.source_counter is not None
-        downlinks.ack_help(session, keybox, device, alarm.source_counter, alarm.id)
+        for counter in alarms.help_counters(session, alarm):
+            downlinks.ack_help(session, keybox, device, counter, alarm.id)
         alarms.attach(session, alarm, f"device:{device.id}", "help_resent_after_reboot")
 
 

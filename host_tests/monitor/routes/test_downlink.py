@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, Env, heartbeat, sos
+from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, Env, frame_item, heartbeat, sos
 from monitor.models import Downlink
 from monitor.services import downlinks
 from protocol import frame_types as ft
@@ -74,3 +74,15 @@ def test_finding_2_the_monitor_serves_no_downlink_older_than_its_limit(env: Env)
     assert _poll(env, env.gw)[0] == []  # a gateway that held it back cannot have it served late
     env.client.post("/v1/frames", json={"frames": [heartbeat(13)]}, headers=other)
     assert _poll(env, other)[0] == []  # nor is it moved to another gateway
+
+
+def test_help_for_a_coalesced_alarm_also_names_its_newest_repeat(env: Env) -> None:
+    # The fob stays quiet about help for an alarm followed by a newer one still waiting, and a
+    # second overdue check-in is coalesced into the open alarm: the ACK_HELP must name it too.
+    env.post_frames(frame_item(ft.CHECKIN_OVERDUE, 20, (80, 0, 0)))
+    env.post_frames(frame_item(ft.CHECKIN_OVERDUE, 25, (80, 0, 0)))
+    h = env.token()
+    [alarm] = env.client.get("/v1/alarms", headers=h).json()
+    assert env.client.post(f"/v1/alarms/{alarm['id']}/acknowledge", headers=h).status_code == 200
+    got, _ = _poll(env, env.gw)
+    assert [(f.ftype, f.fields) for f in got] == [(ft.ACK_HELP, (20,)), (ft.ACK_HELP, (25,))]
