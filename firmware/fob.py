@@ -11,6 +11,7 @@ from firmware.fall_detector import FALL as FALL_EVENT
 from firmware.fall_detector import FallDetector
 from firmware.identity import Identity
 from firmware.outbox import Outbox
+from firmware.raised import SAY, SUPERSEDED, Raised
 from protocol import frame_types as ft
 from protocol import frames
 from protocol.counter import CounterStore
@@ -65,6 +66,8 @@ class Fob:
         self.identity = Identity(store)
         self.counters = CounterStore(store.path("counter"))
         self.outbox = Outbox(store, clock)
+        self.alarms = Raised(store)  # what "help is coming" may answer
+        self._alarms_dirty = False
         self.gestures = g.Gestures(hw.button, clock, self.config["sos_hold_ms"])
         self.detector = FallDetector(RATE_HZ)
         now = clock.ticks_ms()
@@ -86,7 +89,6 @@ class Fob:
         self._checkin_reminded = False
         self._next_hb = 0
         self._booted = True
-        self._help_for = -1  # uplink counter whose "help is coming" was last played
         self._next_battery = 0
         self.battery_pct = 100
         self._low_fired = []
@@ -114,6 +116,7 @@ class Fob:
         if new_identity:
             self._rx = ReplayWindow()
             self._remove("rx")
+            self.alarms.wipe()  # another identity's counters: its ACK_HELPs are not ours
 
     def clear_checkin(self):
         # Factory reset: forget the visit without a frame (the key it would be signed with is gone).
@@ -136,6 +139,10 @@ class Fob:
         self._sample(now, up)
         self._timers(now, up)
         self._flush(now, up)
+        if self._alarms_dirty:
+            # Saved after the flush, so a new alarm goes out before this extra flash write.
+            self._alarms_dirty = False
+            self.alarms.save(up)
         self.hw.feedback.poll(now)
 
     # -- gestures ---------------------------------------------------------------------------
@@ -151,6 +158,7 @@ class Fob:
             if sos is not None and up - sos[1] <= self.config["sos_cancel_s"] * 1000:
                 self._sos = None
                 self._queue(ft.SOS_CANCEL, None, up, cancels=sos[0])
+                self.alarms.close(sos[0], up)
                 self._feedback("cancelled")
         elif ev == g.TAP2:
             if self._checkin_due is None:
@@ -223,6 +231,7 @@ class Fob:
         c = self._prealarm
         self._prealarm = None
         self.outbox.discard(c)
+        self.alarms.close(c, up)
         self._emit("cancelled", {"type": "fall", "counter": c})
         # The fall never leaves the fob; the cancel does, as false-alarm telemetry.
         self._queue(ft.FALL_CANCELLED, None, up, cancels=c)
@@ -300,6 +309,7 @@ class Fob:
             if link.up and getattr(link, "kind", "") == "ble":
                 flags |= ft.HB_LINK_BLE
         fields = (self.battery_pct, flags, min(self.outbox.depth(), 255), min(up // 3600000, 255))
+        self.alarms.refresh(up)
         if self._queue(ft.HEARTBEAT, fields, up) is not None:
             self._booted = False
 
@@ -362,6 +372,9 @@ class Fob:
         if not self.outbox.add(ftype, c, fields, up, held):
             self._emit("dropped", {"type": ft.NAMES[ftype], "counter": c})
             return None
+        if ft.is_alarm(ftype):
+            self.alarms.add(c, ftype, up)
+            self._alarms_dirty = True
         self._emit("raised", {"type": ft.NAMES[ftype], "counter": c, "held": held})
         return c
 
@@ -428,12 +441,18 @@ class Fob:
         else:
             e = self.outbox.ack(f.fields[0])
             if t == ft.ACK_HELP:
-                # The monitor says it again after a reboot (we may have missed it while losing
-                # power): play it once per alarm per boot, not once per repeat.
-                if f.fields[0] != self._help_for:
-                    self._help_for = f.fields[0]
+                # Only for an alarm of ours still waiting, young enough, and not followed by a
+                # newer one (firmware/raised.py). The monitor repeats it after a reboot: played
+                # once per alarm per boot, not once per repeat.
+                verdict = self.alarms.answer(f.fields[0], up)
+                if verdict == SAY:
                     self._feedback("help_coming")
+                else:
+                    if verdict == SUPERSEDED:
+                        self.log("help for alarm %d: a newer alarm is waiting" % f.fields[0])
+                    self._emit("help_withheld", {"counter": f.fields[0], "verdict": verdict})
             elif t == ft.ACK_RESOLVED:
+                self.alarms.close(f.fields[0], up)
                 self._feedback("resolved")
             elif e is not None and ft.is_alarm(e.ftype):
                 self._feedback("delivered")

@@ -44,6 +44,7 @@ class DownlinkItem:
     id: int
     device_id: int
     frame: bytes
+    age_s: int = 0  # how long the monitor has held it (older monitors do not say: 0)
 
 
 class MonitorClient:
@@ -80,7 +81,12 @@ class MonitorClient:
         )
         try:
             items = [
-                DownlinkItem(int(i["id"]), int(i["device_id"]), bytes.fromhex(str(i["frame"])))
+                DownlinkItem(
+                    int(i["id"]),
+                    int(i["device_id"]),
+                    bytes.fromhex(str(i["frame"])),
+                    max(0, int(i.get("age_s", 0))),
+                )
                 for i in body["items"]
             ]
             return items, int(body["cursor"])

@@ -283,11 +283,18 @@ class Relay:
             self.queue.set_state(CURSOR_KEY, str(cursor))
 
     def _route_downlink(self, item: DownlinkItem) -> None:
+        if item.age_s > PENDING_DOWNLINK_TTL_S:
+            # The monitor serves none this old; one that does (an older version) is not obeyed.
+            self.counters["downlink_expired"] += 1
+            return
         link = self._by_device.get(item.device_id)
         if link is not None and link.connected:
             self._spawn(self._deliver(link, item.frame, "downlink"))
             return
-        self.queue.hold_downlink(item.device_id, item.frame, time.time(), PENDING_DOWNLINK_MAX)
+        # Aged from when the monitor queued it, not from when we polled it: the limit is the
+        # same 15 minutes end to end.
+        at = time.time() - item.age_s
+        self.queue.hold_downlink(item.device_id, item.frame, at, PENDING_DOWNLINK_MAX)
         self.counters["downlink_pending"] += 1
 
     async def _health(self) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -226,6 +227,9 @@ class Downlink(Base):
     """Signed frames waiting for a gateway; the id is the long-poll cursor."""
 
     __tablename__ = "downlinks"
+    # A fob heard through another gateway brings its recent downlinks along
+    # (services/downlinks.follow): found by device and age, not by scanning the whole history.
+    __table_args__ = (Index("ix_downlinks_device_created", "device_id", "created_at"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     ftype: Mapped[int] = mapped_column(Integer)

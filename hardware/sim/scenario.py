@@ -161,3 +161,40 @@ def outbox_run(root, ops, capacity):
             clock.advance(1)
             out.append([[e.ftype, e.counter] for e in box.due(clock.ticks_ms(), 1000)])
     return out
+
+
+def raised_run(root, ops):
+    # Drives the table of raised alarms alone, at explicit uptimes: ["add", counter, type, up],
+    # ["answer", counter, up] (-> verdict), ["close", counter, up], ["refresh", up], ["reboot"].
+    from firmware.raised import Raised
+    from hardware.sim.flash import SimFlash
+
+    flash = SimFlash(root)
+    table = Raised(flash)
+    out = []
+    for op in ops:
+        k = op[0]
+        if k == "add":
+            table.add(op[1], op[2], op[3])
+            table.save(op[3])
+            out.append(None)
+        elif k == "answer":
+            out.append(table.answer(op[1], op[2]))
+        elif k == "close":
+            table.close(op[1], op[2])
+            out.append(None)
+        elif k == "refresh":
+            table.refresh(op[1])
+            out.append(None)
+        elif k == "reboot":
+            table = Raised(flash)
+            out.append(table.corrupt)
+    return out
+
+
+def truncate(path, n):
+    # A torn write, for tests: keep the first n bytes of a flash file.
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:n])

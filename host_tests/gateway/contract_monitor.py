@@ -45,9 +45,15 @@ class ContractMonitor:
             ftype, device_id, 1_000_000 + counter, (counter,), self.keys[device_id]
         )
 
-    def push_downlink(self, device_id: int, frame: bytes) -> None:
+    def push_downlink(self, device_id: int, frame: bytes, age_s: int = 0) -> None:
+        # age_s: how long the monitor says it has held the downlink already.
         self.downlinks.append(
-            {"id": len(self.downlinks) + 1, "device_id": device_id, "frame": frame.hex()}
+            {
+                "id": len(self.downlinks) + 1,
+                "device_id": device_id,
+                "frame": frame.hex(),
+                "age_s": age_s,
+            }
         )
         if self._new_downlink is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._new_downlink.set)

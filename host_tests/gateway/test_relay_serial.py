@@ -303,3 +303,40 @@ def test_help_for_a_fob_away_survives_a_gateway_restart(
         asyncio.run(_with_relay(monitor, [second.path], tmp_path, after))  # same queue file
     finally:
         second.close()
+
+
+def test_help_for_a_fob_away_is_aged_from_when_the_monitor_queued_it(
+    monitor: ContractMonitor, tmp_path: Path
+) -> None:
+    # Issue 11, finding 2: the gateway's 15-minute limit counted from its own poll, so a
+    # downlink the monitor had held for 14 minutes could be held for 15 more. Now one the
+    # monitor queued just under the limit ago expires here while the fob is away, and one over
+    # the limit is not obeyed at all.
+    pty = PtyFob()
+    fob = WireFob(DEV_A, KEYS[DEV_A], pty.write)
+    ttl = int(relay_mod.PENDING_DOWNLINK_TTL_S)
+    late = frames.encode(frame_types.ACK_HELP, DEV_A, 900, (1,), KEYS[DEV_A])
+    stale = frames.encode(frame_types.ACK_HELP, DEV_A, 901, (1,), KEYS[DEV_A])
+    fresh = frames.encode(frame_types.ACK_RESOLVED, DEV_A, 902, (1,), KEYS[DEV_A])
+
+    async def body(relay: Relay) -> None:
+        fob.send(fob.frame())
+        await wait_for(lambda: relay.queue.depth() == 0 and len(monitor.accepted) == 1)
+        relay._by_device.clear()  # the fob is away (its link forgotten, as after link_down)
+        monitor.push_downlink(DEV_A, stale, age_s=ttl + 1)
+        await wait_for(lambda: relay.counters["downlink_expired"] == 1)
+        monitor.push_downlink(DEV_A, late, age_s=ttl - 1)
+        monitor.push_downlink(DEV_A, fresh)
+        await wait_for(lambda: relay.counters["downlink_pending"] == 2)
+        await asyncio.sleep(1.5)  # the late one is now past the limit
+        fob.send(fob.frame())  # back: only what is still young enough follows
+        await wait_for(lambda: fob.received, poll=lambda: fob.feed(pty.read()))
+        await wait_for(lambda: relay.counters["downlink_delivered"] >= 1)
+        await asyncio.sleep(0.5)
+        fob.feed(pty.read())
+        assert [f.counter for f in fob.received if f.ftype != frame_types.ACK] == [902]
+
+    try:
+        asyncio.run(_with_relay(monitor, [pty.path], tmp_path, body))
+    finally:
+        pty.close()

@@ -90,3 +90,59 @@ def test_downlink_long_poll_wakes_when_an_operator_acknowledges(live_server: Liv
     with gateway_client(live_server.url) as gw:
         r = gw.get("/v1/downlink", params={"after": item["id"], "wait": 0.3}).json()
     assert r == {"items": [], "cursor": item["id"]}
+
+
+def _revoke_the_gateway(live_server: LiveServer) -> None:
+    admin = _operator(live_server.url)  # _operator logs in as admin
+    [gw] = [g for g in admin.get("/v1/gateways").json() if g["revoked_at"] is None]
+    admin.post(f"/v1/gateways/{gw['id']}/revoke").raise_for_status()
+
+
+def test_finding_3_revoked_gateway_long_poll_ends_and_returns_nothing(
+    live_server: LiveServer,
+) -> None:
+    # Issue 11, finding 3: the poll checked the token only at connect, so a gateway revoked
+    # while its poll waited still got the ACK_HELP queued after the revocation.
+    with gateway_client(live_server.url) as gw:
+        gw.post("/v1/frames", json={"frames": [sos(9)]}).raise_for_status()
+        got: dict[str, object] = {}
+
+        def poll() -> None:
+            r = gw.get("/v1/downlink", params={"after": 0, "wait": 20})
+            got["status"], got["body"], got["at"] = r.status_code, r.text, time.monotonic()
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.5)  # the poll is waiting
+        _revoke_the_gateway(live_server)
+        op = _operator(live_server.url)
+        aid = op.get("/v1/alarms").json()[0]["id"]
+        acked = time.monotonic()
+        op.post(f"/v1/alarms/{aid}/acknowledge").raise_for_status()  # wakes the poll at once
+        t.join(25)
+    assert got["status"] == 401
+    assert "frame" not in str(got["body"])
+    assert float(got["at"]) - acked < 2  # type: ignore[arg-type]
+
+
+def test_finding_3_revoked_gateway_long_poll_ends_at_the_next_recheck(
+    live_server: LiveServer,
+) -> None:
+    # Nothing new to wake it: the poll still ends within one re-check of the revocation.
+    from monitor.api.routes.downlink import RECHECK_S
+
+    with gateway_client(live_server.url) as gw:
+        got: dict[str, object] = {}
+
+        def poll() -> None:
+            r = gw.get("/v1/downlink", params={"after": 0, "wait": 20})
+            got["status"], got["at"] = r.status_code, time.monotonic()
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.5)
+        _revoke_the_gateway(live_server)
+        revoked = time.monotonic()
+        t.join(25)
+    assert got["status"] == 401
+    assert float(got["at"]) - revoked < RECHECK_S + 1  # type: ignore[arg-type]

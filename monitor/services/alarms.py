@@ -7,6 +7,7 @@ an operator still closes it, usually as a false alarm, and the record stays for 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import Any
 
@@ -165,6 +166,27 @@ def open_alarm(session: Session, device_id: int, kind: str) -> Alarm | None:
     ).first()
 
 
+def help_counters(session: Session, alarm: Alarm) -> list[int]:
+    """The fob counters an ACK_HELP for this alarm names: the frame that raised it and, for a
+    coalesced alarm (check-in overdue, low battery), the newest repeat the fob sent into it. The
+    fob says help only for an alarm not followed by a newer one still waiting
+    (firmware/raised.py), so help for the first alone would stay quiet behind its own repeat."""
+    if alarm.source_counter is None:
+        return []
+    out = [alarm.source_counter]
+    repeats = session.scalars(
+        select(AuditEntry.details)
+        .where(AuditEntry.alarm_id == alarm.id, AuditEntry.action == "repeated_by_fob")
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+    if repeats:
+        counter = json.loads(repeats).get("counter")
+        if isinstance(counter, int) and counter not in out:
+            out.append(counter)
+    return out
+
+
 def attach(session: Session, alarm: Alarm, actor: str, action: str, **details: Any) -> None:
     audit.record(session, actor, action, alarm_id=alarm.id, details=details or None)
     _changed(session, alarm)
@@ -209,8 +231,9 @@ def acknowledge(
         at=now,
     )
     device = session.get(Device, alarm.device_id) if alarm.device_id else None
-    if device is not None and alarm.source_counter is not None and device.revoked_at is None:
-        downlinks.ack_help(session, keybox, device, alarm.source_counter, alarm.id)
+    if device is not None and device.revoked_at is None:
+        for counter in help_counters(session, alarm):
+            downlinks.ack_help(session, keybox, device, counter, alarm.id)
     _changed(session, alarm)
     return alarm
 

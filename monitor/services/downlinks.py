@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection
+
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import KeyBox
 from monitor.models import Device, Downlink
 from monitor.services.events import queue_downlink_wakeup
 from protocol import frame_types, frames
+
+# A queued downlink older than this is never served (GET /v1/downlink) nor moved to a new
+# gateway: an ACK_HELP this late would tell the worker help is coming long after the fact (the
+# fob also refuses help for alarms over firmware/raised.py HELP_MAX_AGE_MS itself), and a command
+# this late acts out of context. The honest gateway holds downlinks as long
+# (gateway/relay.py PENDING_DOWNLINK_TTL_S); the monitor enforces it for every gateway.
+MAX_AGE = dt.timedelta(minutes=15)
 
 
 def sign(keybox: KeyBox, device: Device, ftype: int, fields: tuple[int, ...]) -> bytes:
@@ -41,3 +52,44 @@ def ack_resolved(
     session: Session, keybox: KeyBox, device: Device, counter: int, alarm_id: int
 ) -> None:
     queue(session, keybox, device, frame_types.ACK_RESOLVED, (counter,), alarm_id)
+
+
+def follow(session: Session, device_ids: Collection[int], now: dt.datetime) -> int:
+    """The fobs are now heard through another gateway: move their downlinks still young enough
+    to the end of the queue, so the new gateway gets them although its long-poll cursor is
+    past them. Gateways get only the downlinks of the fobs they serve (Device.last_gateway_id),
+    judged when they poll; without this, an ACK_HELP queued while the fob was with the old
+    gateway would never reach it at the new one. Each row keeps its frame and created_at (the
+    age limit still counts from queueing). Returns how many moved."""
+    rows = session.execute(
+        select(
+            Downlink.id,
+            Downlink.device_id,
+            Downlink.ftype,
+            Downlink.frame,
+            Downlink.alarm_id,
+            Downlink.created_at,
+        )
+        .where(Downlink.device_id.in_(sorted(device_ids)), Downlink.created_at >= now - MAX_AGE)
+        .order_by(Downlink.id)
+    ).all()
+    if not rows:
+        return 0
+    # Insert before delete: the new ids are then above every id ever handed out (SQLite reuses
+    # the highest rowid once it is deleted), so no gateway's cursor can already be past them.
+    session.execute(
+        insert(Downlink),
+        [
+            {
+                "device_id": r.device_id,
+                "ftype": r.ftype,
+                "frame": r.frame,
+                "alarm_id": r.alarm_id,
+                "created_at": r.created_at,
+            }
+            for r in rows
+        ],
+    )
+    session.execute(delete(Downlink).where(Downlink.id.in_([r.id for r in rows])))
+    queue_downlink_wakeup(session)
+    return len(rows)

@@ -226,7 +226,7 @@ _WRITTEN = _HOT[3:]
 class DeviceState:
     """One device's hot columns for the length of a batch; written back in one bulk UPDATE."""
 
-    __slots__ = _HOT + ("touched",)
+    __slots__ = _HOT + ("touched", "moved")
 
     def __init__(self, row: Any) -> None:
         self.id: int = row.id
@@ -242,6 +242,7 @@ class DeviceState:
         self.last_flags: int | None = row.last_flags
         self.outbox_depth: int | None = row.outbox_depth
         self.touched = False
+        self.moved = False  # now heard through another gateway than before this batch
 
     def changes(self) -> dict[str, Any]:
         return {"id": self.id, **{n: getattr(self, n) for n in _WRITTEN}}
@@ -413,6 +414,10 @@ def _apply(
         session.execute(update(Device), touched)
     if new_rows:
         session.execute(insert(FrameRecord), new_rows)
+    moved = [d.id for d in devices.values() if d.moved]
+    if moved:
+        # Downlinks go to the gateway that last heard the fob: bring the pending ones along.
+        downlinks.follow(session, moved, now)
     # One query for the batch instead of one per frame: heartbeats are most of the traffic.
     offline = set(
         session.scalars(
@@ -441,6 +446,8 @@ def _update_hot(d: DeviceState, p: _Parsed, frame: frames.Frame, gateway_id: int
     d.touched = True
     received = p.item.received_at
     if d.last_seen_at is None or received > d.last_seen_at:
+        if gateway_id is not None and d.last_gateway_id != gateway_id:
+            d.moved = True
         d.last_seen_at = received
         d.last_gateway_id = gateway_id
         d.last_link = p.item.link
@@ -473,8 +480,8 @@ def _resend_help_after_reboot(session: Session, keybox: KeyBox, device: Device) 
         )
     )
     for alarm in handling:
-        assert alarm.source_counter is not None
-        downlinks.ack_help(session, keybox, device, alarm.source_counter, alarm.id)
+        for counter in alarms.help_counters(session, alarm):
+            downlinks.ack_help(session, keybox, device, counter, alarm.id)
         alarms.attach(session, alarm, f"device:{device.id}", "help_resent_after_reboot")
 
 
