@@ -39,6 +39,13 @@ const Vigil = (() => {
       if (onConnect) onConnect();
     });
     es.addEventListener("alarm", (e) => onAlarm(JSON.parse(e.data)));
+    // The monitor ended the stream because this login is over (logout elsewhere, expiry,
+    // account disabled): say so instead of reconnecting into a 401 for ever.
+    es.addEventListener("end", () => {
+      es.close();
+      badge.textContent = "logged out: log in again"; badge.classList.add("off");
+      window.location.assign("/login");
+    });
     es.onerror = () => { badge.textContent = "reconnecting…"; badge.classList.add("off"); };
     return es;
   }
