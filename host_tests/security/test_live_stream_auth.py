@@ -188,3 +188,20 @@ def test_a_stream_whose_login_is_still_good_stays_open(server: Served) -> None:
             assert isinstance(alarm, dict) and alarm["kind"] == "sos"
             break
     assert "end" not in kinds
+
+
+def test_logout_on_the_same_instance_ends_its_streams_at_once(
+    security_template: Template, tmp_path: Path
+) -> None:
+    """The periodic re-check is what reaches streams on other instances; on the instance that
+    handled the logout the stream ends as the logout commits, not one interval later."""
+    with served(security_template, tmp_path, stream_recheck_s=60) as server:
+        stream, c, csrf = _session_stream(server)
+        change = {"current_password": OPERATOR_PASSWORD, "new_password": "another-long-password"}
+        r = c.post("/v1/auth/password", headers={"X-CSRF-Token": csrf}, json=change)
+        assert r.status_code == 204  # ends other logins, not this one: the stream stays
+        assert c.post("/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+        t = time.monotonic()
+        events = stream.until_closed(ENDS_WITHIN_S)
+        assert ("end", {"reason": "logged_out"}) in events, events
+        assert time.monotonic() - t < 5  # well under the 60 s interval

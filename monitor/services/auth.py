@@ -16,6 +16,7 @@ from monitor.core.crypto import hash_password, new_token, token_hash, verify_pas
 from monitor.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited
 from monitor.models import AuthToken, User, utcnow
 from monitor.services import audit
+from monitor.services.events import queue_credentials_ended
 
 ROLES = ("operator", "admin")
 MIN_PASSWORD = 10  # characters; the only rule: length beats composition rules (NIST 800-63B)
@@ -189,13 +190,15 @@ def end_session(session: Session, token: str, *, revoke_tokens: bool = False) ->
     if row is None:
         return 0
     minted = select(AuthToken).where(AuthToken.kind == "api", AuthToken.session_id == row.id)
-    revoked = 0
+    ended = [row.id]
     for t in session.scalars(minted):
         if revoke_tokens:
+            ended.append(t.id)
             session.delete(t)
-            revoked += 1
         else:
             t.session_id = None
+    revoked = len(ended) - 1
+    queue_credentials_ended(session, ended)
     user = session.get(User, row.user_id)
     audit.record(
         session,
@@ -211,6 +214,7 @@ def revoke_token(session: Session, token_id: int) -> None:
     row = session.get(AuthToken, token_id)
     if row is not None:
         session.delete(row)
+        queue_credentials_ended(session, [token_id])
 
 
 def credential_valid(session: Session, token_id: int) -> bool:
@@ -229,6 +233,7 @@ def _revoke_all(session: Session, user: User, keep: int | None = None) -> int:
     """Every session, API token and reset token of `user` but `keep`; returns how many."""
     rows = session.scalars(select(AuthToken).where(AuthToken.user_id == user.id)).all()
     gone = [r for r in rows if r.id != keep]
+    queue_credentials_ended(session, [r.id for r in gone])
     for r in gone:
         session.delete(r)
     return len(gone)

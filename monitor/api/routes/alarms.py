@@ -121,9 +121,10 @@ async def stream(
 ) -> EventSourceResponse:
     """Alarm changes as they happen. The caller's session or API token is checked again every
     VIGIL_STREAM_RECHECK_S seconds: once it is logged out, expired, revoked or its user is
-    disabled, the stream sends `event: end` and closes (reconnecting then gets a 401)."""
-    q = hub.subscribe()
+    disabled, the stream sends `event: end` and closes (reconnecting then gets a 401). A logout
+    or revocation on this instance ends it at once."""
     token_id = op.token_id
+    q = hub.subscribe(token_id)
     recheck_s = settings.stream_recheck_s
 
     async def events() -> AsyncIterator[dict[str, str]]:
@@ -140,6 +141,8 @@ async def stream(
                 except TimeoutError:
                     pass
                 now = time.monotonic()
+                if item is None:
+                    next_check = now  # dropped: either missed events or its credential ended
                 if now >= next_check:
                     # Before anything else goes out: nothing reaches a logged-out console
                     # more than one interval after logout.
