@@ -46,7 +46,7 @@ MASTER = "bench-master-key-" + "z" * 32
 
 
 def prepare(url: str) -> dict[int, bytes]:
-    settings = Settings(database_url=url, master_key=MASTER)
+    settings = Settings(environment="test", database_url=url, master_key=MASTER)
     db = Database(settings.database_url)
     db.migrate()
     kb = KeyBox(settings.master_key)
@@ -79,6 +79,7 @@ def frames_for(keys: dict[int, bytes], total: int) -> list[list[dict[str, object
 def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "VIGIL_ENVIRONMENT": "test",
         "VIGIL_DATABASE_URL": url,
         "VIGIL_MASTER_KEY": MASTER,
         "VIGIL_RUN_SCHEDULER": "false",

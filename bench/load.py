@@ -68,7 +68,6 @@ from protocol import frames  # noqa: E402
 
 GATEWAYS = 4
 MASTER = "bench-master-key-" + "z" * 32
-SECRET = "bench-secret-key-" + "s" * 32
 OPERATOR = ("bench-operator", "bench-operator-password")
 STARTUP_TIMEOUT_S = 60.0
 DRAIN_TIMEOUT_S = 60.0  # after the load stops: gateway queues empty, every alarm shown
@@ -81,7 +80,7 @@ FLOOR_ALARMS = 50
 
 def prepare(url: str, n_fobs: int, n_gateways: int) -> tuple[dict[int, bytes], list[str]]:
     """Provision fobs (all carried by a worker, so supervision watches them) and gateways."""
-    settings = Settings(database_url=url, master_key=MASTER, secret_key=SECRET)
+    settings = Settings(environment="test", database_url=url, master_key=MASTER)
     db = Database(settings.database_url)
     db.migrate()
     kb = KeyBox(settings.master_key)
@@ -141,7 +140,6 @@ def start_monitor(db_url: str, port: int, heartbeat_s: int, log: Path) -> subpro
             "VIGIL_ENVIRONMENT": "test",
             "VIGIL_DATABASE_URL": db_url,
             "VIGIL_MASTER_KEY": MASTER,
-            "VIGIL_SECRET_KEY": SECRET,
             "VIGIL_HEARTBEAT_INTERVAL_S": str(heartbeat_s),
         }
     )

@@ -1,9 +1,13 @@
 """The whole alarm path as real processes on this machine: for `make run`, the latency
 benchmark and the end-to-end tests.
 
-`monitor.demo` (uvicorn, SQLite, seeded demo accounts, device and gateway token), `vigil gateway
-run` on a real pseudo-terminal, and an operator client on the live SSE stream. The monitor
+`monitor.demo --dev` (uvicorn, SQLite, seeded demo accounts, device and gateway token), `vigil
+gateway run` on a real pseudo-terminal, and an operator client on the live SSE stream. The monitor
 package is imported lazily: a production gateway never needs it installed.
+
+Secrets (the gateway token, fob keys) go to the children in their environment, never on the
+command line: any local user can read every process's argv (`ps`, /proc/<pid>/cmdline), while
+/proc/<pid>/environ is readable only by the process's owner.
 """
 
 from __future__ import annotations
@@ -99,15 +103,10 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 
 def start_monitor(workdir: Path, port: int) -> Proc:
     workdir.mkdir(parents=True, exist_ok=True)
-    env = child_env(
-        {
-            "VIGIL_ENVIRONMENT": "development",
-            "VIGIL_DATABASE_URL": f"sqlite:///{workdir / 'monitor.sqlite3'}",
-        }
-    )
+    env = child_env({"VIGIL_DATABASE_URL": f"sqlite:///{workdir / 'monitor.sqlite3'}"})
     proc = Proc(
         "monitor",
-        [sys.executable, "-m", "monitor.demo", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "monitor.demo", "--dev", "--host", "127.0.0.1", "--port", str(port)],
         env,
         workdir / "monitor.log",
     )
@@ -154,15 +153,13 @@ def start_gateway(
         "run",
         "--monitor-url",
         monitor_url,
-        "--token",
-        token,
         "--queue",
         str(workdir / "gateway-queue.sqlite3"),
         *extra,
     ]
     for port in serial_ports:
         argv += ["--serial", port]
-    return Proc("gateway", argv, child_env({}), workdir / "gateway.log")
+    return Proc("gateway", argv, child_env({"VIGIL_GATEWAY_TOKEN": token}), workdir / "gateway.log")
 
 
 class Operator:
@@ -264,13 +261,11 @@ class SimFob:
             str(flash),
             "--device-id",
             str(device_id),
-            "--key",
-            key.hex(),
             *extra,
         ]
         self.popen = subprocess.Popen(
             argv,
-            env=child_env(env),
+            env=child_env({**env, "VIGIL_SIM_FOB_KEY": key.hex()}),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

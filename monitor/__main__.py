@@ -1,6 +1,10 @@
-"""python -m monitor [serve] [--host H] [--port P]   serve the monitor with uvicorn
+"""python -m monitor [serve] [--host H] [--port P] [--dev]   serve the monitor with uvicorn
 python -m monitor create-user --username U --name N --role operator|admin   (password prompted)
 python -m monitor create-gateway --name N   (prints the gateway's token once)
+
+Every command needs VIGIL_ENVIRONMENT (production, test or development); `--dev` stands for
+VIGIL_ENVIRONMENT=development. With neither, the monitor refuses to start: development seals
+device keys under a published key and sends cookies without Secure.
 """
 
 from __future__ import annotations
@@ -11,24 +15,26 @@ import sys
 
 import uvicorn
 
-from monitor.api.main import create_app
-from monitor.core.config import get_settings
+from monitor.api.main import create_app, uvicorn_config
+from monitor.core.config import settings_for
 from monitor.core.db import Database
 from monitor.errors import MonitorError
 from monitor.services import auth, provisioning
 
-MIN_PASSWORD = 10
+MIN_PASSWORD = auth.MIN_PASSWORD
 
 
 def _serve(args: argparse.Namespace) -> None:
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    settings = settings_for(args.dev)
+    uvicorn.Server(uvicorn_config(create_app(settings), settings, args.host, args.port)).run()
 
 
 def _create_user(args: argparse.Namespace) -> None:
+    settings = settings_for(args.dev)
     password = getpass.getpass(f"Password for {args.username}: ")
     if len(password) < MIN_PASSWORD:
         raise SystemExit(f"use at least {MIN_PASSWORD} characters")
-    db = Database(get_settings().database_url)
+    db = Database(settings.database_url)
     db.migrate()
     with db.session() as s:
         auth.create_user(s, "cli", args.username, args.name, args.role, password)
@@ -36,7 +42,7 @@ def _create_user(args: argparse.Namespace) -> None:
 
 
 def _create_gateway(args: argparse.Namespace) -> None:
-    db = Database(get_settings().database_url)
+    db = Database(settings_for(args.dev).database_url)
     db.migrate()
     with db.session() as s:
         gw, token = provisioning.create_gateway(s, "cli", args.name)
@@ -54,16 +60,26 @@ def main(argv: list[str] | None = None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the API and console")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode (VIGIL_ENVIRONMENT=development): known keys, no Secure cookies",
+    )
+    serve = sub.add_parser("serve", help="serve the API and console", parents=[common])
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=_serve)
-    user = sub.add_parser("create-user", help="create an operator or admin account")
+    user = sub.add_parser(
+        "create-user", help="create an operator or admin account", parents=[common]
+    )
     user.add_argument("--username", required=True)
     user.add_argument("--name", required=True)
     user.add_argument("--role", choices=auth.ROLES, required=True)
     user.set_defaults(func=_create_user)
-    gw = sub.add_parser("create-gateway", help="register a gateway and print its token")
+    gw = sub.add_parser(
+        "create-gateway", help="register a gateway and print its token", parents=[common]
+    )
     gw.add_argument("--name", required=True)
     gw.set_defaults(func=_create_gateway)
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """`make run`: a monitor seeded with demo accounts, a worker and a fob with a known key.
 
-The known key and tokens are development values: the settings refuse them outside development.
+The known key and tokens are development values: the settings refuse them outside development,
+so the demo runs only with `--dev` (or VIGIL_ENVIRONMENT=development).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import os
 
 import uvicorn
 
-from monitor.api.main import create_app
-from monitor.core.config import get_settings
+from monitor.api.main import create_app, uvicorn_config
+from monitor.core.config import settings_for
+from monitor.errors import MonitorError
 from monitor.seed import seed
 
 DEMO_DEVICE_ID = 1
@@ -25,10 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m monitor.demo", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("VIGIL_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("VIGIL_PORT", "8000")))
+    parser.add_argument("--dev", action="store_true", help="development mode (required)")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = settings_for(args.dev)
+    except MonitorError as e:
+        raise SystemExit(f"error: {e.message}") from e
     if settings.environment != "development":
-        raise SystemExit("the demo seeds known secrets: run it with VIGIL_ENVIRONMENT=development")
+        raise SystemExit("the demo seeds known secrets: run it with --dev")
     app = create_app(settings)
     seed(
         app.state.db,
@@ -44,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         f"operator / {DEMO_OPERATOR_PASSWORD}; gateway token {DEMO_GATEWAY_TOKEN}; "
         f"device {DEMO_DEVICE_ID} key {DEMO_DEVICE_KEY.hex()})"
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.Server(uvicorn_config(app, settings, args.host, args.port)).run()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,13 @@ class MonitorError(Exception):
         self.fields = fields
 
 
+class InvalidInput(MonitorError):
+    # A value the schema cannot express a rule for (non-finite number, text that is not
+    # UTF-8, a too-short new password): fix the named field and send again.
+    status_code = 422
+    code = "invalid_input"
+
+
 class NotFound(MonitorError):
     status_code = 404
     code = "not_found"

@@ -84,17 +84,22 @@ class User(Base):
 
 
 class AuthToken(Base):
-    """Console sessions and operator API tokens; only the SHA-256 of the token is stored."""
+    """Console sessions, operator API tokens and password reset tokens; only the SHA-256 of the
+    token is stored. An API token records the session that minted it (`session_id`), so logging
+    out of that session can revoke it."""
 
     __tablename__ = "auth_tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # session | api
+    kind: Mapped[str] = mapped_column(String(16))  # session | api | reset
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     csrf_token: Mapped[str | None] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # No foreign key: sessions are deleted at logout, and the code clears or revokes the tokens
+    # that name one in the same transaction (services/auth.py end_session).
+    session_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Gateway(Base):

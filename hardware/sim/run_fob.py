@@ -1,7 +1,8 @@
 """A simulated fob in real time: the real firmware on the simulated board, its UART on a pty.
 
     python -m hardware.sim.run_fob --flash var/fob1 [--link-path var/fob1.tty]
-        [--device-id 7 --key 00112233...] [--config '{"sos_hold_ms": 1000}'] [--ble]
+        [--device-id 7] [--config '{"sos_hold_ms": 1000}'] [--ble]
+    with the key in VIGIL_SIM_FOB_KEY=00112233... (or --key, which `ps` shows to everyone)
 
 Prints JSON lines on stdout: first {"event": "ready", "pty": ...}, then every feedback pattern,
 frame sent, downlink and log line. Reads control commands as lines on stdin:
@@ -12,6 +13,7 @@ frame sent, downlink and log line. Reads control commands as lines on stdin:
 
 import argparse
 import json
+import os
 import queue
 import sys
 import threading
@@ -180,7 +182,12 @@ def main(argv=None):
     p.add_argument("--flash", required=True, help="directory holding the fob's flash")
     p.add_argument("--link-path", help="symlink to create pointing at the pty")
     p.add_argument("--device-id", type=int, default=None)
-    p.add_argument("--key", help="hex key: pre-provision the fob (else use serial provisioning)")
+    p.add_argument(
+        "--key",
+        default=os.environ.get("VIGIL_SIM_FOB_KEY") or None,
+        help="hex key: pre-provision the fob (else use serial provisioning); prefer the "
+        "VIGIL_SIM_FOB_KEY environment variable, which `ps` does not show",
+    )
     p.add_argument("--config", help="JSON object of config overrides, e.g. sos_hold_ms")
     p.add_argument("--ble", action="store_true", help="also expose the bumble BLE peripheral")
     args = p.parse_args(argv)

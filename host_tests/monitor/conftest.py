@@ -83,7 +83,6 @@ def make_settings(db_url: str, **kw: Any) -> Settings:
         "environment": "test",
         "run_scheduler": False,  # tests drive supervision with chosen clocks
         "master_key": "test-master-key-" + "x" * 32,
-        "secret_key": "test-secret-key-" + "y" * 32,
     }
     return Settings(database_url=db_url, **{**base, **kw})
 

@@ -296,3 +296,28 @@ def test_finding_1_hostile_values_never_blind_the_queue_and_new_alarms_still_arr
     expect(page.locator("#alarm")).to_contain_text("Received by the monitor")
     assert errors == []
     page.close()
+
+
+def test_console_goes_to_login_when_its_session_is_logged_out_elsewhere(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """Finding 3 (issue 11), as an operator sees it: the live stream ends once the session is
+    logged out (here from another client holding the same cookie), and the page says so and
+    goes to the login page instead of reconnecting into 401s."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(live_server.url + "/login")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", OPERATOR_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#live")).to_have_text("live")
+    cookie = {c["name"]: c["value"] for c in context.cookies()}
+    csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
+    r = httpx.post(
+        live_server.url + "/v1/auth/logout", cookies=cookie, headers={"X-CSRF-Token": csrf or ""}
+    )
+    assert r.status_code == 204
+    # One re-check interval (5 s by default) and the page has left the queue.
+    expect(page).to_have_url(re.compile("/login$"), timeout=15_000)
+    context.close()

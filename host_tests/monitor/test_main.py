@@ -19,6 +19,7 @@ from monitor.models import Gateway, User
 def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("VIGIL_DATABASE_URL", url)
+    monkeypatch.setenv("VIGIL_ENVIRONMENT", "development")  # no environment: refused
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()

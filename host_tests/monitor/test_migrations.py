@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from monitor.core.db import Database
-from monitor.models import Base
+from monitor.models import AuthToken, Base
 
 
 def test_migrated_schema_matches_the_models(db_url: str) -> None:
@@ -27,3 +27,36 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     db.engine.dispose()
+
+
+def test_auth_hardening_gives_legacy_api_tokens_an_expiry(tmp_path: object) -> None:
+    """API tokens minted before tokens expired keep working after the upgrade, for 90 days."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from monitor.migrate import upgrade
+
+    db = Database(f"sqlite:///{tmp_path}/legacy.db")
+    upgrade(db.engine, "0001")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, name, role, password_hash, active, created_at)"
+                " VALUES (1, 'a', 'A', 'admin', 'x', 1, '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO auth_tokens (user_id, kind, token_hash, created_at)"
+                " VALUES (1, 'api', 'h1', '2026-01-01 00:00:00'),"
+                " (1, 'session', 'h2', '2026-01-01 00:00:00')"
+            )
+        )
+    upgrade(db.engine, "0004_auth_hardening")
+    with db.session() as s:
+        rows = {t.kind: t for t in s.scalars(select(AuthToken))}
+    db.engine.dispose()
+    left = rows["api"].expires_at - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(days=89) < left <= dt.timedelta(days=90)
+    assert rows["session"].expires_at is None and rows["api"].session_id is None

@@ -69,7 +69,6 @@ def start_instances(
                 "VIGIL_ENVIRONMENT": "test",
                 "VIGIL_DATABASE_URL": db_url,
                 "VIGIL_MASTER_KEY": "test-master-key-" + "x" * 32,
-                "VIGIL_SECRET_KEY": "test-secret-key-" + "y" * 32,
                 "VIGIL_RUN_SCHEDULER": "true" if scheduler else "false",
                 "VIGIL_SCHEDULER_TICK_S": str(TICK_S),
                 "VIGIL_HEARTBEAT_INTERVAL_S": str(BEAT_S),

@@ -57,6 +57,7 @@ class Creds:
     open_alarm_id: int
     resolved_alarm_id: int
     other_gateway_id: int
+    reset_token: str  # a password reset token for the operator, issued by the admin
 
 
 @dataclass
@@ -77,6 +78,7 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         admin_api = auth.create_api_token(s, admin, "security tests")
         op_sess, op_csrf = auth.start_session(s, op, 12)
         admin_sess, admin_csrf = auth.start_session(s, admin, 12)
+        reset, _ = auth.issue_reset(s, "user:admin", op, 60)
         other_gw, _ = provisioning.create_gateway(
             s, "system", "second-gateway", token=OTHER_GATEWAY_TOKEN
         )
@@ -107,7 +109,16 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         s.commit()
     db.engine.dispose()
     return Creds(
-        op_api, admin_api, op_sess, op_csrf, admin_sess, admin_csrf, ids[0], ids[1], other_gw_id
+        op_api,
+        admin_api,
+        op_sess,
+        op_csrf,
+        admin_sess,
+        admin_csrf,
+        ids[0],
+        ids[1],
+        other_gw_id,
+        reset,
     )
 
 
@@ -191,3 +202,38 @@ def sec_any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SecEn
     with TestClient(app) as client:
         yield SecEnv(app, client, t.seeded, t.creds)
     app.state.db.engine.dispose()
+
+
+@dataclass
+class Served:
+    app: FastAPI
+    url: str
+
+
+@contextlib.contextmanager
+def served(template: Template, tmp_path: Path, **settings: Any) -> Iterator[Served]:
+    """A fresh copy of the template under a real uvicorn on a loopback port, in a thread: for
+    what only a real server shows (streams that must end, connections that must close)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from gateway.localstack import free_port
+
+    shutil.copy(template.path, tmp_path / "vigil.db")
+    app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db", **settings), migrate=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and t.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield Served(app, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        t.join(10)
+        app.state.db.engine.dispose()

@@ -87,6 +87,8 @@ class Rule:
         default=lambda r: 200 <= r.status_code < 300
     )
     console: bool = False  # refused callers are sent to /login instead of getting 401/403
+    # Extra request parts that depend on who calls (e.g. their own current password).
+    by_role: Callable[[str], dict[str, Any]] = lambda role: {}
 
 
 def _frames(c: Creds, s: Any) -> dict[str, Any]:
@@ -99,6 +101,11 @@ def _test_frame(c: Creds, s: Any) -> dict[str, Any]:
 
 def _login_json(c: Creds, s: Any) -> dict[str, Any]:
     return {"json": {"username": "operator", "password": OPERATOR_PASSWORD}}
+
+
+def _own_password_change(role: str) -> dict[str, Any]:
+    current = ADMIN_PASSWORD if role.startswith("admin") else OPERATOR_PASSWORD
+    return {"json": {"current_password": current, "new_password": "a-brand-new-password"}}
 
 
 def _redirect_to(target: str) -> Callable[[httpx.Response], bool]:
@@ -185,7 +192,19 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/auth/login"): Rule(EVERYONE, _login_json),
     ("GET", "/v1/auth/me"): Rule(PUBLIC_NO_BAD_TOKEN),
     ("POST", "/v1/auth/logout"): Rule(OPERATOR),
-    ("POST", "/v1/auth/tokens"): Rule(OPERATOR, lambda c, s: {"json": {"label": "matrix"}}),
+    # Only a console session mints API tokens or changes its password: a leaked API token can
+    # neither multiply itself nor take the account (finding 9).
+    ("POST", "/v1/auth/tokens"): Rule(SESSION_USERS, lambda c, s: {"json": {"label": "matrix"}}),
+    ("POST", "/v1/auth/password"): Rule(SESSION_USERS, by_role=_own_password_change),
+    # Redeeming a reset token needs only the token (the holder cannot log in: that is the
+    # point); issuing one is an admin job.
+    ("POST", "/v1/auth/reset"): Rule(
+        EVERYONE,
+        lambda c, s: {"json": {"token": c.reset_token, "new_password": "a-brand-new-password"}},
+    ),
+    ("POST", "/v1/users/{user_id}/reset"): Rule(
+        ADMIN, lambda c, s: {"path": {"user_id": s.operator_id}}
+    ),
     # Reports: incident trends for operators, rejected-frame counters for admins.
     ("GET", "/v1/reports/incidents"): Rule(OPERATOR),
     ("GET", "/v1/reports/rejections"): Rule(ADMIN),
@@ -271,7 +290,7 @@ def credentials(role: str, c: Creds) -> tuple[dict[str, str], dict[str, str], st
 def build(
     method: str, path: str, rule: Rule, role: str, c: Creds, seeded: Any
 ) -> tuple[str, dict[str, Any], dict[str, str]]:
-    spec = rule.request(c, seeded)
+    spec = {**rule.request(c, seeded), **rule.by_role(role)}
     url = path
     for name, value in spec.pop("path", {}).items():
         url = url.replace("{" + name + "}", str(value))

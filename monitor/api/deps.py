@@ -75,6 +75,7 @@ class Principal:
     gateway: Gateway | None = None
     csrf_token: str | None = None
     via_cookie: bool = False
+    token_id: int | None = None  # the AuthToken row (session or API token) the caller used
 
     @property
     def actor(self) -> str:
@@ -113,10 +114,12 @@ def _identify(request: Request, session: Session) -> Principal:
         )
         if row is None:
             raise NotAuthenticated("unknown bearer token")
+        if row.expires_at is None or row.expires_at <= utcnow():
+            raise NotAuthenticated("this API token has expired; mint a new one from the console")
         user = session.get(User, row.user_id)
         if user is None or not user.active:
             raise NotAuthenticated("the token's user is disabled")
-        return Principal(user.role, user=user)
+        return Principal(user.role, user=user, token_id=row.id)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         row = session.scalar(
@@ -127,7 +130,13 @@ def _identify(request: Request, session: Session) -> Principal:
         if row is not None and row.expires_at is not None and row.expires_at > utcnow():
             user = session.get(User, row.user_id)
             if user is not None and user.active:
-                return Principal(user.role, user=user, csrf_token=row.csrf_token, via_cookie=True)
+                return Principal(
+                    user.role,
+                    user=user,
+                    csrf_token=row.csrf_token,
+                    via_cookie=True,
+                    token_id=row.id,
+                )
     return Principal("anonymous")
 
 
@@ -175,7 +184,16 @@ def require_gateway(p: PrincipalDep) -> Principal:
     return p
 
 
+def require_session_user(p: Annotated[Principal, Depends(require_operator)]) -> Principal:
+    """A console session, not an API token: minting tokens and changing the password need the
+    person at the console, so a leaked script token cannot multiply itself or take the account."""
+    if not p.via_cookie:
+        raise Forbidden("log in to the console for this: API tokens cannot do it")
+    return p
+
+
 CurrentOperator = Annotated[Principal, Depends(require_operator)]
+CurrentSessionUser = Annotated[Principal, Depends(require_session_user)]
 CurrentAdmin = Annotated[Principal, Depends(require_admin)]
 CurrentGateway = Annotated[Principal, Depends(require_gateway)]
 

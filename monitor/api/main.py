@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+import uvicorn
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +28,7 @@ from monitor.api.routes import (
     users,
     workers,
 )
+from monitor.api.validation import valid_input, validation_error
 from monitor.core.config import Settings, get_settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
@@ -98,6 +101,7 @@ def create_app(
         settings.login_max_failures,
         settings.login_window_s,
         settings.login_max_failures_per_address,
+        settings.login_max_failures_per_account,
     )
     app.state.notifier = the_notifier
 
@@ -116,10 +120,29 @@ def create_app(
             headers=headers,
         )
 
-    for module in (frames, downlink, gateways, alarms, devices, workers, users, auth, reports):
-        app.include_router(module.router)
-    app.include_router(console.router)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    # Every route but the frame batch, whose items ingest validates one by one (validation.py).
+    app.include_router(frames.router)
+    checked = [Depends(valid_input)]
+    for module in (downlink, gateways, alarms, devices, workers, users, auth, reports, console):
+        app.include_router(module.router, dependencies=checked)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)  # outermost: refuses oversized bodies before anything reads them
     return app
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """How every monitor is served (`serve`, the demo, tests): X-Forwarded-For and -Proto are
+    believed only from settings.forwarded_allow_ips. uvicorn's own default trusts loopback,
+    which on a machine without a proxy lets any local client pick its address for the login
+    throttle; ours trusts nobody until told."""
+    trusted = settings.forwarded_allow_ips.strip()
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )

@@ -1,29 +1,45 @@
-"""All settings in one place, from VIGIL_* environment variables."""
+"""All settings in one place, from VIGIL_* environment variables.
+
+Fail closed: with no VIGIL_ENVIRONMENT the settings refuse to load. A forgotten variable must not
+start a monitor that seals device keys under the public development key and sends cookies
+without `Secure`; development has to be asked for, with VIGIL_ENVIRONMENT=development or
+`python -m monitor serve --dev`.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitor.errors import UnsafeSettings
 
 # Development-only values: refused anywhere else so a forgotten variable cannot ship a known key.
 DEV_MASTER_KEY = "dev-only-master-key-change-me-0000"
-DEV_SECRET_KEY = "dev-only-session-secret-change-me"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIGIL_", env_file=None, extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] | None = None
     database_url: str = "sqlite:///./var/vigil.db"
     # Encrypts device keys at rest (HKDF-derived AES-GCM key). Losing it loses every device key.
     master_key: str = DEV_MASTER_KEY
-    secret_key: str = DEV_SECRET_KEY
+    # There is no VIGIL_SECRET_KEY: sessions, CSRF and API tokens are random values checked
+    # against the database, so nothing is signed with a server secret. (Older env files that
+    # still set it load fine: unknown variables are ignored.)
     session_hours: int = 12  # one operator shift
+    # Operator API tokens (scripts, integrations) expire; minting needs a console session.
+    api_token_days: int = Field(default=90, ge=1, le=366)
+    # Admin-issued password reset tokens: long enough to pass on by phone, short enough to age out.
+    reset_token_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # Open alarm streams re-check their session or token this often and end once it is gone
+    # (logout, expiry, user disabled, token revoked): how long a logged-out console can still
+    # see alarms. One indexed lookup per stream per interval.
+    stream_recheck_s: float = Field(default=5.0, gt=0, le=60)
     cookie_secure: bool = False
     # Supervision defaults for devices that have not told us otherwise.
     heartbeat_interval_s: int = 60
@@ -32,18 +48,30 @@ class Settings(BaseSettings):
     run_scheduler: bool = True
     login_max_failures: int = 5
     login_window_s: int = 300  # failures counted over 5 minutes per address+user
-    # Per address over all usernames (password spraying). Behind a reverse proxy, run uvicorn
-    # with --proxy-headers or every client shares the proxy's address and this limit.
+    # Per address over all usernames (password spraying). Behind a reverse proxy, set
+    # forwarded_allow_ips to the proxy, or every client shares the proxy's address and limits.
     login_max_failures_per_address: int = 20
+    # Per account over all addresses (guessing from many addresses). Once reached, an address
+    # that has already failed for the account is refused; one that has not still gets to try,
+    # so an attacker cannot lock the real user out from their own address (services/auth.py).
+    login_max_failures_per_account: int = 10
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips: comma-separated IPs or networks, "*" for all). Empty: none, so a
+    # client cannot pick its own address for the login throttle. Behind nginx on this host:
+    # 127.0.0.1.
+    forwarded_allow_ips: str = ""
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment is None:
+            raise UnsafeSettings(
+                "VIGIL_ENVIRONMENT is not set: set it to production (or test), or start a "
+                "development monitor with `python -m monitor serve --dev`"
+            )
         if self.environment == "development":
             return self
         if self.master_key == DEV_MASTER_KEY or len(self.master_key) < 32:
             raise UnsafeSettings("set VIGIL_MASTER_KEY to a random secret of 32+ characters")
-        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
-            raise UnsafeSettings("set VIGIL_SECRET_KEY to a random secret of 32+ characters")
         if self.environment == "production" and not self.cookie_secure:
             raise UnsafeSettings("set VIGIL_COOKIE_SECURE=true behind TLS in production")
         return self
@@ -52,3 +80,14 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_for(dev: bool) -> Settings:
+    """The settings for a command given `--dev` or not. `--dev` stands for
+    VIGIL_ENVIRONMENT=development and refuses to contradict a VIGIL_ENVIRONMENT saying otherwise."""
+    if not dev:
+        return get_settings()
+    named = os.environ.get("VIGIL_ENVIRONMENT", "").strip().lower()
+    if named not in ("", "development"):
+        raise UnsafeSettings(f"--dev contradicts VIGIL_ENVIRONMENT={named}; drop one of them")
+    return Settings(environment="development")

@@ -13,62 +13,99 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import hash_password, new_token, token_hash, verify_password
-from monitor.errors import Conflict, NotAuthenticated, RateLimited
+from monitor.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited
 from monitor.models import AuthToken, User, utcnow
 from monitor.services import audit
+from monitor.services.events import queue_credentials_ended
 
 ROLES = ("operator", "admin")
+MIN_PASSWORD = 10  # characters; the only rule: length beats composition rules (NIST 800-63B)
 
 
 class LoginThrottle:
-    """Failed logins in a sliding window, per (address, username) and per address over all
-    usernames: the second stops one address spraying a common password across many accounts.
-    Success does not reset either, so an attacker cannot interleave a known-good account to
+    """Failed logins in a sliding window, counted three ways:
+
+    1. per (address, account): `max_failures` wrong passwords lock that account from that
+       address only;
+    2. per address over all accounts: `max_per_address` stops one address spraying a common
+       password across many accounts;
+    3. per account over all addresses: once `max_per_account` failures are recorded for an
+       account, every address that has itself failed for it is refused. An address with no
+       failures for the account still gets its try, so whoever sprays an account from many
+       addresses cannot lock the real user out of it from their own address; what they gain
+       is one guess per address they hold, per window, instead of `max_failures`.
+
+    The address is the TCP peer, or X-Forwarded-For only from a trusted proxy (uvicorn's
+    forwarded_allow_ips, from Settings.forwarded_allow_ips), so a client cannot choose it.
+    Success does not reset any count, so an attacker cannot interleave a known-good account to
     keep guessing. Emptied entries are dropped, so random usernames cannot grow memory."""
 
     def __init__(
-        self, max_failures: int, window_s: int, max_per_address: int | None = None
+        self,
+        max_failures: int,
+        window_s: int,
+        max_per_address: int | None = None,
+        max_per_account: int | None = None,
     ) -> None:
         self.max_failures = max_failures
         self.max_per_address = max_per_address or 4 * max_failures
+        self.max_per_account = max_per_account or 2 * max_failures
         self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._by_account: dict[str, dict[str, deque[float]]] = {}  # account -> address -> times
+        self._by_address: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str], now: float) -> int:
-        q = self._failures.get(key)
-        if q is None:
-            return 0
+    def _sweep(self, q: deque[float], now: float) -> int:
         while q and q[0] < now - self.window_s:
             q.popleft()
-        if not q:
-            del self._failures[key]
+        return len(q)
+
+    def _account(self, account: str, now: float) -> dict[str, deque[float]]:
+        per_address = self._by_account.get(account, {})
+        for address in [a for a, q in per_address.items() if not self._sweep(q, now)]:
+            del per_address[address]
+        if not per_address:
+            self._by_account.pop(account, None)
+        return per_address
+
+    def _address(self, address: str, now: float) -> int:
+        q = self._by_address.get(address)
+        if q is None:
+            return 0
+        if not self._sweep(q, now):
+            del self._by_address[address]
             return 0
         return len(q)
+
+    def _refuse(self, free_at: float, now: float) -> RateLimited:
+        retry = int(free_at - now) + 1
+        return RateLimited(f"too many failed logins; try again in {retry} s", retry_after_s=retry)
 
     def check(self, address: str, username: str) -> None:
         with self._lock:
             now = time.monotonic()
-            for key, limit in (
-                ((address, "user:" + username.lower()), self.max_failures),
-                ((address, "any"), self.max_per_address),
-            ):
-                if self._recent(key, now) >= limit:
-                    retry = int(self._failures[key][0] + self.window_s - now) + 1
-                    raise RateLimited(
-                        f"too many failed logins; try again in {retry} s", retry_after_s=retry
-                    )
+            account = self._account(username.lower(), now)
+            mine = account.get(address)
+            if mine is not None and len(mine) >= self.max_failures:
+                raise self._refuse(mine[0] + self.window_s, now)
+            if self._address(address, now) >= self.max_per_address:
+                raise self._refuse(self._by_address[address][0] + self.window_s, now)
+            if mine and sum(len(q) for q in account.values()) >= self.max_per_account:
+                # Free again once this address's own failures age out (or sooner, if the
+                # account's total drops below the cap first).
+                raise self._refuse(mine[-1] + self.window_s, now)
 
     def failed(self, address: str, username: str) -> None:
         with self._lock:
             now = time.monotonic()
-            for key in ((address, "user:" + username.lower()), (address, "any")):
-                self._failures.setdefault(key, deque()).append(now)
+            account = self._by_account.setdefault(username.lower(), {})
+            account.setdefault(address, deque()).append(now)
+            self._by_address.setdefault(address, deque()).append(now)
 
     def tracked(self) -> int:
         """Entries held in memory (for tests: bounded by recent failures, not by names tried)."""
         with self._lock:
-            return len(self._failures)
+            return len(self._by_account) + len(self._by_address)
 
 
 def create_user(
@@ -116,14 +153,151 @@ def start_session(session: Session, user: User, hours: int) -> tuple[str, str]:
     return token, csrf
 
 
-def create_api_token(session: Session, user: User, label: str) -> str:
+def create_api_token(
+    session: Session, user: User, label: str, *, session_id: int | None = None, days: int = 90
+) -> str:
+    """An API token for scripts. `session_id` is the console session that minted it: logging out
+    of that session with revoke_tokens ends it too. Every API token expires after `days`."""
     token = new_token("vop")
-    session.add(AuthToken(user_id=user.id, kind="api", token_hash=token_hash(token), label=label))
-    audit.record(session, f"user:{user.username}", "api_token_created", details={"label": label})
+    session.add(
+        AuthToken(
+            user_id=user.id,
+            kind="api",
+            token_hash=token_hash(token),
+            label=label,
+            session_id=session_id,
+            expires_at=utcnow() + dt.timedelta(days=days),
+        )
+    )
+    audit.record(
+        session,
+        f"user:{user.username}",
+        "api_token_created",
+        details={"label": label, "days": days},
+    )
     return token
 
 
-def end_session(session: Session, token: str) -> None:
-    row = session.scalar(select(AuthToken).where(AuthToken.token_hash == token_hash(token)))
+def end_session(session: Session, token: str, *, revoke_tokens: bool = False) -> int:
+    """Log a console session out. Its API tokens are revoked with it if asked, otherwise they
+    outlive it (unlinked, so a later session reusing the row id cannot revoke them). Returns
+    how many API tokens were revoked."""
+    row = session.scalar(
+        select(AuthToken).where(
+            AuthToken.token_hash == token_hash(token), AuthToken.kind == "session"
+        )
+    )
+    if row is None:
+        return 0
+    minted = select(AuthToken).where(AuthToken.kind == "api", AuthToken.session_id == row.id)
+    ended = [row.id]
+    for t in session.scalars(minted):
+        if revoke_tokens:
+            ended.append(t.id)
+            session.delete(t)
+        else:
+            t.session_id = None
+    revoked = len(ended) - 1
+    queue_credentials_ended(session, ended)
+    user = session.get(User, row.user_id)
+    audit.record(
+        session,
+        f"user:{user.username if user else row.user_id}",
+        "logged_out",
+        details={"api_tokens_revoked": revoked},
+    )
+    session.delete(row)
+    return revoked
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    row = session.get(AuthToken, token_id)
     if row is not None:
         session.delete(row)
+        queue_credentials_ended(session, [token_id])
+
+
+def credential_valid(session: Session, token_id: int) -> bool:
+    """Whether a session or API token still lets its holder in: it exists (not logged out or
+    revoked), has not expired, and its user is active. Open streams ask this periodically."""
+    row = session.get(AuthToken, token_id)
+    if row is None or row.kind not in ("session", "api"):
+        return False
+    if row.expires_at is None or row.expires_at <= utcnow():
+        return False
+    user = session.get(User, row.user_id)
+    return user is not None and user.active
+
+
+def _revoke_all(session: Session, user: User, keep: int | None = None) -> int:
+    """Every session, API token and reset token of `user` but `keep`; returns how many."""
+    rows = session.scalars(select(AuthToken).where(AuthToken.user_id == user.id)).all()
+    gone = [r for r in rows if r.id != keep]
+    queue_credentials_ended(session, [r.id for r in gone])
+    for r in gone:
+        session.delete(r)
+    return len(gone)
+
+
+def _check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            f"use at least {MIN_PASSWORD} characters for the new password", field="new_password"
+        )
+
+
+def change_password(
+    session: Session, user: User, current: str, new: str, keep_session_id: int | None
+) -> int:
+    """The user changes their own password, proving the current one. Every other session and
+    every API token of theirs ends (whoever else held them may be why the password changes);
+    the session making the change stays. Returns how many credentials were revoked."""
+    if not verify_password(user.password_hash, current):
+        raise NotAuthenticated("the current password is wrong")
+    _check_new_password(new)
+    user.password_hash = hash_password(new)
+    revoked = _revoke_all(session, user, keep=keep_session_id)
+    audit.record(session, f"user:{user.username}", "password_changed", details={"revoked": revoked})
+    return revoked
+
+
+def issue_reset(session: Session, actor: str, user: User, minutes: int) -> tuple[str, dt.datetime]:
+    """An admin issues a one-time reset token for a user who cannot log in; the admin passes it
+    on and the user sets a password only they know. Replaces any earlier unused reset token.
+    Changes nothing else until it is used."""
+    for old in session.scalars(
+        select(AuthToken).where(AuthToken.user_id == user.id, AuthToken.kind == "reset")
+    ):
+        session.delete(old)
+    token = new_token("vrs")
+    expires = utcnow() + dt.timedelta(minutes=minutes)
+    session.add(
+        AuthToken(user_id=user.id, kind="reset", token_hash=token_hash(token), expires_at=expires)
+    )
+    audit.record(
+        session, actor, "password_reset_issued", subject=f"user:{user.username}",
+        details={"minutes": minutes},
+    )  # fmt: skip
+    return token, expires
+
+
+def redeem_reset(session: Session, token: str, new: str) -> User:
+    """Set a new password with a reset token: once, before it expires. Every session and API
+    token of the user ends, as with a password change."""
+    row = session.scalar(
+        select(AuthToken).where(
+            AuthToken.token_hash == token_hash(token), AuthToken.kind == "reset"
+        )
+    )
+    user = session.get(User, row.user_id) if row is not None else None
+    if row is None or row.expires_at is None or row.expires_at <= utcnow() or user is None:
+        raise NotAuthenticated("this reset token is unknown, used or expired; ask an admin")
+    if not user.active:
+        raise NotAuthenticated("this account is disabled; ask an admin")
+    _check_new_password(new)
+    user.password_hash = hash_password(new)
+    revoked = _revoke_all(session, user)  # the reset token included: it is single-use
+    audit.record(
+        session, f"user:{user.username}", "password_reset", details={"revoked": revoked - 1}
+    )
+    return user

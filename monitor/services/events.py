@@ -53,6 +53,9 @@ class EventHub:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: set[asyncio.Queue[StreamItem]] = set()
+        # Which session or API token each stream was opened with, so revoking one can end its
+        # streams on this instance at once (other instances find out at their next re-check).
+        self._credential: dict[asyncio.Queue[StreamItem], int | None] = {}
         self._downlink_changed: asyncio.Condition | None = None
         self._via_postgres = False
         self._listener: asyncio.Task[None] | None = None
@@ -62,13 +65,20 @@ class EventHub:
         self._loop = loop
         self._downlink_changed = asyncio.Condition()
 
-    def subscribe(self) -> asyncio.Queue[StreamItem]:
+    def subscribe(self, credential: int | None = None) -> asyncio.Queue[StreamItem]:
         q: asyncio.Queue[StreamItem] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._subscribers.add(q)
+        self._credential[q] = credential
         return q
 
     def unsubscribe(self, q: asyncio.Queue[StreamItem]) -> None:
         self._subscribers.discard(q)
+        self._credential.pop(q, None)
+
+    def _end_credentials(self, ended: set[int]) -> None:
+        # The stream re-checks its credential when it is dropped, finds it gone and says `end`.
+        for q in [q for q, c in self._credential.items() if c in ended]:
+            self._drop(q)
 
     def _drop(self, q: asyncio.Queue[StreamItem]) -> None:
         # Tell the stream to end rather than leave it open and silently missing alarms.
@@ -143,11 +153,16 @@ class EventHub:
             downlinks = session.info.pop("downlinks_added", False)
             if payloads or downlinks:
                 self.publish(payloads, downlinks)
+            ended = session.info.pop("credentials_ended", None)
+            loop = self._loop
+            if ended and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._end_credentials, set(ended))
 
         @event.listens_for(maker, "after_rollback")
         def _after_rollback(session: Session) -> None:
             session.info.pop("alarm_events", None)
             session.info.pop("downlinks_added", None)
+            session.info.pop("credentials_ended", None)
 
     async def start_listening(self, dsn: str, load_alarm: AlarmLoader) -> None:
         """LISTEN on PostgreSQL; returns once the first LISTEN is in place."""
@@ -210,3 +225,9 @@ def queue_alarm_event(session: Session, payload: dict[str, Any]) -> None:
 
 def queue_downlink_wakeup(session: Session) -> None:
     session.info["downlinks_added"] = True
+
+
+def queue_credentials_ended(session: Session, token_ids: list[int]) -> None:
+    """Once this transaction commits, end this instance's streams opened with these sessions or
+    API tokens (logout, revocation, password change or reset)."""
+    session.info.setdefault("credentials_ended", set()).update(token_ids)

@@ -56,6 +56,13 @@ const Vigil = (() => {
       // One event that will not parse or render is reported, never the end of the stream.
       try { onAlarm(JSON.parse(e.data)); } catch (err) { console.error("alarm event", err, e.data); }
     });
+    // The monitor ended the stream because this login is over (logout elsewhere, expiry,
+    // account disabled): say so instead of reconnecting into a 401 for ever.
+    es.addEventListener("end", () => {
+      es.close();
+      badge.textContent = "logged out: log in again"; badge.classList.add("off");
+      window.location.assign("/login");
+    });
     es.onerror = () => { badge.textContent = "reconnecting…"; badge.classList.add("off"); };
     return es;
   }

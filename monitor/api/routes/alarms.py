@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -11,11 +12,22 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
-from monitor.api.deps import CurrentOperator, HubDep, KeyBoxDep, RowId, SessionDep, operator_user
+from monitor.api.deps import (
+    CurrentOperator,
+    DatabaseDep,
+    HubDep,
+    KeyBoxDep,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    operator_user,
+)
 from monitor.core import jsonsafe
+from monitor.core.db import Database
 from monitor.models import Alarm, Device, Worker
-from monitor.services import alarms, reports
+from monitor.services import alarms, auth, reports
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"])
 
@@ -99,22 +111,55 @@ def list_alarms(
     return [alarms.payload(session, a) for a in session.scalars(q)]
 
 
+def _still_allowed(db: Database, token_id: int) -> bool:
+    with db.session() as s:
+        return auth.credential_valid(s, token_id)
+
+
 @router.get("/stream")
-async def stream(request: Request, _: CurrentOperator, hub: HubDep) -> EventSourceResponse:
-    q = hub.subscribe()
+async def stream(
+    request: Request, op: CurrentOperator, hub: HubDep, db: DatabaseDep, settings: SettingsDep
+) -> EventSourceResponse:
+    """Alarm changes as they happen. The caller's session or API token is checked again every
+    VIGIL_STREAM_RECHECK_S seconds: once it is logged out, expired, revoked or its user is
+    disabled, the stream sends `event: end` and closes (reconnecting then gets a 401). A logout
+    or revocation on this instance ends it at once."""
+    token_id = op.token_id
+    q = hub.subscribe(token_id)
+    recheck_s = settings.stream_recheck_s
 
     async def events() -> AsyncIterator[dict[str, str]]:
         try:
             yield {"event": "hello", "data": "{}"}
+            now = time.monotonic()
+            next_check, next_ping = now + recheck_s, now + SSE_PING_S
             while True:
+                item: dict[str, Any] | None | bool = False  # False: nothing arrived
                 try:
-                    item = await asyncio.wait_for(q.get(), SSE_PING_S)
+                    item = await asyncio.wait_for(
+                        q.get(), max(0.0, min(next_check, next_ping) - time.monotonic())
+                    )
                 except TimeoutError:
-                    yield {"event": "ping", "data": "{}"}
-                    continue
+                    pass
+                now = time.monotonic()
+                if item is None:
+                    next_check = now  # dropped: either missed events or its credential ended
+                if now >= next_check:
+                    # Before anything else goes out: nothing reaches a logged-out console
+                    # more than one interval after logout.
+                    if token_id is None or not await run_in_threadpool(
+                        _still_allowed, db, token_id
+                    ):
+                        yield {"event": "end", "data": json.dumps({"reason": "logged_out"})}
+                        return
+                    next_check = now + recheck_s
                 if item is None:
                     return  # this stream missed events: the console reconnects and resyncs
-                yield {"event": "alarm", "data": jsonsafe.dumps(item)}
+                if item is not False:
+                    yield {"event": "alarm", "data": jsonsafe.dumps(item)}
+                elif now >= next_ping:
+                    yield {"event": "ping", "data": "{}"}
+                    next_ping = now + SSE_PING_S
         finally:
             hub.unsubscribe(q)
 

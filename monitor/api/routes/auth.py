@@ -1,15 +1,16 @@
-"""Login (rate limited), logout, whoami, operator API tokens."""
+"""Login (rate limited), logout, whoami, operator API tokens, password change and reset."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from monitor.api.deps import (
     SESSION_COOKIE,
     CurrentOperator,
+    CurrentSessionUser,
     PrincipalDep,
     SessionDep,
     SettingsDep,
@@ -29,6 +30,16 @@ class LoginIn(BaseModel):
 
 class TokenIn(BaseModel):
     label: str = Field(min_length=1, max_length=120)
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=auth.MIN_PASSWORD, max_length=200)
+
+
+class PasswordResetIn(BaseModel):
+    token: str = Field(min_length=1, max_length=100)
+    new_password: str = Field(min_length=auth.MIN_PASSWORD, max_length=200)
 
 
 def client_address(request: Request) -> str:
@@ -78,11 +89,22 @@ def login(
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, _: CurrentOperator, session: SessionDep) -> Response:
+def logout(
+    request: Request,
+    p: CurrentOperator,
+    session: SessionDep,
+    revoke_tokens: bool = Query(
+        False, description="also revoke the API tokens minted from this console session"
+    ),
+) -> Response:
+    """Ends the credential the call came with. From the console: the session (and, with
+    revoke_tokens, the API tokens it minted). With an API token: that token."""
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        auth.end_session(session, cookie)
-        session.commit()
+    if p.via_cookie and cookie:
+        auth.end_session(session, cookie, revoke_tokens=revoke_tokens)
+    elif p.token_id is not None:
+        auth.revoke_token(session, p.token_id)
+    session.commit()
     r = Response(status_code=204)
     r.delete_cookie(SESSION_COOKIE, path="/")
     return r
@@ -96,7 +118,45 @@ def me(p: PrincipalDep) -> dict[str, Any]:
 
 
 @router.post("/tokens", status_code=201)
-def create_token(body: TokenIn, op: CurrentOperator, session: SessionDep) -> dict[str, Any]:
-    token = auth.create_api_token(session, operator_user(op), body.label)
+def create_token(
+    body: TokenIn, op: CurrentSessionUser, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Only a console session mints API tokens (an API token cannot mint more); the token is
+    linked to that session and expires after VIGIL_API_TOKEN_DAYS."""
+    days = settings.api_token_days
+    token = auth.create_api_token(
+        session, operator_user(op), body.label, session_id=op.token_id, days=days
+    )
     session.commit()
-    return {"token": token, "label": body.label}
+    return {"token": token, "label": body.label, "expires_in_days": days}
+
+
+@router.post("/password", status_code=204)
+def change_password(
+    body: PasswordChangeIn,
+    request: Request,
+    op: CurrentSessionUser,
+    session: SessionDep,
+    throttle: ThrottleDep,
+) -> Response:
+    """Change your own password with the current one. Your other sessions and all your API
+    tokens end; this session stays. Wrong current passwords count as failed logins."""
+    user = operator_user(op)
+    addr = client_address(request)
+    throttle.check(addr, user.username)
+    try:
+        auth.change_password(session, user, body.current_password, body.new_password, op.token_id)
+    except NotAuthenticated:
+        throttle.failed(addr, user.username)
+        raise
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/reset", status_code=204)
+def reset_password(body: PasswordResetIn, session: SessionDep) -> Response:
+    """Set a new password with the one-time token an admin issued (POST /v1/users/{id}/reset).
+    Every session and API token of the account ends; log in with the new password."""
+    auth.redeem_reset(session, body.token, body.new_password)
+    session.commit()
+    return Response(status_code=204)
