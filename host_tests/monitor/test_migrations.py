@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
@@ -60,3 +61,36 @@ def test_auth_hardening_gives_legacy_api_tokens_an_expiry(tmp_path: object) -> N
     left = rows["api"].expires_at - dt.datetime.now(dt.UTC)
     assert dt.timedelta(days=89) < left <= dt.timedelta(days=90)
     assert rows["session"].expires_at is None and rows["api"].session_id is None
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_alarms_from_before_the_monitor_clock_keep_their_time_and_are_not_marked_clamped(
+    engine: str, tmp_path: object, request: pytest.FixtureRequest
+) -> None:
+    """0002 gives alarms already stored a stored_at (their received_at, the best there is)."""
+    from sqlalchemy import text
+
+    from monitor.migrate import upgrade
+    from monitor.models import Alarm
+
+    url = (
+        f"sqlite:///{tmp_path}/legacy.db"
+        if engine == "sqlite"
+        else request.getfixturevalue("pg_cluster").new_database()
+    )
+    db = Database(url)
+    upgrade(db.engine, "0001")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alarms (kind, priority, status, raised_at, received_at,"
+                " age_lower_bound) VALUES ('sos', 0, 'open', '2026-11-30 10:00:00+00:00',"
+                " '2026-11-30 10:00:05+00:00', false)"
+            )
+        )
+    upgrade(db.engine, "head")
+    with db.session() as s:
+        [alarm] = s.scalars(select(Alarm)).all()
+        assert alarm.stored_at == alarm.received_at
+        assert alarm.received_at_clamped is False
+    db.engine.dispose()
