@@ -12,6 +12,7 @@ command line: any local user can read every process's argv (`ps`, /proc/<pid>/cm
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +39,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+UVICORN_START_S = 20.0
+
+
+@contextlib.contextmanager
+def uvicorn_in_thread(app: Any, **config: Any) -> Iterator[str]:
+    """An ASGI app under a real uvicorn on a free loopback port, in a thread; yields its URL.
+
+    For tests and benches that need what only a real server shows (streams that must end,
+    connections that close, access logs). uvicorn is imported here: a gateway never needs it.
+    """
+    import uvicorn
+
+    port = free_port()
+    config.setdefault("log_level", "warning")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + UVICORN_START_S
+    while not server.started:
+        if time.monotonic() > deadline or not t.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        t.join(10)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from gateway.localstack import free_port
+from gateway.localstack import uvicorn_in_thread
 from host_tests.monitor.pg import Cluster
 from monitor.api.main import create_app
 from monitor.core.config import Settings
@@ -190,18 +187,8 @@ def live_server(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterato
     """The app under a real uvicorn on a loopback port, in a thread."""
     shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
     app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not t.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield LiveServer(app, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    t.join(10)
+    with uvicorn_in_thread(app) as url:
+        yield LiveServer(app, url)
     app.state.db.engine.dispose()
 
 

@@ -214,26 +214,12 @@ class Served:
 def served(template: Template, tmp_path: Path, **settings: Any) -> Iterator[Served]:
     """A fresh copy of the template under a real uvicorn on a loopback port, in a thread: for
     what only a real server shows (streams that must end, connections that must close)."""
-    import threading
-    import time
-
-    import uvicorn
-
-    from gateway.localstack import free_port
+    from gateway.localstack import uvicorn_in_thread
 
     shutil.copy(template.path, tmp_path / "vigil.db")
     app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db", **settings), migrate=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and t.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield Served(app, f"http://127.0.0.1:{port}")
+        with uvicorn_in_thread(app) as url:
+            yield Served(app, url)
     finally:
-        server.should_exit = True
-        t.join(10)
         app.state.db.engine.dispose()

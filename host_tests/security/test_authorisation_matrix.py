@@ -11,24 +11,21 @@ gateway, resolving an alarm) cannot change what the next case sees.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
+from gateway.localstack import uvicorn_in_thread
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
     GATEWAY_TOKEN,
     OPERATOR_PASSWORD,
     frame_item,
-    free_port,
     make_settings,
 )
 from host_tests.security.conftest import (
@@ -378,17 +375,8 @@ def live_url(
     path = tmp_path_factory.mktemp("stream") / "vigil.db"
     path.write_bytes(security_template.path.read_bytes())
     app = create_app(make_settings(f"sqlite:///{path}"), migrate=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and t.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", security_template
-    server.should_exit = True
-    t.join(10)
+    with uvicorn_in_thread(app) as url:
+        yield url, security_template
     app.state.db.engine.dispose()
 
 

@@ -13,24 +13,21 @@ import datetime as dt
 import logging
 import re
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.exceptions import InvalidTag
 
+from gateway.localstack import uvicorn_in_thread
 from gateway.monitor_client import MonitorClient
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
     DEVICE_KEY,
     GATEWAY_TOKEN,
     OPERATOR_PASSWORD,
-    free_port,
     make_settings,
 )
 from host_tests.security.conftest import SecEnv, Template
@@ -115,22 +112,9 @@ def issued(
     httpcore.setLevel(logging.INFO)  # DEBUG only around the gateway's requests, see below
     try:
         app = create_app(make_settings(f"sqlite:///{path}"), migrate=False)
-        port = free_port()
         # log_config=None: uvicorn's own loggers propagate to the root handler under test.
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=True, log_level="debug"
-        )
-        server = uvicorn.Server(config)
-        t = threading.Thread(target=server.run, daemon=True)
-        t.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline and t.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
-        result = _issue_everything(url, path, capture)
-        server.should_exit = True
-        t.join(10)
+        with uvicorn_in_thread(app, log_config=None, access_log=True, log_level="debug") as url:
+            result = _issue_everything(url, path, capture)
         app.state.db.engine.dispose()  # checkpoints the WAL into the file we read
         result.log = "\n".join(capture.lines)
         yield result
