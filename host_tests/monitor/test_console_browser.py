@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
@@ -41,6 +41,15 @@ ARGS = [
 UI_TIMEOUT_MS = 10_000
 
 
+def log_in(page: Page, url: str, username: str, go: bool = True) -> None:
+    """Through the login form, as a person would."""
+    if go:
+        page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", ADMIN_PASSWORD if username == "admin" else OPERATOR_PASSWORD)
+    page.click("button[type=submit]")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
@@ -58,9 +67,7 @@ def test_operator_sees_sos_live_acknowledges_resolves_and_reads_audit_trail(
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.goto(live_server.url + "/")
     expect(page).to_have_url(re.compile("/login$"))
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", OPERATOR_PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "operator", go=False)
     expect(page.locator("h1")).to_have_text("Alarm queue")
     expect(page.locator("#live")).to_have_text("live")
     page.evaluate("window.__noReload = true")
@@ -112,10 +119,7 @@ def test_queue_catches_up_on_alarms_raised_while_the_stream_was_down(
     page.set_default_timeout(UI_TIMEOUT_MS)
     # The network to the stream is down from the start; the rest of the page loads.
     page.route("**/v1/alarms/stream", lambda route: route.abort())
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", OPERATOR_PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "operator")
     expect(page.locator("h1")).to_have_text("Alarm queue")
     expect(page.locator("#live")).to_have_text("reconnecting…")
     with gateway_client(live_server.url) as gw:
@@ -135,10 +139,7 @@ def test_admin_provisions_a_fob_and_sees_its_key_once(
 ) -> None:
     page = browser.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "admin")
     page.goto(live_server.url + "/devices")
     page.select_option("#provision select[name=worker_id]", label="Sam Rivera")
     page.click("#provision button[type=submit]")
@@ -265,10 +266,7 @@ def test_finding_1_hostile_values_never_blind_the_queue_and_new_alarms_still_arr
     page.set_default_timeout(UI_TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", OPERATOR_PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "operator")
     expect(page.locator("h1")).to_have_text("Alarm queue")
     expect(page.locator("#live")).to_have_text("live")
     expect(page.locator(".alarm")).to_have_count(expected)
@@ -307,10 +305,7 @@ def test_console_goes_to_login_when_its_session_is_logged_out_elsewhere(
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
-    page.goto(live_server.url + "/login")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", OPERATOR_PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server.url, "operator")
     expect(page.locator("#live")).to_have_text("live")
     cookie = {c["name"]: c["value"] for c in context.cookies()}
     csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
