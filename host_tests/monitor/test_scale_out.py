@@ -20,11 +20,10 @@ import httpx
 import psycopg
 import pytest
 
-from gateway.localstack import Proc, child_env, wait_http
+from gateway.localstack import Proc, child_env, free_port, wait_http
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
     DEVICE_KEY,
-    free_port,
     gateway_client,
     heartbeat,
     sos,
