@@ -25,7 +25,7 @@ from monitor.models import Alarm, Device, FrameRecord, RejectionCount, utcnow
 from monitor.services import alarms, audit, downlinks
 from protocol import frame_types as ft
 from protocol import frames
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, Stale
 from protocol.replay import ReplayWindow
 
 # A gateway clock ahead of ours by more than this is not believed: received_at is clamped to
@@ -384,6 +384,17 @@ def _apply(
             window = windows[device.id] = ReplayWindow(device.replay_highest, device.replay_bitmap)
         try:
             window.accept(p.counter)
+        except Stale as e:
+            # Behind the window, verified, and never stored (`known` above holds every frame
+            # ever accepted), so it cannot replay anything. A fob holds its alarms, cancels
+            # and check-ins in flash and resends them until acked, and every reboot moves its
+            # counter on a whole block: two reboots while the link is down put a held SOS
+            # behind the window for good. Refusing it lost that alarm (the fault suite found
+            # it). Heartbeats are not held, so a stale one is still refused.
+            if p.ftype == ft.HEARTBEAT:
+                _reject(batch, p.index, e.reason, p.device_id, p.counter)
+                continue
+            p.item.flags.append("behind_window")
         except ProtocolError as e:
             _reject(batch, p.index, e.reason, p.device_id, p.counter)
             continue

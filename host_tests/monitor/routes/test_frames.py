@@ -84,6 +84,24 @@ def test_counter_behind_the_window_is_rejected_as_stale(env: Env) -> None:
     assert env.post_frames(heartbeat(190))[0]["status"] == "accepted"
 
 
+def test_an_alarm_held_across_two_reboots_is_taken_behind_the_window_exactly_once(
+    env: Env,
+) -> None:
+    """Found by the fault suite: an SOS held in the fob's flash while the link was down, then two
+    reboots (each moves the counter on a block of 64) and their heartbeats delivered first, put
+    the SOS behind the replay window; it was refused as stale on every resend: lost."""
+    env.post_frames(heartbeat(320), heartbeat(384), heartbeat(448))
+    [r] = env.post_frames(sos(257, age_s=40))
+    assert (r["status"], r["flags"]) == ("accepted", ["behind_window"])
+    assert r["ack"] is not None  # the fob may let it go now
+    [again] = env.post_frames(sos(257, age_s=50))  # a resend after a lost ack
+    assert again["status"] == "duplicate" and again["ack"] is not None
+    [other] = env.post_frames(sos(257, battery=10))  # same counter, other content
+    assert (other["status"], other["reason"]) == ("rejected", "replayed")
+    alarms = env.client.get("/v1/alarms", headers=env.token()).json()
+    assert [a["kind"] for a in alarms] == ["sos"]
+
+
 def test_revoked_device_is_rejected(env: Env) -> None:
     admin = env.token("admin")
     assert env.client.post(f"/v1/devices/{DEVICE_ID}/revoke", headers=admin).status_code == 200
