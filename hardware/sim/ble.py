@@ -304,8 +304,9 @@ class BleLink:
                     on_event=self._event,
                 )
             )
-            if self._fob is not None:
-                self.ble.window = self._fob.pairing
+            window = getattr(self._fob, "pairing", None)
+            if window is not None:
+                self.ble.window = window
             self._loop.run_until_complete(self.ble.start())
         except Exception as e:  # no air to talk to: the fob runs on serial alone
             self.error = e
@@ -332,8 +333,9 @@ class BleLink:
 
     def attach(self, fob, admin=None):
         self._fob = fob  # admin ignored: provisioning is serial only
-        if self.ble is not None:
-            self.ble.window = fob.pairing  # new bonds only while the worker has it open
+        window = getattr(fob, "pairing", None)  # benches attach a bare frame sink
+        if self.ble is not None and window is not None:
+            self.ble.window = window  # new bonds only while the worker has it open
 
     def send(self, frame):
         if not self.up:
@@ -349,7 +351,7 @@ class BleLink:
             except queue.Empty:
                 return
             if isinstance(item, str):
-                apply_event(fob.pairing, item)
+                apply_event(self.ble.window, item)
             else:
                 fob.on_downlink(item)
 
