@@ -52,4 +52,4 @@ class TransportError(GatewayError):
 
 
 class PairingError(GatewayError):
-    """A fob could not be paired: bring it close, open its pairing window (five quick taps) and retry."""
+    """A fob could not be paired: bring it close, tap it five times (its pairing window), retry."""
