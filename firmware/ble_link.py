@@ -6,11 +6,12 @@
 # only the USB serial port, in the worker's hands, may set the key.
 #
 # New bonds only inside the pairing window (firmware/pairing.py, five taps). MicroPython has no
-# "pairing requested" event to say no to, so the decision is made where NimBLE stores the bond:
-# _IRQ_SET_SECRET for a peer's keys. Outside the window that write (or delete: a stranger
-# spoofing a bonded gateway's address would otherwise get NimBLE to drop the real bond and
-# re-pair) is refused, so no bond is made, and the connection is dropped. A bonded peer
-# re-encrypting from the store never writes a secret, so it reconnects at any time. The fob has
+# "pairing requested" event to say no to, so the decision is made where NimBLE touches its key
+# store (checked against NimBLE on the unix port, docs/firmware.md): an unknown peer's Pairing
+# Request makes NimBLE look up that peer's keys (_IRQ_GET_SECRET), and outside the window the
+# link is cut there, before the pairing completes; should a pairing complete anyway, storing its
+# keys (_IRQ_SET_SECRET) is refused, so no bond is made, and the connection is dropped. A bonded
+# peer re-encrypting from the store writes nothing, so it reconnects at any time. The fob has
 # one connection: a central that is not on a bond within STRANGER_MS is disconnected, so a
 # stranger cannot hold the link that a bonded gateway or phone needs.
 import asyncio
@@ -31,6 +32,9 @@ _FLAG_WRITE_ENCRYPTED = const(0x1000)  # the stack itself refuses writes before 
 _IO_NO_INPUT_OUTPUT = const(3)  # a fob has no display or keypad: "just works" LE SC pairing
 _SECRETS = "/vigil/ble_secrets.json"  # bonds survive reboots, so the gateway reconnects
 _SERVICE = bluetooth.UUID(ble_uuids.SERVICE)
+_IRQ_CENTRAL_CONNECT = const(1)
+_IRQ_CENTRAL_DISCONNECT = const(2)
+_IRQ_GET_SECRET = const(29)
 _IRQ_SET_SECRET = const(30)
 _SEC_OUR = const(1)  # NimBLE BLE_STORE_OBJ_TYPE_OUR_SEC: our keys for one peer
 _SEC_PEER = const(2)  # BLE_STORE_OBJ_TYPE_PEER_SEC: that peer's keys (the IRK type 10 is ours)
@@ -57,6 +61,7 @@ class BleLink:
         self._trusted = False  # this connection is on a bond (restored, or made in the window)
         self._refuse = False  # set in the IRQ: this connection tried to bond outside the window
         self._new_bond = False  # set in the IRQ: a bond was stored inside the window
+        self._handle = -1  # connection handle of the central, from the IRQ
         self._fob = None
         self._window = None
         self.rejected = 0
@@ -73,14 +78,34 @@ class BleLink:
         self._window = fob.pairing
 
     def _irq(self, event, data):
-        # May run in the stack's context: flags only, nothing allocated.
-        if event == _IRQ_SET_SECRET and (data[0] == _SEC_OUR or data[0] == _SEC_PEER):
-            w = self._window
-            if w is None or not w.is_open:
+        # May run in the stack's context: flags and one disconnect, nothing allocated.
+        if event == _IRQ_CENTRAL_CONNECT:
+            self._handle = data[0]  # known here, before advertise() returns the connection
+        elif event == _IRQ_CENTRAL_DISCONNECT:
+            self._handle = -1
+        w = self._window
+        closed = w is None or not w.is_open
+        if event == _IRQ_GET_SECRET and data[0] == _SEC_PEER and data[2] is not None:
+            # On a peripheral NimBLE looks up a peer's keys by address when that peer sends a
+            # Pairing Request (is it bonded already?) or touches a protected attribute before
+            # encrypting. A bonded peer re-encrypting reads our keys (type 1), not these.
+            result = aioble.core.ble_irq(event, data)
+            if closed and result is None:
+                # An unknown peer asking to pair outside the window: end the link now, before
+                # the pairing can complete, so the central does not believe it has a bond.
                 self._refuse = True
-                return False  # NimBLE: the store write fails, no bond is made or changed
-            if data[2] is not None:
-                self._new_bond = True
+                if self._handle >= 0:
+                    aioble.core.ble.gap_disconnect(self._handle)
+            return result
+        if event == _IRQ_SET_SECRET and data[2] is not None and (
+            data[0] == _SEC_OUR or data[0] == _SEC_PEER
+        ):
+            if closed:
+                self._refuse = True
+                return False  # NimBLE: the store write fails, no bond is made or replaced
+            self._new_bond = True
+        # Deletes pass: NimBLE retries a repeat pairing until the old bond is gone, so refusing
+        # one would spin its host task.
         return aioble.core.ble_irq(event, data)
 
     def send(self, frame):
@@ -112,6 +137,7 @@ class BleLink:
         # Until the connection ends: trust it once it is on a bond, drop it if it tried to bond
         # outside the window or is still not on a bond after its time.
         since = time.ticks_ms()
+        w = self._window
         while conn.is_connected():
             await asyncio.sleep_ms(_WATCH_MS)
             w = self._window
@@ -120,8 +146,6 @@ class BleLink:
                 if w is not None:
                     w.bonded()
             if self._refuse:
-                if w is not None:
-                    w.refuse()
                 break
             if conn.encrypted and conn.bonded:
                 self._trusted = True
@@ -130,6 +154,8 @@ class BleLink:
                     w.dropped += 1
                 break
         self._trusted = False
+        if self._refuse and w is not None:
+            w.refuse()  # counted once per connection, even if the IRQ already cut it
         if conn.is_connected():
             try:
                 await conn.disconnect()
