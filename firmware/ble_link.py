@@ -80,7 +80,11 @@ class BleLink:
     def _irq(self, event, data):
         # May run in the stack's context: flags and one disconnect, nothing allocated.
         if event == _IRQ_CENTRAL_CONNECT:
-            self._handle = data[0]  # known here, before advertise() returns the connection
+            # Known here, before advertise() returns the connection, which a quick central may
+            # already have tried to pair on (and been cut off) by then.
+            self._handle = data[0]
+            self._refuse = False
+            self._new_bond = False
         elif event == _IRQ_CENTRAL_DISCONNECT:
             self._handle = -1
         w = self._window
@@ -126,8 +130,6 @@ class BleLink:
             conn = await aioble.advertise(
                 _ADV_INTERVAL_US, name=ble_uuids.ADV_NAME, services=[_SERVICE])
             self._trusted = False
-            self._refuse = False
-            self._new_bond = False
             self._conn = conn
             await self._watch(conn)
             self._conn = None
@@ -154,8 +156,12 @@ class BleLink:
                     w.dropped += 1
                 break
         self._trusted = False
-        if self._refuse and w is not None:
-            w.refuse()  # counted once per connection, even if the IRQ already cut it
+        if w is not None:
+            if self._new_bond:  # bonded and gone within one look (`vigil gateway pair`)
+                self._new_bond = False
+                w.bonded()
+            if self._refuse:
+                w.refuse()  # counted once per connection, even if the IRQ already cut it
         if conn.is_connected():
             try:
                 await conn.disconnect()

@@ -75,9 +75,7 @@ class FirmwareFob:
 
     def __init__(self, tmp: Path, link: LocalLink) -> None:
         self.patterns: list[str] = []
-        self.board = SimBoard(
-            str(tmp / "flash"), clock=ElapsedClock(), on_feedback=self._played
-        )
+        self.board = SimBoard(str(tmp / "flash"), clock=ElapsedClock(), on_feedback=self._played)
         Identity(self.board.flash).set(DEV, KEYS[DEV])
         Config(self.board.flash).update({"no_motion_s": 0})
         # The board boots with no links; the BleFob needs the booted fob's window, then the
