@@ -87,11 +87,6 @@ class PairingWindow:
         limit = PAIRING_GRACE_MS if self.is_open else STRANGER_MS
         return self._clock.ticks_diff(now, since) < limit
 
-    def remaining_ms(self, now):
-        if not self.is_open:
-            return 0
-        return max(0, self._clock.ticks_diff(self._until, now))
-
     def _play(self, name):
         if self._feedback is not None:
             self._feedback(name)

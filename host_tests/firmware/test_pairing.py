@@ -118,7 +118,7 @@ def test_window_logic_alone_across_the_tick_wrap(device: Interpreter) -> None:
         ["open"],
         ["close"],
     ]
-    out = device.call("hardware.sim.scenario:pairing_run", ops)
+    out = device.call("hardware.sim.pairing_run:run", ops)
     assert out[:-1] == [
         False,
         True,
