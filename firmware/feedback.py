@@ -22,7 +22,9 @@ _UNIT_MS = const(10)
 # bytes: a dict of tuples would cost several KiB of heap on the fob. Each pattern is distinct by
 # rhythm alone, so it reads through a pocket with the buzzer off:
 #   sos_raised 3 x 600 ms | prealarm 10 x 200/200 | cancelled 2 short | help_coming long,
-#   short, short, long | delivered one 60 ms tick | not_provisioned one 1.5 s buzz
+#   short, short, long | delivered one 60 ms tick | not_provisioned one 1.5 s buzz |
+#   pairing_open 5 x 80 ms (the five taps echoed) | pairing_bonded 2 x 400 ms |
+#   pairing_closed 300, 200, 100 ms (winding down, no bond made)
 PATTERNS = {
     "sos_raised": b"\x27\x3c\x14\x3c\x14\x3c\x00",
     "prealarm": b"\x27" + b"\x14" * 20,
@@ -39,6 +41,10 @@ PATTERNS = {
     "not_provisioned": b"\x27\x96\x00",
     "locate": b"\x26" + b"\x14" * 30,
     "ok": b"\x04\x0a\x00",
+    # Rank 0: never cuts short an SOS confirmation or "help is coming" still playing.
+    "pairing_open": b"\x07" + b"\x08" * 9 + b"\x00",
+    "pairing_bonded": b"\x07\x28\x0f\x28\x00",
+    "pairing_closed": b"\x07\x1e\x0a\x14\x0a\x0a\x00",
 }
 
 

@@ -11,6 +11,7 @@ from firmware.fall_detector import FALL as FALL_EVENT
 from firmware.fall_detector import FallDetector
 from firmware.identity import Identity
 from firmware.outbox import Outbox
+from firmware.pairing import PairingWindow
 from firmware.raised import SAY, SUPERSEDED, Raised
 from protocol import frame_types as ft
 from protocol import frames
@@ -69,6 +70,8 @@ class Fob:
         self.alarms = Raised(store)  # what "help is coming" may answer
         self._alarms_dirty = False
         self.gestures = g.Gestures(hw.button, clock, self.config["sos_hold_ms"])
+        # Read by the BLE link (attach() gives it this Fob): new bonds only while open.
+        self.pairing = PairingWindow(clock, self._feedback)
         self.detector = FallDetector(RATE_HZ)
         now = clock.ticks_ms()
         self._last = now
@@ -136,6 +139,7 @@ class Fob:
         ev = self.gestures.poll(now)
         if ev != g.NONE:
             self._on_gesture(ev, up)
+        self.pairing.poll(now)
         self._sample(now, up)
         self._timers(now, up)
         self._flush(now, up)
@@ -153,13 +157,17 @@ class Fob:
                 self._cancel_fall(up)
         elif ev == g.HOLD:
             self.raise_sos(up)
-        elif ev == g.TAP3:
+        elif ev == g.TAP3 or ev == g.TAP5:
             sos = self._sos
             if sos is not None and up - sos[1] <= self.config["sos_cancel_s"] * 1000:
+                # Three or more taps cancel a fresh SOS, as before pairing had a gesture: a
+                # worker hammering the button to cancel is not asking to pair.
                 self._sos = None
                 self._queue(ft.SOS_CANCEL, None, up, cancels=sos[0])
                 self.alarms.close(sos[0], up)
                 self._feedback("cancelled")
+            elif ev == g.TAP5:
+                self.pairing.open(self._clock.ticks_ms())
         elif ev == g.TAP2:
             if self._checkin_due is None:
                 self.start_checkin(self.config["checkin_min"], up)
@@ -542,4 +550,5 @@ class Fob:
             "checkin_s": self.checkin_remaining_s(),
             "prealarm": self._prealarm is not None,
             "covert": self.config["covert"],
+            "pairing": self.pairing.is_open,
         }

@@ -2,7 +2,9 @@
 #
 #   hold >= hold_ms        HOLD, the moment the threshold passes (SOS)
 #   press (debounced)      DOWN (cancels a fall pre-alarm, counts as movement)
-#   n short presses        TAP1/TAP2/TAP3 once no further press follows within gap_ms
+#   n short presses        TAP1/TAP2/TAP3/TAP5 once no further press follows within gap_ms
+#
+# A hold clears the taps before it: taps then a hold is an SOS, never a tap gesture.
 try:
     from micropython import const
 except ImportError:
@@ -16,7 +18,8 @@ DOWN = const(1)
 HOLD = const(2)
 TAP1 = const(3)
 TAP2 = const(4)
-TAP3 = const(5)  # three or more
+TAP3 = const(5)  # three or four
+TAP5 = const(6)  # five or more: opens the BLE pairing window (firmware/pairing.py)
 
 DEBOUNCE_MS = const(30)  # longer than a tactile switch's bounce, shorter than a deliberate tap
 GAP_MS = const(500)  # taps further apart than this are separate gestures
@@ -62,5 +65,7 @@ class Gestures:
         if self._taps and not self.pressed and diff(now, self._release_at) >= self._gap:
             n = self._taps
             self._taps = 0
+            if n >= 5:
+                return TAP5
             return TAP1 if n == 1 else (TAP2 if n == 2 else TAP3)
         return NONE

@@ -12,6 +12,7 @@ wanted. Pass the bumble device through bleak's keyword arguments:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -217,6 +218,12 @@ class BumbleClient(BaseBleakClient):
                 await connection.pair()
         except Exception as e:
             raise BleakError(f"pairing with {self.address} failed: {e}") from e
+        except asyncio.CancelledError as e:
+            # bumble cancels a pairing whose link dropped: the fob hung up on it (a Vigil fob
+            # does that to pairing outside its pairing window). Our own cancellation re-raises.
+            if self._connection is connection:
+                raise
+            raise BleakError(f"pairing with {self.address} failed: the fob disconnected") from e
 
     async def unpair(self) -> None:
         if self._device.keystore is not None and self._connection is not None:

@@ -111,7 +111,7 @@ def pair(
         typer.Option(envvar="VIGIL_GATEWAY_BLE_HCI", help="bumble HCI transport, e.g. usb:0"),
     ] = None,
 ) -> None:
-    """Pair a fob held in pairing mode and add it to this gateway's allowlist."""
+    """Pair a fob whose pairing window is open (five quick taps) and add it to the allowlist."""
     import asyncio
 
     from gateway.config import GatewayConfig
@@ -125,7 +125,8 @@ def pair(
             Allowlist(allowlist), await ble_stack(cfg), address=address, scan_timeout=timeout
         )
 
-    console.print("Hold the fob's button until it blinks blue...")
+    # Never "hold the button": a hold is an SOS.
+    console.print("Tap the fob's button five times quickly; it buzzes five times when ready...")
     try:
         addr, name = asyncio.run(go())
     except GatewayError as e:

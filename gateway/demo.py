@@ -131,7 +131,9 @@ def main() -> None:
 
         hci = f"tcp-client:127.0.0.1:{gw_air}"
         allow = WORK / "gateway" / "paired-fobs.json"
-        say("pairing the BLE fob: vigil gateway pair ...")
+        say("pairing the BLE fob: five taps open its pairing window, then vigil gateway pair ...")
+        if not ble_fob.open_pairing():
+            say("the BLE fob did not confirm its pairing window")
         pair = pair_fob(allow, hci, BLE_FOB_ADDRESS, PAIR_TIMEOUT_S)
         if pair.returncode != 0:
             say(f"BLE pairing failed, continuing on serial only: {pair.stderr.strip()}")

@@ -52,4 +52,4 @@ class TransportError(GatewayError):
 
 
 class PairingError(GatewayError):
-    """A fob could not be paired: bring it close, put it in pairing mode and retry."""
+    """A fob could not be paired: bring it close, tap it five times (its pairing window), retry."""

@@ -304,6 +304,8 @@ class SimFob:
         assert self.popen.stdout is not None
         self.ready: dict[str, Any] = json.loads(self.popen.stdout.readline())
         self.link_up = True
+        self._patterns: set[str] = set()  # feedback patterns played so far
+        self._played = threading.Condition()
         threading.Thread(target=self._events, args=(self.popen.stdout,), daemon=True).start()
 
     def _events(self, out: IO[str]) -> None:
@@ -312,7 +314,19 @@ class SimFob:
                 ev = json.loads(line)
             except ValueError:
                 continue
+            if ev.get("event") == "feedback":
+                with self._played:
+                    self._patterns.add(str(ev.get("pattern")))
+                    self._played.notify_all()
             self.on_event(self, ev)
+
+    def open_pairing(self, timeout_s: float = 5.0) -> bool:
+        """Five quick taps on the fob; True once it confirms that its pairing window is open."""
+        with self._played:
+            self._patterns.discard("pairing_open")
+        self.command("pair")
+        with self._played:
+            return self._played.wait_for(lambda: "pairing_open" in self._patterns, timeout_s)
 
     def command(self, line: str) -> None:
         assert self.popen.stdin is not None

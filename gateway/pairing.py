@@ -25,7 +25,7 @@ from gateway.errors import PairingError
 
 log = logging.getLogger("vigil.gateway.pairing")
 
-PAIR_SCAN_TIMEOUT_S = 20.0  # the installer holds the fob's button while we look
+PAIR_SCAN_TIMEOUT_S = 20.0  # time to tap the fob five times (its window then lasts 60 s)
 PAIR_CONNECT_TIMEOUT_S = 15.0  # connect + LE Secure Connections pairing + discovery
 
 
@@ -90,7 +90,8 @@ async def pair_new_fob(
         device = await asyncio.wait_for(found, scan_timeout)
     except TimeoutError as e:
         raise PairingError(
-            "no unpaired Vigil fob found: hold the fob's button until it blinks blue, then retry"
+            "no unpaired Vigil fob found: tap the fob's button five times quickly (five short "
+            "buzzes: pairing open for 60 s), then retry"
         ) from e
     finally:
         await scanner.stop()
@@ -101,7 +102,8 @@ async def pair_new_fob(
             raise PairingError(f"{device.address} does not offer the Vigil service")
     except BleakError as e:
         raise PairingError(
-            f"pairing with {device.address} failed ({e}); is the fob still in pairing mode?"
+            f"pairing with {device.address} failed ({e}); the fob refuses bonds unless its "
+            "pairing window is open: tap it five times quickly and retry"
         ) from e
     finally:
         await client.disconnect()

@@ -6,7 +6,7 @@
 
 Prints JSON lines on stdout: first {"event": "ready", "pty": ...}, then every feedback pattern,
 frame sent, downlink and log line. Reads control commands as lines on stdin:
-    sos | press | fall | trace [SISFALL_FILE] | cancel | link down | link up | battery N |
+    sos | press | pair | fall | trace [SISFALL_FILE] | cancel | link down | link up | battery N |
     reboot | power-cut | power-cut-after N | status | checkin N | checkout | walk on|off |
     sensor fail|ok | quit
 """
@@ -29,6 +29,7 @@ from hardware.sim.flash import PowerCut
 from hardware.sim.pty_uart import PtyUart
 
 TICK_S = 0.005  # main-loop period; the device runs at 10 ms, faster here costs nothing
+PAIR_TAP_EVERY_MS = 250  # quick taps, well inside the 500 ms gap that ends a tap gesture
 _TRACED = ("frame_sent", "raised", "downlink", "downlink_rejected", "cancelled", "released",
            "boot", "dropped", "log")
 
@@ -96,6 +97,9 @@ class SimFob:
             b.button.press(now, self.fob.config["sos_hold_ms"] + 300)
         elif cmd == "press":
             b.button.press(now, 150)
+        elif cmd == "pair":  # five quick taps: the BLE pairing window opens for 60 s
+            for i in range(5):
+                b.button.press(now + i * PAIR_TAP_EVERY_MS, 120)
         elif cmd == "fall":
             b.accel.fall()
         elif cmd == "trace":

@@ -6,7 +6,9 @@
 # ["cut", n] (power cut at the n-th flash operation from now), ["flash_full", 0|1], ["fall"],
 # ["walk", 0|1], ["battery", pct], ["sensor", 0|1], ["checkin", minutes], ["downlink", hex]
 # (raw bytes in), ["monitor", type, fields] (the simulated monitor signs and sends it),
-# ["admin", hex] (a provisioning message on the serial link; the reply goes to log["replies"]).
+# ["admin", hex] (a provisioning message on the serial link; the reply goes to log["replies"]),
+# ["taps", n, every_ms] (n quick 100 ms taps, then wait for the gesture), ["bond"] (the BLE link
+# stored a new bond) and ["bond_attempt"] (a central asks to bond; -> log["bond_allowed"]).
 from firmware.identity import Identity
 from hardware.sim.board import SimBoard
 from hardware.sim.flash import PowerCut
@@ -20,6 +22,7 @@ class Runner:
         self.events = []
         self.feedback = []
         self.replies = []
+        self.bond_allowed = []
         self.cuts = 0
         self.tick = tick_ms
         self.link = SimLink(None)
@@ -74,6 +77,15 @@ class Runner:
             bounce = s[2] if len(s) > 2 else 0
             b.button.press(b.clock.elapsed, s[1], bounce, s[3] if len(s) > 3 else 0)
             self.wait(s[1] + bounce + self.tick)
+        elif op == "taps":
+            every = s[2] if len(s) > 2 else 250
+            for i in range(s[1]):
+                b.button.press(b.clock.elapsed + i * every, 100)
+            self.wait(s[1] * every + 600)  # past the 500 ms gap that ends the gesture
+        elif op == "bond":
+            self.fob.pairing.bonded()
+        elif op == "bond_attempt":
+            self.bond_allowed.append(self.fob.pairing.allow_bond())
         elif op == "link":
             self.link.up = bool(s[1])
         elif op == "acks":
@@ -121,6 +133,13 @@ class Runner:
             "now": self.board.clock.elapsed,
             "status": self.fob.status(),
             "replies": self.replies,
+            "pairing": {
+                "open": self.fob.pairing.is_open,
+                "opened": self.fob.pairing.opened,
+                "bonds": self.fob.pairing.bonds,
+                "refused": self.fob.pairing.refused,
+            },
+            "bond_allowed": self.bond_allowed,
             "rejected": self.fob.downlink_rejected,
         }
 

@@ -67,10 +67,13 @@ def test_pair_then_run_over_the_simulated_air(monitor: ContractMonitor, tmp_path
         link.attach(firmware)
         allow = tmp_path / "fobs.json"
         hci = f"tcp-client:127.0.0.1:{gw_port}"
+        link.ble.pairable = True  # the five taps (no firmware behind this link: see _FirmwareSide)
         pair = pair_fob(allow, hci, timeout_s=10)
         assert pair.returncode == 0, pair.stderr
         assert "F0:00:00:00:00:07" in allow.read_text()
-        link.ble.pairable = False  # the pairing window closes; the bond must carry the rest
+        # The first bond closes the window; the bond must carry the rest.
+        _until(lambda: not link.ble.pairable, 5, "the window to close at the bond", tick=link.poll)
+        assert link.ble.window.bonds == 1
         gw = subprocess.Popen(
             [
                 sys.executable,

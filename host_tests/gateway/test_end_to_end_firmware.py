@@ -104,7 +104,9 @@ def test_ble_fob_out_of_range_raises_sos_and_it_arrives_on_reconnect(
     system["fobs"].append(fob)
     hci = f"tcp-client:127.0.0.1:{gw_air}"
     allow = tmp / "gw" / "fobs.json"
+    assert fob.open_pairing()  # five taps: the worker opens the pairing window
     pair = pair_fob(allow, hci, BLE_ADDRESS, 15)
+    events.wait(event="feedback", pattern="pairing_bonded", timeout=15)
     assert pair.returncode == 0, pair.stderr
     procs.append(
         start_gateway(
