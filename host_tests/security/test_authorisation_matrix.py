@@ -231,6 +231,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/static/{path:path}"): Rule(
         EVERYONE, lambda c, s: {"path": {"path:path": "console.css"}}
     ),
+    # The phone app's shell: public like the console's assets; everything it does goes through
+    # the phone's own credential on /v1/.
+    ("GET", "/phone/{path:path}"): Rule(
+        EVERYONE, lambda c, s: {"path": {"path:path": "index.html"}}
+    ),
 }
 
 

@@ -42,6 +42,9 @@ from monitor.services.escalation import Notifier, WebhookNotifier
 from monitor.services.events import AlarmLoader, EventHub
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# The worker's phone app (phone/ at the top of the repository), served at /phone/ so the page,
+# its service worker and the API share one origin: no CORS, and the worker's scope is /phone/.
+PHONE = Path(__file__).resolve().parent.parent.parent / "phone"
 
 
 def _loader(db: Database) -> AlarmLoader:
@@ -127,6 +130,8 @@ def create_app(
     for module in (downlink, gateways, alarms, devices, workers, users, auth, reports, console):
         app.include_router(module.router, dependencies=checked)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if PHONE.is_dir():  # a monitor installed without the phone app serves no /phone/
+        app.mount("/phone", StaticFiles(directory=PHONE, html=True), name="phone")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)  # outermost: refuses oversized bodies before anything reads them
     return app
