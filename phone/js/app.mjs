@@ -203,10 +203,12 @@ async function main() {
   relay.addEventListener("state", () => render());
   fob.addEventListener("state", () => { render(); deliver(); });
   window.addEventListener("online", () => relay.kick());
+  window.addEventListener("offline", () => relay._state("unreachable", "this phone is offline"));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") { loc.refresh().then(render); wakeLock(); relay.kick(); }
   });
   if (!ble.available()) $("pair").hidden = true;
+  if (!navigator.onLine) relay._state("unreachable", "this phone is offline");
   await enrolFromUrl();
   if (await enrol.credential()) start();
   render();

@@ -159,6 +159,9 @@ export class Relay extends EventTarget {
         if (this.monitor !== "refused") this._state("reachable");
       } catch (e) {
         const first = e.overloaded ? OVERLOADED_RETRY_MS : UNREACHABLE_RETRY_MS;
+        if (this.monitor !== "refused") {
+          this._state(e.overloaded ? "overloaded" : "unreachable", e.overloaded ? `monitor answered ${e.message}` : "no connection to the monitor");
+        }
         await sleep(Math.min(BACKOFF_CAP_MS, first * 2 ** Math.min(failures++, 10)));
       }
     }
