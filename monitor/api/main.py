@@ -24,6 +24,7 @@ from monitor.api.routes import (
     downlink,
     frames,
     gateways,
+    phones,
     reports,
     users,
     workers,
@@ -78,7 +79,7 @@ def create_app(
         if not db.is_sqlite:
             await hub.start_listening(db.libpq_dsn(), _loader(db))
         task = (
-            asyncio.create_task(scheduler.run(db, settings, the_notifier))
+            asyncio.create_task(scheduler.run(db, settings, the_notifier, keybox=app.state.keybox))
             if settings.run_scheduler
             else None
         )
@@ -106,6 +107,8 @@ def create_app(
         settings.login_max_failures_per_address,
         settings.login_max_failures_per_account,
     )
+    # Enrolment codes tried from one address, counted apart from logins (routes/phones.py).
+    app.state.redeem_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.notifier = the_notifier
 
     @app.exception_handler(MonitorError)
@@ -127,7 +130,18 @@ def create_app(
     # Every route but the frame batch, whose items ingest validates one by one (validation.py).
     app.include_router(frames.router)
     checked = [Depends(valid_input)]
-    for module in (downlink, gateways, alarms, devices, workers, users, auth, reports, console):
+    for module in (
+        downlink,
+        gateways,
+        phones,
+        alarms,
+        devices,
+        workers,
+        users,
+        auth,
+        reports,
+        console,
+    ):
         app.include_router(module.router, dependencies=checked)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if PHONE.is_dir():  # a monitor installed without the phone app serves no /phone/
