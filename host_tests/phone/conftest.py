@@ -21,10 +21,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from gateway.localstack import free_port
 from monitor.api.main import create_app
+from monitor.models import Worker
 from monitor.seed import Seeded
 
 from host_tests.monitor.conftest import (  # noqa: F401 - fixtures used by this package
@@ -180,3 +182,16 @@ def operator_stream(live_server: LiveServer) -> Iterator[OperatorStream]:
     s = OperatorStream(live_server.url)
     yield s
     s.close()
+
+
+def create_enrolment(server: LiveServer) -> dict[str, Any]:
+    """What an operator does in the console: a one-time code and QR for the seeded worker."""
+    with server.app.state.db.session() as s:
+        worker = s.scalars(select(Worker.id).order_by(Worker.id)).first()
+    with httpx.Client(base_url=server.url) as op:
+        r = op.post("/v1/auth/login", json={"username": "operator", "password": OPERATOR_PASSWORD})
+        csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
+        r = op.post("/v1/phones/enrolments", json={"worker_id": worker}, headers=csrf)
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()
+        return body

@@ -11,47 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
-
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
 from host_tests.monitor.conftest import OPERATOR_PASSWORD, LiveServer
-from host_tests.phone.conftest import OperatorStream, new_context
-from monitor.models import PhoneEnrolment, Worker
+from host_tests.phone.conftest import OperatorStream, create_enrolment, new_context
+from monitor.models import PhoneEnrolment
 
 pytestmark = pytest.mark.browser
-
-
-def create_enrolment(url: str) -> dict[str, Any]:
-    with httpx.Client(base_url=url) as op:
-        r = op.post("/v1/auth/login", json={"username": "operator", "password": OPERATOR_PASSWORD})
-        csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
-        worker = worker_id_of(url)
-        r = op.post("/v1/phones/enrolments", json={"worker_id": worker}, headers=csrf)
-        assert r.status_code == 201, r.text
-        body: dict[str, Any] = r.json()
-        return body
-
-
-_servers: dict[str, LiveServer] = {}
-
-
-def worker_id_of(url: str) -> int:
-    with _servers[url].app.state.db.session() as s:
-        return int(s.query(Worker.id).order_by(Worker.id).first()[0])  # type: ignore[index]
-
-
-@pytest.fixture(autouse=True)
-def _remember(live_server: LiveServer) -> None:
-    _servers[live_server.url] = live_server
 
 
 def test_enrolled_phone_sos_reaches_the_console_with_phone_gps_and_help_comes_back(
     browser: Browser, live_server: LiveServer
 ) -> None:
-    enrolment = create_enrolment(live_server.url)
+    enrolment = create_enrolment(live_server)
     assert "<svg" in enrolment["qr_svg"]
     console = browser.new_page()
     console.set_default_timeout(10_000)
@@ -99,7 +73,7 @@ def test_enrolled_phone_sos_reaches_the_console_with_phone_gps_and_help_comes_ba
 def test_a_bad_code_says_why_and_enrols_nothing(
     browser: Browser, live_server: LiveServer, spoil: str, code: str, words: str
 ) -> None:
-    enrolment = create_enrolment(live_server.url)
+    enrolment = create_enrolment(live_server)
     url = enrolment["url"]
     if spoil == "unknown":
         url = "/phone/#code=NOPE-NOPE-NOPE"
@@ -132,7 +106,7 @@ def test_a_bad_code_says_why_and_enrols_nothing(
 def test_operator_stream_names_the_phone_as_the_source(
     browser: Browser, live_server: LiveServer, operator_stream: OperatorStream
 ) -> None:
-    enrolment = create_enrolment(live_server.url)
+    enrolment = create_enrolment(live_server)
     ctx = new_context(browser)
     phone = ctx.new_page()
     phone.goto(live_server.url + enrolment["url"])

@@ -151,6 +151,7 @@ async function render() {
     $("countdown").textContent = `${h ? h + " h " : ""}${m} min ${String(s).padStart(2, "0")} s`;
     $("visit-where").textContent = v.where + (v.with ? ` with ${v.with}` : "");
     $("wakelock").textContent = lock ? "screen kept on" : "keep this page open";
+    if (!v.reminded) $("reminder").hidden = true;
   } else {
     $("reminder").hidden = true;
   }
