@@ -21,14 +21,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy import select
 
 from gateway.localstack import free_port
-from monitor.api.main import create_app
-from monitor.models import Worker
-from monitor.seed import Seeded
-
 from host_tests.monitor.conftest import (  # noqa: F401 - fixtures used by this package
     DEVICE_ID,
     DEVICE_KEY,
@@ -38,6 +34,9 @@ from host_tests.monitor.conftest import (  # noqa: F401 - fixtures used by this 
     make_settings,
     sqlite_template,
 )
+from monitor.api.main import create_app
+from monitor.models import Worker
+from monitor.seed import Seeded
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -56,7 +55,10 @@ GRACE_S = 1.0  # open long polls and streams are cut after this at shutdown
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path: Path,
+    sqlite_template: tuple[Path, Seeded],  # noqa: F811 - the imported fixture
+) -> Iterator[LiveServer]:
     """host_tests/monitor/conftest.py's live server, but shut down without waiting for the
     phone's long poll (25 s) and the operator's stream to end by themselves."""
     shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
@@ -118,9 +120,7 @@ class Phone:
     page: Page
 
     def waiting(self) -> int:
-        return int(
-            self.page.evaluate("async () => (await import('/phone/js/outbox.mjs')).count()")
-        )
+        return int(self.page.evaluate("async () => (await import('/phone/js/outbox.mjs')).count()"))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
@@ -97,9 +98,10 @@ def test_a_bad_code_says_why_and_enrols_nothing(
     assert err.get_attribute("data-code") == code
     expect(phone.locator("#enrol")).to_be_visible()
     expect(phone.locator("#sos")).to_be_hidden()
-    assert phone.evaluate(
-        "async () => (await import('/phone/js/outbox.mjs')).get('credential')"
-    ) is None
+    assert (
+        phone.evaluate("async () => (await import('/phone/js/outbox.mjs')).get('credential')")
+        is None
+    )
     ctx.close()
 
 

@@ -130,9 +130,7 @@ def test_service_worker_serves_the_shell_offline(phone: Phone, live_server: Live
     page.reload()
     expect(page.locator("#sos")).to_be_visible()
     expect(page.locator("#monitor-state")).to_have_text("monitor not reachable")
-    manifest = page.evaluate(
-        "async () => (await fetch('/phone/manifest.webmanifest')).json()"
-    )
+    manifest = page.evaluate("async () => (await fetch('/phone/manifest.webmanifest')).json()")
     assert manifest["display"] == "standalone"
 
 

@@ -35,7 +35,8 @@ def test_page_signer_reproduces_every_signed_protocol_vector(
                 const key = await f.hmacKey(f.fromHex(v.key), false);
                 const frame = await f.encode(v.ftype, v.device_id, v.counter, v.fields, key);
                 const h = f.peek(frame);
-                out.push({frame: f.toHex(frame), ftype: h.ftype, device_id: h.deviceId, counter: h.counter});
+                out.push({frame: f.toHex(frame), ftype: h.ftype,
+                          device_id: h.deviceId, counter: h.counter});
             }
             return out;
         }""",
