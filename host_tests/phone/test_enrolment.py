@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
+from sqlalchemy import select
 
 from host_tests.monitor.conftest import OPERATOR_PASSWORD, LiveServer
 from host_tests.phone.conftest import OperatorStream, create_enrolment, new_context
-from monitor.models import PhoneEnrolment
+from monitor.models import Gateway, PhoneEnrolment
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +51,16 @@ def test_enrolled_phone_sos_reaches_the_console_with_phone_gps_and_help_comes_ba
     ) == [True, False]
     expect(phone.locator("#location-state")).to_have_text("location on")
     expect(phone.locator("#monitor-state")).to_have_text("monitor reachable")
+    # Its health report: listed in the console with app version and phone battery.
+    deadline = time.monotonic() + 10
+    while True:
+        with live_server.app.state.db.session() as s:
+            g = s.scalars(select(Gateway).where(Gateway.kind == "phone")).one()
+            if g.version == "phone-0.1.0":
+                assert g.battery_pct is not None and 0 <= g.battery_pct <= 100
+                break
+        assert time.monotonic() < deadline, "no health report from the phone"
+        time.sleep(0.1)
 
     phone.click("#sos")
     card = console.locator(".alarm").first
