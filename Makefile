@@ -48,6 +48,7 @@ bench: setup
 	$(PY) bench/firmware_cost.py
 	$(PY) bench/ingest.py
 	$(PY) bench/alarm_latency.py
+	$(PY) bench/phone_latency.py
 	$(PY) bench/load.py
 
 clean:

@@ -85,6 +85,19 @@ def provision_ble_device(url: str, admin: tuple[str, str]) -> tuple[int, bytes]:
         return int(body["device"]["id"]), bytes.fromhex(body["key"])
 
 
+def phone_enrolment_url(url: str, admin: tuple[str, str]) -> str:
+    """A one-time phone enrolment for the demo worker (docs/phone.md): the URL its QR holds."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        r = http.post("/v1/auth/login", json={"username": admin[0], "password": admin[1]})
+        r.raise_for_status()
+        headers = {"x-csrf-token": r.json()["csrf_token"]}
+        workers = http.get("/v1/workers").json()
+        body = {"worker_id": workers[0]["id"]}
+        r = http.post("/v1/phones/enrolments", headers=headers, json=body)
+        r.raise_for_status()
+        return url + str(r.json()["url"])
+
+
 def main() -> None:
     if WORK.exists():
         shutil.rmtree(WORK)  # a fresh demo: counters, bonds and the database start over
@@ -157,6 +170,15 @@ def main() -> None:
         say(f"Vigil is running. Operator console: {url}/")
         say(f"  operator login: {demo.operator[0]} / {demo.operator[1]}")
         say(f"  admin login:    {demo.admin[0]} / {demo.admin[1]}")
+        try:
+            phone_url = phone_enrolment_url(url, demo.admin)
+            say(f"Phone app, enrolled for the demo worker (one use, 15 min): {phone_url}")
+            say(
+                "  its own SOS and visits work in any browser here; the fob path needs a phone "
+                "with Bluetooth (Chrome/Edge on Android) and the monitor on HTTPS"
+            )
+        except httpx.HTTPError as e:
+            say(f"Phone app at {url}/phone/ (no enrolment: {e})")
         say(f"  logs: {WORK}/ (monitor, gateway, air)")
         say(
             "keys: s/S SOS, f/F fall trace, c/C cancel, x/X link, q quit "

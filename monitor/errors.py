@@ -59,3 +59,17 @@ class RateLimited(MonitorError):
 class UnsafeSettings(MonitorError):
     # Raised at start-up, never over HTTP: refuse to run with development secrets in production.
     code = "unsafe_settings"
+
+
+class EnrolmentUnknown(NotFound):
+    # No such code: mistyped, or never issued. Ask for a new one from the console.
+    code = "enrolment_unknown"
+
+
+class EnrolmentExpired(MonitorError):
+    status_code = 410
+    code = "enrolment_expired"
+
+
+class EnrolmentUsed(Conflict):
+    code = "enrolment_used"

@@ -113,6 +113,15 @@ class Gateway(Base):
     version: Mapped[str | None] = mapped_column(String(64))
     queue_depth: Mapped[int | None] = mapped_column(Integer)
     links_json: Mapped[str | None] = mapped_column(Text)
+    # A relay (a Pi or laptop) serves whichever fobs it hears. A phone is enrolled for one
+    # worker (services/phones.py): it may relay only that worker's devices' frames and collect
+    # only their downlinks, and it has a device identity of its own (`device_id`, board "phone").
+    kind: Mapped[str] = mapped_column(String(8), default="relay", server_default="relay")
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="SET NULL"), index=True
+    )
+    device_id: Mapped[int | None] = mapped_column(Integer)
+    battery_pct: Mapped[int | None] = mapped_column(Integer)  # the phone's own battery, %
 
 
 class Worker(Base):
@@ -162,6 +171,29 @@ class Device(Base):
     last_lon: Mapped[float | None] = mapped_column(Float)
     last_accuracy_m: Mapped[float | None] = mapped_column(Float)
     last_location_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_location_source: Mapped[str | None] = mapped_column(String(16))
+    # The memo of the visit under way (POST /v1/phones/visit): copied to its checkin_overdue
+    # alarm, cleared when the check-in stops or goes overdue.
+    visit_where: Mapped[str | None] = mapped_column(String(120))
+    visit_with: Mapped[str | None] = mapped_column(String(120))
+    # The checkin_due_at the fobs were last reminded of: one reminder per check-in.
+    reminded_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PhoneEnrolment(Base):
+    """A one-time code an operator hands a worker to enrol their phone. Only the SHA-256 of the
+    code is stored; redeeming it sets used_at and gateway_id in the same transaction that
+    creates the phone's gateway credential and device."""
+
+    __tablename__ = "phone_enrolments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    gateway_id: Mapped[int | None] = mapped_column(ForeignKey("gateways.id", ondelete="SET NULL"))
 
 
 class FrameRecord(Base):
@@ -203,6 +235,12 @@ class Alarm(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     accuracy_m: Mapped[float | None] = mapped_column(Float)
+    # Where the position came from, as the gateway said (phone_gps | gateway_site; NULL: it
+    # did not say), and how old the fix was when relayed.
+    location_source: Mapped[str | None] = mapped_column(String(16))
+    location_fix_age_s: Mapped[int | None] = mapped_column(Integer)
+    visit_where: Mapped[str | None] = mapped_column(String(120))
+    visit_with: Mapped[str | None] = mapped_column(String(120))
     gateway_id: Mapped[int | None] = mapped_column(Integer)
     link: Mapped[str | None] = mapped_column(String(8))
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -28,9 +28,9 @@ from host_tests.monitor.conftest import (
 )
 from host_tests.monitor.pg import Cluster
 from monitor.api.main import create_app
-from monitor.models import Alarm, User
+from monitor.models import Alarm, PhoneEnrolment, User
 from monitor.seed import Seeded
-from monitor.services import alarms, auth, ingest, provisioning
+from monitor.services import alarms, auth, ingest, phones, provisioning
 from protocol import frame_types as ft
 
 OTHER_GATEWAY_TOKEN = "vgw_second_gateway_token_for_replays"
@@ -58,6 +58,8 @@ class Creds:
     resolved_alarm_id: int
     other_gateway_id: int
     reset_token: str  # a password reset token for the operator, issued by the admin
+    phone_token: str  # an enrolled phone's gateway token, scoped to the seeded worker
+    enrolment_code: str  # an unused enrolment code for the seeded worker
 
 
 @dataclass
@@ -79,6 +81,12 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         op_sess, op_csrf = auth.start_session(s, op, 12)
         admin_sess, admin_csrf = auth.start_session(s, admin, 12)
         reset, _ = auth.issue_reset(s, "user:admin", op, 60)
+        _, used = phones.create_enrolment(s, "user:admin", admin.id, seeded.worker_id)
+        phone = phones.redeem(s, keybox, used, "phone-test", None)
+        fresh_row, fresh = phones.create_enrolment(s, "user:admin", admin.id, seeded.worker_id)
+        # Valid for the whole session's tests, not ENROLMENT_TTL: the template outlives it.
+        fresh_row.expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        assert isinstance(fresh_row, PhoneEnrolment)
         other_gw, _ = provisioning.create_gateway(
             s, "system", "second-gateway", token=OTHER_GATEWAY_TOKEN
         )
@@ -119,6 +127,8 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         ids[1],
         other_gw_id,
         reset,
+        phone.token,
+        fresh,
     )
 
 

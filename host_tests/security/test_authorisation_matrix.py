@@ -44,6 +44,7 @@ from protocol import frame_types as ft
 ANON = "anonymous"
 GW = "gateway"
 GW_REVOKED = "revoked_gateway"
+PHONE = "phone"  # a phone's gateway token: scoped to one worker (issue 12)
 FORGED = "made_up_bearer_token"
 OP_BEARER = "operator_bearer"
 OP_SESSION = "operator_session"
@@ -55,6 +56,7 @@ ROLES = (
     ANON,
     GW,
     GW_REVOKED,
+    PHONE,
     FORGED,
     OP_BEARER,
     OP_SESSION,
@@ -69,7 +71,8 @@ SAFE = {"GET", "HEAD", "OPTIONS"}
 EVERYONE = frozenset(ROLES)
 # /v1/auth/me identifies the caller: a revoked or made-up token is a 401 there.
 PUBLIC_NO_BAD_TOKEN = EVERYONE - {GW_REVOKED, FORGED}
-GATEWAY = frozenset({GW})
+GATEWAY = frozenset({GW, PHONE})  # a phone relays, polls and reports health like a gateway
+PHONES = frozenset({PHONE})
 OPERATOR = frozenset({OP_BEARER, OP_SESSION, AD_BEARER, AD_SESSION})
 ADMIN = frozenset({AD_BEARER, AD_SESSION})
 SESSION_USERS = frozenset({OP_SESSION, AD_SESSION})
@@ -120,6 +123,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/downlink"): Rule(GATEWAY, lambda c, s: {"params": {"after": 0, "wait": 0}}),
     ("POST", "/v1/gateways/health"): Rule(
         GATEWAY, lambda c, s: {"json": {"links": [], "queue_depth": 0, "version": "t"}}
+    ),
+    # Phones: operators enrol them for a worker; anyone holding a code may redeem it (throttled
+    # per address); only a phone's token posts a visit memo, for its own worker's devices.
+    ("POST", "/v1/phones/enrolments"): Rule(
+        OPERATOR, lambda c, s: {"json": {"worker_id": s.worker_id}}
+    ),
+    ("POST", "/v1/phones/redeem"): Rule(
+        EVERYONE,
+        lambda c, s: {"json": {"code": c.enrolment_code, "app_version": "t", "name": None}},
+    ),
+    ("POST", "/v1/phones/visit"): Rule(
+        PHONES, lambda c, s: {"json": {"device_id": 7, "where": "matrix", "with": None}}
     ),
     # Gateway management is an admin job; a gateway cannot mint or revoke gateways.
     ("GET", "/v1/gateways"): Rule(ADMIN),
@@ -228,6 +243,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/static/{path:path}"): Rule(
         EVERYONE, lambda c, s: {"path": {"path:path": "console.css"}}
     ),
+    # The phone app's shell: public like the console's assets; everything it does goes through
+    # the phone's own credential on /v1/.
+    ("GET", "/phone/{path:path}"): Rule(
+        EVERYONE, lambda c, s: {"path": {"path:path": "index.html"}}
+    ),
 }
 
 
@@ -267,6 +287,7 @@ def credentials(role: str, c: Creds) -> tuple[dict[str, str], dict[str, str], st
     bearer = {
         GW: GATEWAY_TOKEN,
         GW_REVOKED: REVOKED_GATEWAY_TOKEN,
+        PHONE: c.phone_token,
         FORGED: "vgw_" + "A" * 43,
         OP_BEARER: c.operator_api,
         AD_BEARER: c.admin_api,
@@ -358,7 +379,7 @@ def check(env: SecEnv, method: str, path: str, rule: Rule, role: str, ok: bool) 
 
 def refused(r: httpx.Response, path: str, rule: Rule, role: str) -> None:
     assert not rule.succeeded(r), f"{role} must be refused: {r.status_code} {r.text[:300]}"
-    if rule.console and role in (ANON, GW, GW_REVOKED, FORGED):
+    if rule.console and role in (ANON, GW, GW_REVOKED, PHONE, FORGED):
         # Console pages send non-users to the login page, never a byte of the page itself.
         assert r.status_code == 303 and r.headers["location"] == "/login", r.status_code
         assert "<html" not in r.text.lower()

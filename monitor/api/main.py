@@ -24,6 +24,7 @@ from monitor.api.routes import (
     downlink,
     frames,
     gateways,
+    phones,
     reports,
     users,
     workers,
@@ -42,6 +43,9 @@ from monitor.services.escalation import Notifier, WebhookNotifier
 from monitor.services.events import AlarmLoader, EventHub
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# The worker's phone app (phone/ at the top of the repository), served at /phone/ so the page,
+# its service worker and the API share one origin: no CORS, and the worker's scope is /phone/.
+PHONE = Path(__file__).resolve().parent.parent.parent / "phone"
 
 
 def _loader(db: Database) -> AlarmLoader:
@@ -75,7 +79,7 @@ def create_app(
         if not db.is_sqlite:
             await hub.start_listening(db.libpq_dsn(), _loader(db))
         task = (
-            asyncio.create_task(scheduler.run(db, settings, the_notifier))
+            asyncio.create_task(scheduler.run(db, settings, the_notifier, keybox=app.state.keybox))
             if settings.run_scheduler
             else None
         )
@@ -103,6 +107,8 @@ def create_app(
         settings.login_max_failures_per_address,
         settings.login_max_failures_per_account,
     )
+    # Enrolment codes tried from one address, counted apart from logins (routes/phones.py).
+    app.state.redeem_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.notifier = the_notifier
 
     @app.exception_handler(MonitorError)
@@ -124,9 +130,22 @@ def create_app(
     # Every route but the frame batch, whose items ingest validates one by one (validation.py).
     app.include_router(frames.router)
     checked = [Depends(valid_input)]
-    for module in (downlink, gateways, alarms, devices, workers, users, auth, reports, console):
+    for module in (
+        downlink,
+        gateways,
+        phones,
+        alarms,
+        devices,
+        workers,
+        users,
+        auth,
+        reports,
+        console,
+    ):
         app.include_router(module.router, dependencies=checked)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if PHONE.is_dir():  # a monitor installed without the phone app serves no /phone/
+        app.mount("/phone", StaticFiles(directory=PHONE, html=True), name="phone")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)  # outermost: refuses oversized bodies before anything reads them
     return app

@@ -57,6 +57,27 @@ def _position(alarm: Alarm) -> dict[str, float | None] | None:
     return {"lat": lat, "lon": lon, "accuracy_m": acc}
 
 
+def location_source(alarm: Alarm, position: object) -> str | None:
+    """phone_gps | gateway_site as the gateway said; "gateway" when it did not say (older
+    gateways); None without a position. Always the gateway's word: the fob signs no position."""
+    if not position:
+        return None
+    return alarm.location_source if alarm.location_source in LOCATION_SOURCES else "gateway"
+
+
+LOCATION_SOURCES = ("phone_gps", "gateway_site")
+
+
+def take_visit(device: Device) -> dict[str, str | None] | None:
+    """The device's visit memo for the checkin_overdue alarm it goes to; cleared on the device
+    (one memo per visit)."""
+    if device.visit_where is None:
+        return None
+    visit = {"where": device.visit_where, "with": device.visit_with}
+    device.visit_where = device.visit_with = None
+    return visit
+
+
 def payload(session: Session, alarm: Alarm) -> dict[str, Any]:
     worker = session.get(Worker, alarm.worker_id) if alarm.worker_id else None
     position = _position(alarm)
@@ -80,8 +101,12 @@ def payload(session: Session, alarm: Alarm) -> dict[str, Any]:
         "age_lower_bound": alarm.age_lower_bound,
         "battery_pct": alarm.battery_pct,
         "location": position,
-        # Every position today is the relaying gateway's word, not signed by the fob.
-        "location_source": "gateway" if position else None,
+        # Every position is the relaying gateway's word, not signed by the fob.
+        "location_source": location_source(alarm, position),
+        "location_fix_age_s": alarm.location_fix_age_s if position else None,
+        "visit": (
+            {"where": alarm.visit_where, "with": alarm.visit_with} if alarm.visit_where else None
+        ),
         "gateway_id": alarm.gateway_id,
         "link": alarm.link,
         "acknowledged_at": alarm.acknowledged_at.isoformat() if alarm.acknowledged_at else None,
@@ -112,9 +137,10 @@ def raise_alarm(
     age_lower_bound: bool = False,
     detail: int | None = None,
     battery_pct: int | None = None,
-    location: dict[str, float] | None = None,
+    location: dict[str, Any] | None = None,
     gateway_id: int | None = None,
     link: str | None = None,
+    visit: dict[str, str | None] | None = None,
 ) -> Alarm:
     alarm = Alarm(
         device_id=device.id if device else None,
@@ -133,6 +159,10 @@ def raise_alarm(
         lat=location["lat"] if location else None,
         lon=location["lon"] if location else None,
         accuracy_m=location.get("accuracy_m") if location else None,
+        location_source=location.get("source") if location else None,
+        location_fix_age_s=location.get("fix_age_s") if location else None,
+        visit_where=visit["where"] if visit else None,
+        visit_with=visit["with"] if visit else None,
         gateway_id=gateway_id,
         link=link,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -39,6 +39,8 @@ MAX_RELAY_DELAY = dt.timedelta(days=7)
 # Accuracy beyond this is no position at all (a cell-tower fix is a few km).
 MAX_ACCURACY_M = 100_000.0
 MAX_BATCH = 1000  # frames per request; a gateway with a bigger backlog sends several batches
+# A fix older than a day says nothing about where the worker is now.
+MAX_FIX_AGE_S = 86_400
 
 # SQLite has one writer: serialise ingest in-process instead of racing for the file lock.
 _sqlite_lock = threading.Lock()
@@ -57,12 +59,16 @@ _LOCATED = set(_ALARM_KINDS) | {ft.CHECKIN_START, ft.CHECKIN_STOP}
 
 
 class Location(BaseModel):
-    """A position the gateway asserts (unsigned: the fob has no GPS). Finite and on Earth."""
+    """A position the gateway asserts (unsigned: the fob has no GPS). Finite and on Earth.
+    `source`: the phone's own GPS fix, or a relay's configured site; not said by older
+    gateways. `fix_age_s`: how old the fix was when the gateway relayed the frame."""
 
     model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     accuracy_m: float | None = Field(None, ge=0, le=MAX_ACCURACY_M)
+    source: Literal["phone_gps", "gateway_site"] | None = None
+    fix_age_s: int | None = Field(None, ge=0, le=MAX_FIX_AGE_S, strict=True)
 
 
 class FrameIn(BaseModel):
@@ -325,24 +331,54 @@ def ingest(
     items: list[Any],
     gateway_id: int | None,
     now: dt.datetime | None = None,
+    scope_worker_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Process and commit one batch; returns one result per item, in order."""
+    """Process and commit one batch; returns one result per item, in order. With
+    `scope_worker_id` (a phone's gateway), frames from devices not allocated to that worker
+    are rejected one by one as `out_of_scope`."""
     now = now or utcnow()
     batch = _parse(items, now)
     if session.get_bind().dialect.name == "sqlite":
         with _sqlite_lock:
-            _apply(session, keybox, batch, gateway_id, now)
+            _apply(session, keybox, batch, gateway_id, now, scope_worker_id)
             session.commit()
     else:
-        _apply(session, keybox, batch, gateway_id, now)
+        _apply(session, keybox, batch, gateway_id, now, scope_worker_id)
         session.commit()
     return [r.as_dict() for r in batch.results if r is not None]
 
 
+def _in_scope(session: Session, ids: set[int], worker_id: int | None) -> set[int] | None:
+    """The devices of the batch a scoped gateway may relay; None when it is not scoped. One
+    query per batch and only for phones: a relay's batch costs nothing more."""
+    if worker_id is None:
+        return None
+    if not ids:
+        return set()
+    return set(
+        session.scalars(select(Device.id).where(Device.id.in_(ids), Device.worker_id == worker_id))
+    )
+
+
 def _apply(
-    session: Session, keybox: KeyBox, batch: _Batch, gateway_id: int | None, now: dt.datetime
+    session: Session,
+    keybox: KeyBox,
+    batch: _Batch,
+    gateway_id: int | None,
+    now: dt.datetime,
+    scope_worker_id: int | None = None,
 ) -> None:
-    devices = _lock_devices(session, {p.device_id for p in batch.parsed})
+    ids = {p.device_id for p in batch.parsed}
+    scope = _in_scope(session, ids, scope_worker_id)
+    if scope is not None:
+        # Before anything else about the frame, unknown devices included: a phone learns
+        # nothing about fobs that are not its worker's, and never moves their downlinks.
+        for p in batch.parsed:
+            if p.device_id not in scope:
+                _reject(batch, p.index, "out_of_scope", p.device_id, p.counter)
+        batch.parsed = [p for p in batch.parsed if p.device_id in scope]
+        ids &= scope
+    devices = _lock_devices(session, ids)
     known = _known_frames(session, batch.parsed)
     windows: dict[int, ReplayWindow] = {}
     new_rows: list[dict[str, Any]] = []
@@ -512,10 +548,17 @@ def _act(
     age = dt.timedelta(seconds=int(info.get("age_s", 0)))
     raised = received - age
     loc = p.item.location if p.ftype in _LOCATED else None
-    if loc is not None and (device.last_location_at is None or raised >= device.last_location_at):
+    # A fix fix_age_s old at relay says where the worker was then, not when the fob raised.
+    fix_at = (
+        received - dt.timedelta(seconds=loc.fix_age_s)
+        if loc is not None and loc.fix_age_s is not None
+        else raised
+    )
+    if loc is not None and (device.last_location_at is None or fix_at >= device.last_location_at):
         device.last_lat, device.last_lon = loc.lat, loc.lon
         device.last_accuracy_m = loc.accuracy_m
-        device.last_location_at = raised
+        device.last_location_source = loc.source
+        device.last_location_at = fix_at
     offline = alarms.open_alarm(session, device.id, "device_offline") if was_offline else None
     if offline is not None:
         # The device is back: supervision's alarm clears itself, with the evidence on record.
@@ -533,8 +576,10 @@ def _act(
         return
     if p.ftype in _ALARM_KINDS:
         kind = _ALARM_KINDS[p.ftype]
+        visit = None
         if kind == "checkin_overdue":
             device.checkin_due_at = None
+            visit = alarms.take_visit(device)
         existing = alarms.open_alarm(session, device.id, kind) if kind in _COALESCED else None
         if existing is not None:
             alarms.attach(session, existing, actor, "repeated_by_fob", counter=frame.counter)
@@ -555,6 +600,7 @@ def _act(
             location=loc.model_dump() if loc else None,
             gateway_id=gateway_id,
             link=p.item.link,
+            visit=visit,
         )
         _attach_early_cancel(session, device, alarm, frame.counter)
     elif p.ftype in (ft.SOS_CANCEL, ft.FALL_CANCELLED):
@@ -577,6 +623,7 @@ def _act(
         )
     elif p.ftype == ft.CHECKIN_STOP:
         device.checkin_due_at = None
+        device.visit_where = device.visit_with = None
         audit.record(session, actor, "checkin_stopped", subject=f"device:{device.id}")
         overdue = alarms.open_alarm(session, device.id, "checkin_overdue")
         if overdue is not None:

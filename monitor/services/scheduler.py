@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 from starlette.concurrency import run_in_threadpool
 
 from monitor.core.config import Settings
+from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
 from monitor.services import escalation, jobs, supervision
 
@@ -85,14 +86,24 @@ class Leadership:
             self._discard()
 
 
-def tick(db: Database, settings: Settings, notifier: escalation.Notifier, lead: Leadership) -> bool:
-    """One round of supervision and escalation; False when another instance leads."""
+def tick(
+    db: Database,
+    settings: Settings,
+    notifier: escalation.Notifier,
+    lead: Leadership,
+    keybox: KeyBox | None = None,
+) -> bool:
+    """One round of supervision, visit reminders and escalation; False when another instance
+    leads."""
     if not lead.check():
         return False
-    # Three independent jobs: supervision failing (say, the database refusing one write) must
-    # not stop escalation of the alarms already open, nor the reverse.
+    # Independent jobs: supervision failing (say, the database refusing one write) must not
+    # stop escalation of the alarms already open, nor the reverse; a reminder that cannot be
+    # signed must not stop either.
     with jobs.isolated(None, "supervision", "this tick"), db.session() as s:
         supervision.supervise(s, settings)
+    with jobs.isolated(None, "reminder", "this tick"), db.session() as s:
+        supervision.remind_visits(s, keybox or KeyBox(settings.master_key))
     with jobs.isolated(None, "escalation", "this tick"), db.session() as s:
         escalation.schedule(s)
     with jobs.isolated(None, "delivery", "this tick"):
@@ -105,12 +116,14 @@ async def run(
     settings: Settings,
     notifier: escalation.Notifier,
     lead: Leadership | None = None,
+    keybox: KeyBox | None = None,
 ) -> None:
     lead = lead or Leadership(db)
+    keybox = keybox or KeyBox(settings.master_key)
     try:
         while True:
             try:
-                await run_in_threadpool(tick, db, settings, notifier, lead)
+                await run_in_threadpool(tick, db, settings, notifier, lead, keybox)
             except Exception:  # noqa: BLE001 - one bad tick must not stop supervision for good
                 jobs.failed("tick", "this tick; retrying next tick")
             await asyncio.sleep(settings.scheduler_tick_s)

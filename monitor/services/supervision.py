@@ -9,8 +9,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.core.config import Settings
+from monitor.core.crypto import KeyBox
 from monitor.models import Device, utcnow
-from monitor.services import alarms, jobs
+from monitor.services import alarms, audit, downlinks, jobs
+from protocol import frame_types as ft
+
+PHONE_BOARD = "phone"  # services/phones.py PHONE_BOARD (that module imports provisioning)
+# The worker is buzzed this long before a visit (a check-in) is due: time to say "I'm safe" or
+# extend it before the operator is alarmed.
+VISIT_REMIND_BEFORE = dt.timedelta(minutes=5)
 
 
 def grace(device: Device, settings: Settings) -> dt.timedelta:
@@ -48,7 +55,9 @@ def _supervise_one(
     session: Session, settings: Settings, d: Device, now: dt.datetime, raised: list[int]
 ) -> None:
     assert d.last_seen_at is not None
-    if now - d.last_seen_at > grace(d, settings):
+    # A phone's own device identity sends no heartbeats (a phone in a pocket cannot promise
+    # them): its silence is no alarm. Its check-ins (visits) are supervised like any other.
+    if d.board != PHONE_BOARD and now - d.last_seen_at > grace(d, settings):
         if alarms.open_alarm(session, d.id, "device_offline") is None:
             a = alarms.raise_alarm(
                 session,
@@ -64,7 +73,18 @@ def _supervise_one(
     if d.checkin_due_at is not None and now > d.checkin_due_at:
         if alarms.open_alarm(session, d.id, "checkin_overdue") is None:
             loc = (
-                {"lat": d.last_lat, "lon": d.last_lon, "accuracy_m": d.last_accuracy_m or 0.0}
+                {
+                    "lat": d.last_lat,
+                    "lon": d.last_lon,
+                    "accuracy_m": d.last_accuracy_m or 0.0,
+                    "source": d.last_location_source,
+                    # The last position the worker shared, as old as it is now.
+                    "fix_age_s": (
+                        max(0, int((now - d.last_location_at).total_seconds()))
+                        if d.last_location_at is not None
+                        else None
+                    ),
+                }
                 if d.last_lat is not None and d.last_lon is not None
                 else None
             )
@@ -78,6 +98,51 @@ def _supervise_one(
                 actor="system",
                 battery_pct=d.battery_pct,
                 location=loc,
+                visit=alarms.take_visit(d),
             )
             raised.append(a.id)
         d.checkin_due_at = None  # one overdue alarm per check-in
+
+
+def remind_visits(session: Session, keybox: KeyBox, now: dt.datetime | None = None) -> list[int]:
+    """Buzz the worker's fobs (COMMAND CMD_LOCATE) once per check-in, VISIT_REMIND_BEFORE before
+    it is due. Returns the ids of the devices whose check-in was reminded."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Device).where(
+            Device.worker_id.is_not(None),
+            Device.revoked_at.is_(None),
+            Device.checkin_due_at > now,
+            Device.checkin_due_at <= now + VISIT_REMIND_BEFORE,
+        )
+    )
+    reminded: list[int] = []
+    for d in due.all():
+        if d.reminded_due_at == d.checkin_due_at:
+            continue
+        with jobs.isolated(session, "reminder", f"device {d.id}"):
+            _remind_one(session, keybox, d)
+            reminded.append(d.id)
+    return reminded
+
+
+def _remind_one(session: Session, keybox: KeyBox, d: Device) -> None:
+    d.reminded_due_at = d.checkin_due_at
+    # The fobs, not the phone's own device identity: the phone shows its own reminder.
+    fobs = session.scalars(
+        select(Device).where(
+            Device.worker_id == d.worker_id,
+            Device.revoked_at.is_(None),
+            Device.board != "phone",
+        )
+    ).all()
+    for fob in fobs:
+        downlinks.queue(session, keybox, fob, ft.COMMAND, (ft.CMD_LOCATE, 0, 0))
+    audit.record(
+        session,
+        "system",
+        "visit_reminder",
+        subject=f"device:{d.id}",
+        details={"due_at": d.checkin_due_at.isoformat() if d.checkin_due_at else None,
+                 "fobs": [f.id for f in fobs]},
+    )  # fmt: skip

@@ -75,6 +75,17 @@ const Vigil = (() => {
     return data;
   }
 
+  // "phone GPS ±12 m, 8 s old" / "gateway site ±50 m" (console.py position_words says the same).
+  const SOURCE = { phone_gps: "phone GPS", gateway_site: "gateway site" };
+  function where(a) {
+    const l = a.location;
+    const words = SOURCE[a.location_source] || `gateway ${a.gateway_id ?? "?"}`;
+    let out = `${words} ±${finite(l.accuracy_m) ? Math.round(l.accuracy_m) : " ?"} m`;
+    const age = a.location_fix_age_s;
+    if (finite(age) && age >= 0) out += `, ${since(new Date(Date.now() - age * 1000).toISOString())} old`;
+    return out;
+  }
+
   function card(a, fresh) {
     const el = document.createElement("a");
     el.href = `/alarms/${a.id}`;
@@ -84,18 +95,21 @@ const Vigil = (() => {
     const who = a.worker ? `<b>${esc(a.worker.name)}</b><span class="muted">${esc(a.worker.team || "")} · ${esc(a.worker.phone || "no phone")}</span>`
                          : `<b>Device ${esc(String(a.device_id ?? "unknown"))}</b><span class="muted">not allocated</span>`;
     const l = a.location;
-    // The position is the relaying gateway's word (the fob signs no position): say so.
+    // The position is the relaying gateway's word (the fob signs no position): say so, and
+    // where it came from and how old it was.
     const loc = l && finite(l.lat) && finite(l.lon)
-      ? `at ${l.lat.toFixed(4)}, ${l.lon.toFixed(4)} ± ${finite(l.accuracy_m) ? Math.round(l.accuracy_m) + " m" : "? m"}` +
+      ? `at ${l.lat.toFixed(4)}, ${l.lon.toFixed(4)} · ${esc(where(a))}` +
         ` <span class="muted">reported by gateway ${esc(String(a.gateway_id ?? "?"))}</span>`
       : "no location";
+    const visit = a.visit && a.visit.where
+      ? ` · <span class="visit">visit: ${esc(a.visit.where)}${a.visit.with ? ` with ${esc(a.visit.with)}` : ""}</span>` : "";
     const delay = Math.round((Date.parse(a.received_at) - Date.parse(a.raised_at)) / 1000);
     const received = a.received_at_clamped
       ? `received ${when(a.stored_at)} <span class="warn">(gateway's time not believed: monitor's clock)</span>`
       : `received ${when(a.received_at)}${Number.isFinite(delay) && delay > 0 ? ` (+${delay} s)` : ""}`;
     el.innerHTML = `
       <div><span class="kind k-${a.kind}">${KIND[a.kind] || a.kind}</span></div>
-      <div class="who-col">${who}<div class="times">${loc}${a.cancelled_at ? ' · <span class="cancelled">cancelled at fob</span>' : ""}</div></div>
+      <div class="who-col">${who}<div class="times">${loc}${visit}${a.cancelled_at ? ' · <span class="cancelled">cancelled at fob</span>' : ""}</div></div>
       <div><div class="since" data-since="${a.raised_at}">${since(a.raised_at)}</div>
         <div class="times">raised ${a.age_lower_bound ? "≥ " : ""}${when(a.raised_at)} · ${received}</div></div>
       <div><span class="status s-${a.status}">${a.status}</span>
@@ -209,7 +223,13 @@ const Vigil = (() => {
 
   function generic() { if (document.getElementById("live")) live(() => {}); }
 
+  function showError(e) { const p = document.getElementById("action-error"); if (p) { p.textContent = e.message; p.hidden = false; } else alert(e.message); }
+
   function devices() {
+    document.querySelectorAll("button[data-revoke]").forEach((b) => b.addEventListener("click", () => {
+      if (!confirm(`Revoke ${b.dataset.name}? Its token and its own device key stop working at once.`)) return;
+      api("POST", `/v1/gateways/${b.dataset.revoke}/revoke`).then(() => location.reload(), showError);
+    }));
     const form = document.getElementById("provision");
     if (!form) return;
     form.addEventListener("submit", (ev) => {
@@ -224,5 +244,18 @@ const Vigil = (() => {
       }, (e) => { const p = document.getElementById("action-error"); p.textContent = e.message; p.hidden = false; });
     });
   }
-  return { queue, alarm, generic, devices };
+  function workers() {
+    document.querySelectorAll("button[data-enrol]").forEach((b) => b.addEventListener("click", () => {
+      const box = document.querySelector(`.enrolment[data-for="${b.dataset.enrol}"]`);
+      api("POST", "/v1/phones/enrolments", { worker_id: Number(b.dataset.enrol) }).then((r) => {
+        box.querySelector(".code").textContent = r.code;
+        box.querySelector(".expires").textContent = when(r.expires_at);
+        box.querySelector(".qr").innerHTML = r.qr_svg;  // drawn by the monitor (segno), not user text
+        const a = box.querySelector(".url");
+        a.href = r.url; a.textContent = new URL(r.url, location.href).href;
+        box.hidden = false;
+      }, showError);
+    }));
+  }
+  return { queue, alarm, generic, devices, workers };
 })();

@@ -28,7 +28,7 @@ from monitor.api.routes.workers import worker_out
 from monitor.core import jsonsafe
 from monitor.errors import CsrfFailed, MonitorError, NotAuthenticated
 from monitor.models import Alarm, Device, Gateway, RejectionCount, Worker, utcnow
-from monitor.services import alarms, auth, ingest, reports
+from monitor.services import alarms, auth, ingest, phones, reports
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
@@ -69,7 +69,27 @@ def clock(value: str | dt.datetime | None) -> str:
     return t.strftime("%d %b %H:%M:%S UTC")
 
 
+_SOURCE_WORDS = {"phone_gps": "phone GPS", "gateway_site": "gateway site"}
+
+
+def position_words(alarm: dict[str, Any]) -> str:
+    """'phone GPS ±12 m, 8 s old' / 'gateway site ±50 m': where the position came from, how
+    precise and how old it was (console.js `where` says the same on the cards)."""
+    loc = alarm.get("location")
+    if not loc:
+        return ""
+    source = alarm.get("location_source")
+    words = _SOURCE_WORDS.get(source or "", f"gateway {alarm.get('gateway_id') or '?'}")
+    acc = loc.get("accuracy_m")
+    out = f"{words} ±{acc:.0f} m" if acc is not None else f"{words} ± ? m"
+    age = alarm.get("location_fix_age_s")
+    if age is not None:
+        out += f", {duration(age) if age >= 60 else f'{int(age)} s'} old"
+    return out
+
+
 templates.env.filters["ago"] = ago
+templates.env.filters["position_words"] = position_words
 templates.env.filters["clock"] = clock
 templates.env.filters["duration"] = duration
 templates.env.filters["tojson_attr"] = lambda v: jsonsafe.dumps(v)
@@ -184,7 +204,14 @@ def devices_page(
         d["offline"] = (
             d["allocated"] and age is not None and age > interval * settings.heartbeat_grace_beats
         )
-    gateways = session.scalars(select(Gateway).order_by(Gateway.id)).all()
+    everything = session.scalars(select(Gateway).order_by(Gateway.id)).all()
+    gateways = [g for g in everything if g.kind != phones.PHONE]
+    names = {w.id: w.name for w in session.scalars(select(Worker))}
+    phone_rows = [
+        {"gateway": g, "worker": names.get(g.worker_id) if g.worker_id else None}
+        for g in everything
+        if g.kind == phones.PHONE
+    ]
     rejections = session.scalars(select(RejectionCount).order_by(RejectionCount.reason)).all()
     return page(
         request,
@@ -192,6 +219,7 @@ def devices_page(
         p,
         devices=devices,
         gateways=gateways,
+        phones=phone_rows,
         rejections=rejections,
         workers=session.scalars(select(Worker).order_by(Worker.name)).all(),
         nav="devices",
@@ -203,7 +231,14 @@ def workers_page(request: Request, p: ConsoleUser, session: SessionDep) -> HTMLR
     workers = [
         worker_out(session, w) for w in session.scalars(select(Worker).order_by(Worker.name))
     ]
-    return page(request, "workers.html", p, workers=workers, nav="workers")
+    return page(
+        request,
+        "workers.html",
+        p,
+        workers=workers,
+        enrolment_minutes=int(phones.ENROLMENT_TTL.total_seconds() // 60),
+        nav="workers",
+    )
 
 
 @router.get("/reports", response_class=HTMLResponse)

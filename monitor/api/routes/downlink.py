@@ -9,6 +9,9 @@ to the end of the queue by ingest (services/downlinks.follow), above any cursor.
 The gateway's credential is checked at connect, again at every re-check of the wait, and last
 after reading the items in the same transaction: a gateway revoked while its poll waits gets 401
 and nothing queued after the revocation.
+
+A phone's token (services/phones.py) gets, on top of that, only the downlinks of devices
+allocated to its worker: a fob re-allocated since the phone last heard it is no longer served.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from monitor.api.deps import CurrentGateway, DatabaseDep, HubDep
 from monitor.core.db import Database
 from monitor.errors import NotAuthenticated
 from monitor.models import Device, Downlink, Gateway, utcnow
-from monitor.services import downlinks
+from monitor.services import downlinks, phones
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -49,12 +52,14 @@ class DownlinkOut(BaseModel):
     cursor: int
 
 
-def _fetch(db: Database, gateway_id: int, after: int) -> tuple[list[dict[str, Any]], int] | None:
+def _fetch(
+    db: Database, gateway_id: int, after: int, scope_worker_id: int | None = None
+) -> tuple[list[dict[str, Any]], int] | None:
     """This gateway's downlinks after the cursor, and the new cursor; None if it is revoked."""
     with db.session() as s:
         top = s.scalar(select(func.max(Downlink.id))) or 0
         now = utcnow()
-        rows = s.scalars(
+        stmt = (
             select(Downlink)
             .join(Device, Device.id == Downlink.device_id)
             .where(
@@ -65,7 +70,10 @@ def _fetch(db: Database, gateway_id: int, after: int) -> tuple[list[dict[str, An
             )
             .order_by(Downlink.id)
             .limit(PAGE)
-        ).all()
+        )
+        if scope_worker_id is not None:
+            stmt = stmt.where(Device.worker_id == scope_worker_id)
+        rows = s.scalars(stmt).all()
         items: list[dict[str, Any]] = [
             {
                 "id": r.id,
@@ -95,10 +103,11 @@ async def get_downlink(
 ) -> dict[str, Any]:
     assert gw.gateway is not None
     gateway_id = gw.gateway.id
+    scope = phones.scope_of(gw.gateway)
     # Capped, not refused: a gateway asking for longer still gets its frames.
     deadline = time.monotonic() + min(wait, MAX_WAIT_S)
     while True:
-        got = await run_in_threadpool(_fetch, db, gateway_id, after)
+        got = await run_in_threadpool(_fetch, db, gateway_id, after, scope)
         if got is None:
             raise NotAuthenticated("this gateway token has been revoked")
         items, cursor = got

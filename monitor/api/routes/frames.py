@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from monitor.api.deps import CurrentGateway, KeyBoxDep, SessionDep
 from monitor.models import utcnow
-from monitor.services import ingest
+from monitor.services import ingest, phones
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -21,7 +21,9 @@ class FramesIn(BaseModel):
     frames: list[Any] = Field(
         max_length=ingest.MAX_BATCH,
         description='Each: {"frame": hex, "received_at": ISO-8601 UTC, "link": "serial"|"ble", '
-        '"rssi": int|null, "location": {"lat", "lon", "accuracy_m"}|null}',
+        '"rssi": int|null, "location": {"lat", "lon", "accuracy_m", "source": '
+        '"phone_gps"|"gateway_site", "fix_age_s": int}|null}. A phone\'s token may relay only '
+        "its worker's devices' frames; others are rejected one by one as out_of_scope.",
     )
 
 
@@ -43,7 +45,13 @@ def post_frames(
 ) -> JSONResponse:
     assert gw.gateway is not None
     gw.gateway.last_seen_at = utcnow()
-    results = ingest.ingest(session, keybox, body.frames, gw.gateway.id)
+    results = ingest.ingest(
+        session,
+        keybox,
+        body.frames,
+        gw.gateway.id,
+        scope_worker_id=phones.scope_of(gw.gateway),
+    )
     # Returned as a ready response: re-validating a 1,000-result batch against the response
     # model would cost more than verifying the frames did. The model still documents it.
     return JSONResponse({"results": results})

@@ -1,4 +1,5 @@
-"""Gateways: health reports from gateways; creation (token shown once) and listing by admins."""
+"""Gateways: health reports from gateways; creation (token shown once), listing and revocation
+by admins. Phones (routes/phones.py) are gateways of kind "phone": listed and revoked here too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from sqlalchemy import select
 
 from monitor.api.deps import CurrentAdmin, CurrentGateway, RowId, SessionDep
 from monitor.errors import NotFound
-from monitor.models import Gateway, utcnow
-from monitor.services import audit, provisioning
+from monitor.models import Device, Gateway, utcnow
+from monitor.services import audit, phones, provisioning
 
 router = APIRouter(prefix="/v1/gateways", tags=["gateways"])
 
@@ -25,9 +26,12 @@ class LinkHealth(BaseModel):
 
 
 class HealthIn(BaseModel):
-    links: list[LinkHealth] = Field(max_length=1000)
-    queue_depth: int = Field(ge=0, le=2**31 - 1)
-    version: str = Field(max_length=64)
+    links: list[LinkHealth] = Field(default_factory=list, max_length=1000)
+    queue_depth: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    version: str | None = Field(default=None, max_length=64)
+    # From phones: the app's version (stored as the gateway's version) and the phone's battery.
+    app_version: str | None = Field(default=None, max_length=64)
+    battery_pct: int | None = Field(default=None, ge=0, le=100)
 
 
 class GatewayIn(BaseModel):
@@ -43,6 +47,10 @@ class GatewayOut(BaseModel):
     version: str | None
     queue_depth: int | None
     links: list[dict[str, Any]]
+    kind: str = Field(description='"relay", or "phone" (scoped to worker_id)')
+    worker_id: int | None
+    device_id: int | None = Field(description="a phone's own device identity")
+    battery_pct: int | None = Field(description="a phone's own battery, %")
 
 
 class GatewayCreated(BaseModel):
@@ -60,6 +68,10 @@ def _out(g: Gateway) -> dict[str, Any]:
         "version": g.version,
         "queue_depth": g.queue_depth,
         "links": json.loads(g.links_json) if g.links_json else [],
+        "kind": g.kind,
+        "worker_id": g.worker_id,
+        "device_id": g.device_id,
+        "battery_pct": g.battery_pct,
     }
 
 
@@ -68,9 +80,11 @@ def post_health(body: HealthIn, gw: CurrentGateway, session: SessionDep) -> Resp
     g = session.get(Gateway, gw.gateway.id if gw.gateway else -1)
     assert g is not None
     g.last_seen_at = utcnow()
-    g.version = body.version
+    g.version = body.app_version or body.version or g.version
     g.queue_depth = body.queue_depth
     g.links_json = json.dumps([link.model_dump() for link in body.links])
+    if body.battery_pct is not None:
+        g.battery_pct = body.battery_pct
     session.commit()
     return Response(status_code=204)
 
@@ -94,5 +108,10 @@ def revoke_gateway(gateway_id: RowId, admin: CurrentAdmin, session: SessionDep) 
         raise NotFound(f"gateway {gateway_id} does not exist")
     g.revoked_at = g.revoked_at or utcnow()
     audit.record(session, admin.actor, "gateway_revoked", subject=f"gateway:{gateway_id}")
+    phone_device = session.get(Device, g.device_id) if g.device_id is not None else None
+    if g.kind == phones.PHONE and phone_device is not None:
+        # A lost phone holds its own device key too: its SOS frames would still verify
+        # through any other gateway. Both end together.
+        provisioning.revoke_device(session, admin.actor, phone_device.id)
     session.commit()
     return _out(g)
