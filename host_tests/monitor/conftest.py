@@ -22,6 +22,19 @@ from monitor.seed import Seeded, seed
 from protocol import frame_types as ft
 from protocol import frames
 
+# Debian's chromium for the browser tests (console, phone), with the flags this closed network
+# needs: without the background-networking ones it keeps trying hosts it cannot reach.
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+UI_TIMEOUT_MS = 10_000
+
 DEVICE_ID = 7
 DEVICE_KEY = bytes(range(100, 116))
 GATEWAY_TOKEN = "vgw_test_gateway_token"

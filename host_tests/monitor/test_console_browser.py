@@ -17,7 +17,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
+    ARGS,
+    CHROMIUM,
     OPERATOR_PASSWORD,
+    UI_TIMEOUT_MS,
     LiveServer,
     gateway_client,
     heartbeat,
@@ -29,16 +32,6 @@ from protocol import frames
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-UI_TIMEOUT_MS = 10_000
 
 
 def log_in(page: Page, url: str, username: str, go: bool = True) -> None:

@@ -26,10 +26,13 @@ from sqlalchemy import select
 
 from gateway.localstack import free_port
 from host_tests.monitor.conftest import (  # noqa: F401 - fixtures used by this package
+    ARGS,
+    CHROMIUM,
     DEVICE_ID,
     DEVICE_KEY,
     GATEWAY_TOKEN,
     OPERATOR_PASSWORD,
+    UI_TIMEOUT_MS,
     LiveServer,
     make_settings,
     sqlite_template,
@@ -38,16 +41,6 @@ from monitor.api.main import create_app
 from monitor.models import Worker
 from monitor.seed import Seeded
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-UI_TIMEOUT_MS = 10_000
 WHERE = {"latitude": 51.5072, "longitude": -0.1276, "accuracy": 12}
 
 
