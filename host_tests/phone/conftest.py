@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
 from gateway.localstack import free_port
@@ -188,3 +188,15 @@ def create_enrolment(server: LiveServer) -> dict[str, Any]:
         assert r.status_code == 201, r.text
         body: dict[str, Any] = r.json()
         return body
+
+
+def open_console(browser: Browser, server: LiveServer) -> Page:
+    """The operator console in its own page, logged in, its live badge on."""
+    console = browser.new_page()
+    console.set_default_timeout(UI_TIMEOUT_MS)
+    console.goto(server.url + "/login")
+    console.fill("input[name=username]", "operator")
+    console.fill("input[name=password]", OPERATOR_PASSWORD)
+    console.click("button[type=submit]")
+    expect(console.locator("#live")).to_have_text("live")
+    return console

@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from host_tests.monitor.conftest import OPERATOR_PASSWORD, LiveServer
-from host_tests.phone.conftest import OperatorStream, create_enrolment, new_context
+from host_tests.monitor.conftest import LiveServer
+from host_tests.phone.conftest import OperatorStream, create_enrolment, new_context, open_console
 from monitor.models import Gateway, PhoneEnrolment
 
 pytestmark = pytest.mark.browser
@@ -30,13 +30,7 @@ def test_enrolled_phone_sos_reaches_the_console_with_phone_gps_and_help_comes_ba
 ) -> None:
     enrolment = create_enrolment(live_server)
     assert "<svg" in enrolment["qr_svg"]
-    console = browser.new_page()
-    console.set_default_timeout(10_000)
-    console.goto(live_server.url + "/login")
-    console.fill("input[name=username]", "operator")
-    console.fill("input[name=password]", OPERATOR_PASSWORD)
-    console.click("button[type=submit]")
-    expect(console.locator("#live")).to_have_text("live")
+    console = open_console(browser, live_server)
 
     ctx = new_context(browser)
     phone = ctx.new_page()

@@ -208,6 +208,9 @@ async function main() {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") { loc.refresh().then(render); wakeLock(); relay.kick(); }
   });
+  // Chrome freezes a page left in the background (Page Lifecycle API). On "resume" send what
+  // waited at once, rather than when a backoff timer set before the freeze happens to fire.
+  document.addEventListener("resume", () => { relay.kick(); relay.pollDownlinks(); });
   if (!ble.available()) $("pair").hidden = true;
   if (!navigator.onLine) relay._state("unreachable", "this phone is offline");
   await enrolFromUrl();

@@ -56,7 +56,9 @@ export class Fob extends EventTarget {
     const service = await server.getPrimaryService(SERVICE);
     const frames = await service.getCharacteristic(FRAMES);
     this.downlink = await service.getCharacteristic(DOWNLINK);
-    frames.addEventListener("characteristicvaluechanged", (e) => this._frame(e.target.value));
+    // Assigned, not added: a reconnection may hand back the same characteristic object, and a
+    // second listener would commit every frame twice.
+    frames.oncharacteristicvaluechanged = (e) => this._frame(e.target.value);
     await frames.startNotifications();
     this.frames = frames;
     this._tries = 0;
