@@ -211,7 +211,7 @@ def main() -> None:
         )
         ctx = browser.new_context(
             geolocation={"latitude": 51.5072, "longitude": -0.1276, "accuracy": 12},
-            permissions=["geolocation"],
+            permissions=["geolocation", "background-sync", "screen-wake-lock"],  # as Chrome
         )
         page = ctx.new_page()
         radio = Radio(browser.new_browser_cdp_session(), ctx.new_cdp_session(page), fob)

@@ -84,10 +84,12 @@ def browser() -> Iterator[Browser]:
 
 
 def new_context(browser: Browser, *, located: bool = True) -> BrowserContext:
-    if located:
-        ctx = browser.new_context(geolocation=WHERE, permissions=["geolocation"])
-    else:
-        ctx = browser.new_context()  # headless Chromium refuses geolocation without a grant
+    """A fresh phone browser. Chrome allows Background Sync and the Screen Wake Lock for every
+    site unless the user blocks them; a Playwright context given any grant refuses everything
+    else, so both are granted here. Location is the worker's choice: granted, or left refused
+    (headless Chromium refuses geolocation without a grant)."""
+    grants = ["background-sync", "screen-wake-lock"] + (["geolocation"] if located else [])
+    ctx = browser.new_context(geolocation=WHERE if located else None, permissions=grants)
     ctx.set_default_timeout(UI_TIMEOUT_MS)
     return ctx
 

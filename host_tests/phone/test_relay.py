@@ -153,3 +153,58 @@ def test_a_revoked_phone_keeps_its_frames_queued_and_says_so(
     expect(page.locator("#waiting")).to_have_text("1 waiting to send")
     assert phone.waiting() == 1
     assert stored_counters(live_server) == []
+
+
+def test_background_sync_flushes_the_outbox_with_no_page_open(
+    phone: Phone, live_server: LiveServer, operator_stream: OperatorStream
+) -> None:
+    """The browser's Background Sync, when the network returns, with the phone page closed.
+    Chromium decides by itself when to fire a registered sync (connectivity, its own backoff);
+    the test fires it the way DevTools' "Background services" panel does, with
+    ServiceWorker.dispatchSyncEvent for the tag the page registered. Everything after that is
+    the service worker's own code (phone/sw.js): reading the IndexedDB outbox, posting, deleting."""
+    page = phone.page
+    page.evaluate("navigator.serviceWorker.ready")
+    # DevTools on a page outside the app's scope: the phone page itself goes away.
+    other = phone.ctx.new_page()
+    other.goto(live_server.url + "/login")
+    cdp = phone.ctx.new_cdp_session(other)
+    registrations: list[dict[str, Any]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    phone.ctx.set_offline(True)
+    page.click("#sos")
+    expect(page.locator("#waiting")).to_have_text("1 waiting to send")
+    tags = page.evaluate("async () => (await navigator.serviceWorker.ready).sync.getTags()")
+    assert "vigil-outbox" in tags  # the failed send asked the browser for a sync
+    page.close()
+    phone.ctx.set_offline(False)
+    deadline = time.monotonic() + 10
+    while not any(r["scopeURL"].endswith("/phone/") for r in registrations):
+        assert time.monotonic() < deadline, f"no service worker for /phone/: {registrations}"
+        other.wait_for_timeout(50)
+    reg = next(r for r in registrations if r["scopeURL"].endswith("/phone/"))
+    assert stored_counters(live_server) == []
+    cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": live_server.url,
+            "registrationId": reg["registrationId"],
+            "tag": "vigil-outbox",
+            "lastChance": False,
+        },
+    )
+    alarm = operator_stream.next_alarm()
+    assert alarm["kind"] == "sos" and alarm["location_source"] == "phone_gps"
+    assert stored_counters(live_server) == [1]
+    assert len(phone.ctx.pages) == 1  # only the DevTools page: no phone page did this
+    waiting = other.evaluate(
+        "() => new Promise((ok, no) => { const r = indexedDB.open('vigil-phone');"
+        " r.onsuccess = () => { const t = r.result.transaction('outbox').objectStore('outbox')"
+        ".count(); t.onsuccess = () => ok(t.result); t.onerror = () => no(t.error); };"
+        " r.onerror = () => no(r.error); })"
+    )
+    assert waiting == 0  # the worker deleted it once the monitor had answered

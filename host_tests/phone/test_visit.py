@@ -110,3 +110,25 @@ def test_reminder_before_due_then_extend_then_im_safe_ends_the_visit(
         d = s.get(Device, dev.id)
         assert d is not None and d.checkin_due_at is None
     ctx.close()
+
+
+def test_a_visit_keeps_the_screen_on_until_the_worker_is_safe(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """The Screen Wake Lock, Chromium's own: held while a visit runs, so Chrome does not throttle
+    or freeze the page behind a locked screen; given back at "I'm safe"."""
+    enrolment = create_enrolment(live_server)
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    page.goto(live_server.url + enrolment["url"])
+    expect(page.locator("#monitor-state")).to_have_text("monitor reachable")
+    assert page.evaluate("vigil.wakeLock") is None
+    page.fill("input[name=where]", "12 Elm Road")
+    page.select_option("#minutes", "30")
+    page.click("#start-visit")
+    expect(page.locator("#wakelock")).to_have_text("screen kept on")
+    assert page.evaluate("vigil.wakeLock.type === 'screen' && !vigil.wakeLock.released")
+    page.click("#safe")
+    expect(page.locator("#visit-form")).to_be_visible()
+    page.wait_for_function("vigil.wakeLock === null")
+    ctx.close()

@@ -16,7 +16,7 @@ const TICK_MS = 1000;
 const fob = new ble.Fob({ onFrame: (bytes) => fromFob(bytes) });
 const relay = new Relay({ base: BASE, onAck: (dev, ack) => toFob(dev, ack), onDownlink: (item) => downlink(item) });
 
-export const state = { fob, relay, outbox, loc, lastSos: null, help: null };
+export const state = { fob, relay, outbox, loc, lastSos: null, help: null, wakeLock: null };
 window.vigil = state; // for support and for the tests' assertions
 
 // 1. Every frame from the fob is committed before anything else, then the relay is woken.
@@ -96,7 +96,8 @@ async function wakeLock() {
   try {
     if ("wakeLock" in navigator && (await visit.current()) && !lock) {
       lock = await navigator.wakeLock.request("screen");
-      lock.addEventListener("release", () => { lock = null; render(); });
+      state.wakeLock = lock;
+      lock.addEventListener("release", () => { lock = null; state.wakeLock = null; render(); });
     }
   } catch { lock = null; }
 }
