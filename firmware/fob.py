@@ -15,17 +15,10 @@ from firmware.pairing import PairingWindow
 from firmware.raised import SAY, SUPERSEDED, Raised
 from protocol import frame_types as ft
 from protocol import frames
+from protocol.const import const
 from protocol.counter import CounterStore
 from protocol.errors import ProtocolError
 from protocol.replay import ReplayWindow
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
 
 RATE_HZ = const(50)  # accelerometer samples per second: the fall detector's design rate
 _SAMPLE_MS = const(20)
