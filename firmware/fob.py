@@ -80,24 +80,11 @@ class Fob:
         self._rekey()
         report.emit("boot", {"outbox": self.outbox.depth(), "provisioned": self.provisioned})
 
-    # What the links, the provisioning service and the simulator read.
+    # -- identity -------------------------------------------------------------------------
     @property
     def provisioned(self):
         return self.identity.provisioned
 
-    @property
-    def battery_pct(self):
-        return self.battery.pct
-
-    @property
-    def sensor_ok(self):
-        return self.motion.sensor_ok
-
-    @property
-    def downlink_rejected(self):
-        return self.downlinks.rejected
-
-    # -- identity -------------------------------------------------------------------------
     def _rekey(self):
         idn = self.identity
         self._encoder = frames.Encoder(idn.device_id, idn.key) if idn.provisioned else None
