@@ -68,7 +68,7 @@ class Fob:
         self._last = now
         self.uptime_ms = 0
         self._encoder = None
-        q = self._queue
+        q = self._queue  # the parts' frame sink: counters, the outbox and signing stay here
         self.motion = MotionWatch(clock, hw.accel, config, self.outbox, self.alarms, report, q, now)
         self.downlinks = Downlinks(self.identity, store, self.outbox, self.alarms, report)
         self.battery = BatteryAlerts(hw.battery, config, report, q)
