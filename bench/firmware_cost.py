@@ -34,7 +34,8 @@ ESP32_SLOWDOWN = 30  # see the module docstring
 RATE_HZ = 50
 STEPS = 20000
 
-# firmware/main.py's boot, with the simulated board's parts in place of hardware/esp32.py.
+# firmware/main.py's boot (firmware/wiring.py), with the simulated board's parts in place of
+# hardware/esp32.py's.
 BOOT = """
 import gc, sys
 sys.path.insert(0, '/mpy')
@@ -47,9 +48,8 @@ for _m in list(sys.modules):
         del sys.modules[_m]
 gc.collect()
 _b0 = gc.mem_alloc()
-from firmware.feedback import Feedback
-from firmware.fob import Fob, Hardware
-from firmware.serial_link import LazyAdmin, SerialLink
+from firmware.serial_link import SerialLink
+from firmware.wiring import build_fob
 from hardware.sim.clock import VirtualClock
 from hardware.sim.button import SimButton
 from hardware.sim.accel import SimAccel
@@ -64,11 +64,9 @@ class _Port:
         return None
 _clock = VirtualClock()
 _clock.elapsed = 0
-_serial = SerialLink(_Port())
-_hw = Hardware(_clock, SimButton(_clock), SimAccel(_clock), SimBattery(_clock),
-               SimFlash('/bench_flash'), Feedback(_clock), [_serial], 'sim')
-_fob = Fob(_hw)
-_serial.attach(_fob, LazyAdmin(_fob))
+_parts = {'button': SimButton(_clock), 'accel': SimAccel(_clock), 'battery': SimBattery(_clock),
+          'vibe': None, 'buzzer': None, 'led': None}
+_fob, _admin = build_fob(_clock, _parts, SimFlash('/bench_flash'), [SerialLink(_Port())], 'sim')
 for _ in range(100):
     _clock.advance(10)
     _fob.poll()

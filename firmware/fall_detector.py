@@ -32,13 +32,7 @@
 #      changes orientation and can jolt, but is not a fall.
 # FALL is returned at the end of the still period, so the delay after impact is the time to
 # become still plus still_ms.
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 NONE = const(0)
 IMPACT = const(1)

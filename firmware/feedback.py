@@ -1,12 +1,6 @@
 # What the worker feels, hears and sees. Patterns are on/off steps played without blocking from
 # the main loop; covert mode keeps the vibration and drops buzzer and LED.
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 _VIBE = const(1)
 _BUZZ = const(2)

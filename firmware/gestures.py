@@ -5,13 +5,7 @@
 #   n short presses        TAP1/TAP2/TAP3/TAP5 once no further press follows within gap_ms
 #
 # A hold clears the taps before it: taps then a hold is an SOS, never a tap gesture.
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 NONE = const(0)
 DOWN = const(1)

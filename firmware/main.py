@@ -12,10 +12,9 @@ import micropython
 
 micropython.alloc_emergency_exception_buf(100)
 
-from firmware.feedback import Feedback  # noqa: E402
-from firmware.fob import Fob, Hardware  # noqa: E402
-from firmware.serial_link import LazyAdmin, SerialLink  # noqa: E402
+from firmware.serial_link import SerialLink  # noqa: E402
 from firmware.store import Store  # noqa: E402
+from firmware.wiring import build_fob  # noqa: E402
 from hardware import esp32  # noqa: E402
 from hardware.esp32_serial import UsbSerial  # noqa: E402
 
@@ -61,15 +60,14 @@ def _safe_mode(button):
 
 
 async def main():
-    parts = esp32.build(_board_name())
+    board = _board_name()
+    parts = esp32.build(board)
     if _safe_mode(parts["button"]):
         print("vigil: safe mode, firmware not started")
         return
     wdt = machine.WDT(timeout=WDT_MS)
     store = Store(FLASH_DIR)
-    fb = Feedback(time, vibe=parts["vibe"], buzzer=parts["buzzer"], led=parts["led"])
-    serial = SerialLink(UsbSerial())
-    links = [serial]
+    links = [SerialLink(UsbSerial())]
     ble = None
     try:
         from firmware.ble_link import BleLink
@@ -78,12 +76,8 @@ async def main():
         links.append(ble)
     except ImportError:
         pass  # aioble not installed: serial only
-    hw = Hardware(time, parts["button"], parts["accel"], parts["battery"], store, fb, links,
-                  _board_name())
-    fob = Fob(hw)
-    serial.attach(fob, LazyAdmin(fob))
+    fob, _ = build_fob(time, parts, store, links, board)
     if ble is not None:
-        ble.attach(fob)
         asyncio.create_task(ble.run())
     parts["button"].irq(_irq)
     asyncio.create_task(_tick())

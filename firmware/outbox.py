@@ -10,14 +10,7 @@ import binascii
 import struct
 
 from protocol import frame_types as ft
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 _PREFIX = "ob"
 _REC = ">BBIBHHH"  # type, flags, counter, n fields, 3 fields (age_s is added at send time)

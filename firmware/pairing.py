@@ -10,13 +10,7 @@
 # and tell it bonded() when a new bond was stored, refuse() / dropped += 1 to count.
 #
 # Pure logic: the clock and the feedback are passed in, so it runs on CPython and MicroPython.
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 # Long enough to pick up a phone, open the app (or run `vigil gateway pair`) and accept the
 # phone's pairing prompt; short enough that a fob left pairable by mistake soon is not.

@@ -22,14 +22,7 @@ import binascii
 import struct
 
 from protocol import frame_types as ft
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 SLOTS = const(8)  # alarms remembered; a worker raising more than this in half an hour is rare
 # "Help is coming" for an alarm older than this no longer answers what the worker is waiting

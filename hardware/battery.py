@@ -1,11 +1,5 @@
 # Battery level from an ADC behind a resistor divider, as percent of a LiPo's usable range.
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 # Open-circuit voltage (mV) -> percent for a 1-cell LiPo at light load, coarse but monotonic.
 _CURVE = ((4150, 100), (4000, 85), (3900, 70), (3800, 55), (3700, 35), (3600, 15),

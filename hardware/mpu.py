@@ -2,13 +2,7 @@
 # for everything the fob uses). i2c is a machine.I2C, or hardware.sim.i2c.SimI2C on the host.
 import struct
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 SMPLRT_DIV = const(0x19)
 CONFIG = const(0x1A)

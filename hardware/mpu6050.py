@@ -1,13 +1,6 @@
 # InvenSense MPU-6050 (GY-521 breakout): the DevKitC fob's accelerometer.
 from hardware.mpu import Mpu
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 DLPF_44HZ = const(3)  # CONFIG DLPF_CFG 3: 44 Hz accel bandwidth, internal rate 1 kHz
 

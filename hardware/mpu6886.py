@@ -1,14 +1,7 @@
 # InvenSense MPU-6886: the M5StickC Plus2's built-in IMU. Same core registers as the 6050,
 # plus a separate accelerometer low-pass filter in ACCEL_CONFIG2.
 from hardware.mpu import Mpu
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 ACCEL_CONFIG2 = const(0x1D)
 DLPF_176HZ = const(1)  # CONFIG: gyro DLPF on, so the internal rate is 1 kHz

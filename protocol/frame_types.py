@@ -3,13 +3,7 @@
 # Byte 0 of every frame is version (top 3 bits) | type (low 5 bits). Types are split by
 # direction so a frame can never be valid both ways: 0x01-0x0F uplink (fob -> monitor),
 # 0x10-0x17 downlink (monitor -> fob), 0x18-0x1F provisioning (serial only, unsigned).
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 VERSION = const(1)
 

@@ -8,6 +8,7 @@
 import struct
 
 from protocol import tag
+from protocol.const import const
 from protocol.errors import BadLength, BadTag, BadValue, UnknownType, WrongDirection
 from protocol.frame_types import (
     AGE_LOWER_BOUND,
@@ -21,14 +22,6 @@ from protocol.frame_types import (
     direction,
     layout,
 )
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
 
 HEADER_LEN = const(8)
 BODY_LEN = const(4)

@@ -5,16 +5,9 @@
 #
 # Physical access to the USB port is the trust anchor; the fob refuses these over BLE. The key
 # goes in (PROV_SET) and never comes out: PROV_INFO carries no key record.
+from protocol.const import const
 from protocol.errors import BadLength, BadValue, UnknownType
 from protocol.frame_types import VERSION
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
 
 T_DEVICE_ID = const(1)  # u32 (24 bits used)
 T_KEY = const(2)  # 16 or 32 bytes

@@ -1,12 +1,6 @@
 # An accelerometer that plays scripted motion or a recorded trace, in milli-g, like the fob's
 # IMU driver returns (read() -> (x, y, z), OSError when the sensor is gone).
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 _G = const(1000)
 

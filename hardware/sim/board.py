@@ -1,8 +1,6 @@
 # The simulated board: every part the fob needs, built to behave like the real ones, plus boot()
 # which starts the real firmware on them (again after a reboot, on the same flash).
-from firmware.feedback import Feedback
-from firmware.fob import Fob, Hardware
-from firmware.serial_link import LazyAdmin
+from firmware.wiring import build_fob
 from hardware.sim.accel import SimAccel
 from hardware.sim.battery import SimBattery
 from hardware.sim.button import SimButton
@@ -33,20 +31,18 @@ class SimBoard:
         return set_level
 
     def boot(self, trace=None):
-        # Power-on: a fresh fob over whatever the flash holds; RAM state is gone.
-        fb = Feedback(
-            self.clock,
-            vibe=self._level("vibe"),
-            buzzer=self._level("buzzer"),
-            led=self._level("led"),
-            on_play=self._on_feedback,
+        # Power-on: a fresh fob over whatever the flash holds; RAM state is gone. Wired by
+        # firmware/wiring.py, as on the device.
+        parts = {
+            "button": self.button,
+            "accel": self.accel,
+            "battery": self.battery,
+            "vibe": self._level("vibe"),
+            "buzzer": self._level("buzzer"),
+            "led": self._level("led"),
+        }
+        self.fob, self.admin = build_fob(
+            self.clock, parts, self.flash, self.links, "sim", trace, self._on_feedback
         )
-        hw = Hardware(
-            self.clock, self.button, self.accel, self.battery, self.flash, fb, self.links, "sim"
-        )
-        self.fob = Fob(hw, trace)
-        self.admin = LazyAdmin(self.fob)
-        for link in self.links:
-            link.attach(self.fob, self.admin)
         self.boots += 1
         return self.fob

@@ -1,12 +1,6 @@
 # Clocks with MicroPython's ticks_ms semantics: values wrap at 2**30 and only ticks_diff /
 # ticks_add may be used on them, so code that subtracts ticks directly breaks here as on a fob.
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from protocol.const import const
 
 TICKS_PERIOD = const(1 << 30)
 _MASK = const((1 << 30) - 1)

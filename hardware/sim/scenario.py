@@ -140,7 +140,7 @@ class Runner:
                 "refused": self.fob.pairing.refused,
             },
             "bond_allowed": self.bond_allowed,
-            "rejected": self.fob.downlink_rejected,
+            "rejected": self.fob.downlinks.rejected,
         }
 
 
