@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from monitor.core.crypto import KeyBox
 from monitor.models import Alarm, Device, FrameRecord, RejectionCount, utcnow
+from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, audit, downlinks
 from protocol import frame_types as ft
 from protocol import frames
@@ -45,17 +46,8 @@ MAX_FIX_AGE_S = 86_400
 # SQLite has one writer: serialise ingest in-process instead of racing for the file lock.
 _sqlite_lock = threading.Lock()
 
-_ALARM_KINDS = {
-    ft.SOS: "sos",
-    ft.FALL: "fall",
-    ft.NO_MOTION: "no_motion",
-    ft.CHECKIN_OVERDUE: "checkin_overdue",
-    ft.LOW_BATTERY: "low_battery",
-}
-# Kinds where a repeat while one is open adds to the open alarm instead of a new card.
-_COALESCED = {"checkin_overdue", "low_battery"}
 _RESEND_MAY_CHANGE = ("age_s", "age_lower_bound")
-_LOCATED = set(_ALARM_KINDS) | {ft.CHECKIN_START, ft.CHECKIN_STOP}
+_LOCATED = set(kinds.FROM_FRAME) | {ft.CHECKIN_START, ft.CHECKIN_STOP}
 
 
 class Location(BaseModel):
@@ -470,7 +462,7 @@ def _apply(
         session.scalars(
             select(Alarm.device_id).where(
                 Alarm.device_id.in_({d.id for _, _, d in accepted}),
-                Alarm.kind == "device_offline",
+                Alarm.kind == kinds.DEVICE_OFFLINE,
                 Alarm.status != alarms.RESOLVED,
             )
         )
@@ -559,7 +551,7 @@ def _act(
         device.last_accuracy_m = loc.accuracy_m
         device.last_location_source = loc.source
         device.last_location_at = fix_at
-    offline = alarms.open_alarm(session, device.id, "device_offline") if was_offline else None
+    offline = alarms.open_alarm(session, device.id, kinds.DEVICE_OFFLINE) if was_offline else None
     if offline is not None:
         # The device is back: supervision's alarm clears itself, with the evidence on record.
         alarms.resolve(
@@ -574,13 +566,13 @@ def _act(
         if frame.fields[1] & ft.HB_BOOTED:
             _resend_help_after_reboot(session, keybox, device)
         return
-    if p.ftype in _ALARM_KINDS:
-        kind = _ALARM_KINDS[p.ftype]
+    if p.ftype in kinds.FROM_FRAME:
+        kind = kinds.FROM_FRAME[p.ftype]
         visit = None
-        if kind == "checkin_overdue":
+        if kind == kinds.CHECKIN_OVERDUE:
             device.checkin_due_at = None
             visit = alarms.take_visit(device)
-        existing = alarms.open_alarm(session, device.id, kind) if kind in _COALESCED else None
+        existing = alarms.open_alarm(session, device.id, kind) if kind in kinds.COALESCED else None
         if existing is not None:
             alarms.attach(session, existing, actor, "repeated_by_fob", counter=frame.counter)
             return
@@ -625,7 +617,7 @@ def _act(
         device.checkin_due_at = None
         device.visit_where = device.visit_with = None
         audit.record(session, actor, "checkin_stopped", subject=f"device:{device.id}")
-        overdue = alarms.open_alarm(session, device.id, "checkin_overdue")
+        overdue = alarms.open_alarm(session, device.id, kinds.CHECKIN_OVERDUE)
         if overdue is not None:
             alarms.attach(session, overdue, actor, "worker_checked_out")
     elif p.ftype == ft.TEST:
