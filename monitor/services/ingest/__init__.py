@@ -500,11 +500,8 @@ def _update_hot(d: DeviceState, p: _Parsed, frame: frames.Frame, gateway_id: int
 def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> str:
     # ACKs go back in the HTTP response, not the downlink queue: the gateway that relayed the
     # frame is the one still connected to the fob.
-    device.downlink_counter += 1
-    device.touched = True
-    key = keybox.open(device.id, device.key_sealed)
-    signed: bytes = frames.encode(ft.ACK, device.id, device.downlink_counter, (counter,), key)
-    return signed.hex()
+    device.touched = True  # the new downlink counter is written back with the batch
+    return downlinks.sign(keybox, device, ft.ACK, (counter,)).hex()
 
 
 def _resend_help_after_reboot(session: Session, keybox: KeyBox, device: Device) -> None:
