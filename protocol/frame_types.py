@@ -94,6 +94,9 @@ _LAYOUT = {
     COMMAND: COMMAND_BODY,
 }
 
+# The names of the ALARMS below are also the monitor's stored alarm kinds and ALARMS' order their
+# priorities (monitor/services/alarm_kinds.py derives both from here): renaming one is a data
+# migration, reordering them re-ranks every console.
 NAMES = {
     SOS: "sos",
     SOS_CANCEL: "sos_cancel",

@@ -17,21 +17,13 @@ from sqlalchemy.orm import Session
 from monitor.core.crypto import KeyBox
 from monitor.errors import InvalidTransition, NotFound
 from monitor.models import Alarm, AuditEntry, Device, User, Worker, utcnow
-from monitor.services import audit, downlinks
+from monitor.services import alarm_kinds, audit, downlinks
 from monitor.services.events import queue_alarm_event
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 
-# Lower is more urgent. Frame-raised kinds follow protocol.frame_types.priority; the
-# supervision kinds sit where an operator would rank them (silence can mean a worker down).
-PRIORITY = {
-    "sos": 0,
-    "fall": 1,
-    "no_motion": 2,
-    "checkin_overdue": 3,
-    "device_offline": 3,
-    "low_battery": 4,
-}
+# Lower is more urgent; derived from protocol.frame_types (see services/alarm_kinds.py).
+PRIORITY = alarm_kinds.PRIORITY
 
 OUTCOMES = (
     "help_sent",

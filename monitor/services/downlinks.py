@@ -1,9 +1,14 @@
-"""Signed downlink frames (ACK, ACK_HELP, ACK_RESOLVED, COMMAND) with a per-device counter."""
+"""Signed downlink frames (ACK, ACK_HELP, ACK_RESOLVED, COMMAND) with a per-device counter.
+
+`sign` is the monitor's one downlink signer: the ACKs ingest returns in the HTTP response and
+the frames queued here for a gateway to collect all take their counter from it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from typing import Protocol
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -21,8 +26,18 @@ from protocol import frame_types, frames
 MAX_AGE = dt.timedelta(minutes=15)
 
 
-def sign(keybox: KeyBox, device: Device, ftype: int, fields: tuple[int, ...]) -> bytes:
-    # Every downlink uses a fresh counter so the fob's own replay window accepts each once.
+class Addressee(Protocol):
+    """What signing needs of a device: the ORM `Device`, or ingest's `DeviceState` (the hot
+    columns a batch reads without the ORM)."""
+
+    id: int
+    key_sealed: bytes
+    downlink_counter: int
+
+
+def sign(keybox: KeyBox, device: Addressee, ftype: int, fields: tuple[int, ...]) -> bytes:
+    # Every downlink uses a fresh counter so the fob's own replay window accepts each once: two
+    # signers would be two ways to hand the same counter out twice.
     device.downlink_counter = (device.downlink_counter or 0) + 1
     key = keybox.open(device.id, device.key_sealed)
     signed: bytes = frames.encode(ftype, device.id, device.downlink_counter, fields, key)

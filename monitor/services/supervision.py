@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
 from monitor.models import Device, utcnow
+from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, audit, downlinks, jobs
 from protocol import frame_types as ft
 
@@ -58,10 +59,10 @@ def _supervise_one(
     # A phone's own device identity sends no heartbeats (a phone in a pocket cannot promise
     # them): its silence is no alarm. Its check-ins (visits) are supervised like any other.
     if d.board != PHONE_BOARD and now - d.last_seen_at > grace(d, settings):
-        if alarms.open_alarm(session, d.id, "device_offline") is None:
+        if alarms.open_alarm(session, d.id, kinds.DEVICE_OFFLINE) is None:
             a = alarms.raise_alarm(
                 session,
-                kind="device_offline",
+                kind=kinds.DEVICE_OFFLINE,
                 device=d,
                 raised_at=d.last_seen_at + grace(d, settings),
                 received_at=now,
@@ -71,7 +72,7 @@ def _supervise_one(
             )
             raised.append(a.id)
     if d.checkin_due_at is not None and now > d.checkin_due_at:
-        if alarms.open_alarm(session, d.id, "checkin_overdue") is None:
+        if alarms.open_alarm(session, d.id, kinds.CHECKIN_OVERDUE) is None:
             loc = (
                 {
                     "lat": d.last_lat,
@@ -90,7 +91,7 @@ def _supervise_one(
             )
             a = alarms.raise_alarm(
                 session,
-                kind="checkin_overdue",
+                kind=kinds.CHECKIN_OVERDUE,
                 device=d,
                 raised_at=d.checkin_due_at,
                 received_at=now,

@@ -1,0 +1,208 @@
+"""One batch through ingest: parse → scope → device → verify → dedupe → replay window → store →
+act → ack.
+
+One batch is one transaction: each accepted frame's replay-window update, its frame record and
+the alarm it raises commit together, so a crash can neither lose an accepted alarm nor leave a
+window that refuses its resend. Bad frames get a per-frame reason and a counter; they never
+abort the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from monitor.core.crypto import KeyBox
+from monitor.models import Alarm, Device, FrameRecord, utcnow
+from monitor.services import alarm_kinds as kinds
+from monitor.services import alarms, downlinks
+from monitor.services.ingest import reasons
+from monitor.services.ingest.actions import act
+from monitor.services.ingest.batch import ACCEPTED, DUPLICATE, Batch, Parsed, Result
+from monitor.services.ingest.dedupe import known_frames, resent
+from monitor.services.ingest.device_state import (
+    DeviceState,
+    downlink_ack,
+    lock_devices,
+    update_hot,
+)
+from monitor.services.ingest.parse import parse
+from monitor.services.ingest.rejection_counts import count_rejections
+from protocol import frame_types as ft
+from protocol import frames
+from protocol.errors import ProtocolError, Stale
+from protocol.replay import ReplayWindow
+
+MAX_BATCH = 1000  # frames per request; a gateway with a bigger backlog sends several batches
+
+# SQLite has one writer: serialise ingest in-process instead of racing for the file lock.
+_sqlite_lock = threading.Lock()
+
+
+def ingest(
+    session: Session,
+    keybox: KeyBox,
+    items: list[Any],
+    gateway_id: int | None,
+    now: dt.datetime | None = None,
+    scope_worker_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Process and commit one batch; returns one result per item, in order. With
+    `scope_worker_id` (a phone's gateway), frames from devices not allocated to that worker
+    are rejected one by one as `out_of_scope`."""
+    now = now or utcnow()
+    batch = parse(items, now)
+    if session.get_bind().dialect.name == "sqlite":
+        with _sqlite_lock:
+            _apply(session, keybox, batch, gateway_id, now, scope_worker_id)
+            session.commit()
+    else:
+        _apply(session, keybox, batch, gateway_id, now, scope_worker_id)
+        session.commit()
+    return [r.as_dict() for r in batch.results if r is not None]
+
+
+def _in_scope(session: Session, ids: set[int], worker_id: int | None) -> set[int] | None:
+    """The devices of the batch a scoped gateway may relay; None when it is not scoped. One
+    query per batch and only for phones: a relay's batch costs nothing more."""
+    if worker_id is None:
+        return None
+    if not ids:
+        return set()
+    return set(
+        session.scalars(select(Device.id).where(Device.id.in_(ids), Device.worker_id == worker_id))
+    )
+
+
+def _apply(
+    session: Session,
+    keybox: KeyBox,
+    batch: Batch,
+    gateway_id: int | None,
+    now: dt.datetime,
+    scope_worker_id: int | None = None,
+) -> None:
+    ids = {p.device_id for p in batch.parsed}
+    scope = _in_scope(session, ids, scope_worker_id)
+    if scope is not None:
+        # Before anything else about the frame, unknown devices included: a phone learns
+        # nothing about fobs that are not its worker's, and never moves their downlinks.
+        for p in batch.parsed:
+            if p.device_id not in scope:
+                batch.reject(p.index, reasons.OUT_OF_SCOPE, p.device_id, p.counter)
+        batch.parsed = [p for p in batch.parsed if p.device_id in scope]
+        ids &= scope
+    devices = lock_devices(session, ids)
+    known = known_frames(session, batch.parsed)
+    windows: dict[int, ReplayWindow] = {}
+    new_rows: list[dict[str, Any]] = []
+    accepted: list[tuple[Parsed, frames.Frame, DeviceState]] = []
+    for p in batch.parsed:
+        device = devices.get(p.device_id)
+        if device is None:
+            batch.reject(p.index, reasons.UNKNOWN_DEVICE, p.device_id, p.counter)
+            continue
+        if device.revoked_at is not None:
+            batch.reject(p.index, reasons.REVOKED_DEVICE, p.device_id, p.counter)
+            continue
+        try:
+            key = keybox.open(device.id, device.key_sealed)
+        except InvalidTag:
+            # A sealed key that will not open (a tampered row, a restore under another master
+            # key) is our fault, not the frame's. Refuse this one frame (no ack: the fob keeps
+            # it and resends) and count it for admins, rather than fail the whole batch and
+            # hold back every other fob's alarm in it.
+            batch.reject(p.index, reasons.KEY_UNAVAILABLE, p.device_id, p.counter)
+            continue
+        try:
+            frame = frames.decode(p.raw, key, ft.UPLINK)
+        except ProtocolError as e:
+            batch.reject(p.index, e.reason, p.device_id, p.counter)
+            continue
+        seen = known.get((p.device_id, p.counter))
+        if seen is not None:
+            if seen == p.raw or resent(seen, frame, key):
+                # Already stored (another gateway, or a resend after a lost ack): ack again.
+                ack = downlink_ack(keybox, device, p.counter)
+                batch.taken(p, Result(DUPLICATE, None, p.device_id, p.counter, ack))
+            else:
+                # Same counter, different signed content: the fob reused a counter.
+                batch.reject(p.index, reasons.REPLAYED, p.device_id, p.counter)
+            continue
+        window = windows.get(device.id)
+        if window is None:
+            window = windows[device.id] = ReplayWindow(device.replay_highest, device.replay_bitmap)
+        try:
+            window.accept(p.counter)
+        except Stale as e:
+            # Behind the window, verified, and never stored (`known` above holds every frame
+            # ever accepted), so it cannot replay anything. A fob holds its alarms, cancels
+            # and check-ins in flash and resends them until acked, and every reboot moves its
+            # counter on a whole block: two reboots while the link is down put a held SOS
+            # behind the window for good. Refusing it lost that alarm (the fault suite found
+            # it). Heartbeats are not held, so a stale one is still refused.
+            if p.ftype == ft.HEARTBEAT:
+                batch.reject(p.index, e.reason, p.device_id, p.counter)
+                continue
+            p.item.flags.append(reasons.BEHIND_WINDOW)
+        except ProtocolError as e:
+            batch.reject(p.index, e.reason, p.device_id, p.counter)
+            continue
+        known[(p.device_id, p.counter)] = p.raw
+        new_rows.append(
+            {
+                "device_id": device.id,
+                "counter": p.counter,
+                "ftype": p.ftype,
+                "raw": p.raw,
+                "gateway_id": gateway_id,
+                "link": p.item.link,
+                "rssi": p.item.rssi,
+                "received_at": p.item.received_at,
+                "stored_at": now,
+            }
+        )
+        accepted.append((p, frame, device))
+        ack = downlink_ack(keybox, device, p.counter)
+        batch.taken(p, Result(ACCEPTED, None, p.device_id, p.counter, ack))
+    for device_id, window in windows.items():
+        d = devices[device_id]
+        d.replay_highest, d.replay_bitmap = window.state()
+    for p, frame, d in accepted:
+        update_hot(d, p, frame, gateway_id)
+    touched = [d.changes() for d in devices.values() if d.touched]
+    if touched:
+        session.execute(update(Device), touched)
+    if new_rows:
+        session.execute(insert(FrameRecord), new_rows)
+    moved = [d.id for d in devices.values() if d.moved]
+    if moved:
+        # Downlinks go to the gateway that last heard the fob: bring the pending ones along.
+        downlinks.follow(session, moved, now)
+    # One query for the batch instead of one per frame: heartbeats are most of the traffic.
+    offline = set(
+        session.scalars(
+            select(Alarm.device_id).where(
+                Alarm.device_id.in_({d.id for _, _, d in accepted}),
+                Alarm.kind == kinds.DEVICE_OFFLINE,
+                Alarm.status != alarms.RESOLVED,
+            )
+        )
+    )
+    for p, frame, d in accepted:
+        if p.ftype == ft.HEARTBEAT and d.id not in offline and not frame.fields[1] & ft.HB_BOOTED:
+            continue
+        # The rare frames (alarms, cancels, check-ins, returns from offline) use the ORM,
+        # loaded after the bulk UPDATE so it sees this batch's state.
+        orm_device = session.get(Device, d.id, populate_existing=True)
+        assert orm_device is not None
+        with session.no_autoflush:
+            act(session, keybox, orm_device, p, frame, gateway_id, d.id in offline, now)
+        offline.discard(d.id)
+    count_rejections(session, batch, gateway_id, now)
+    session.flush()
