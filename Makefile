@@ -40,16 +40,16 @@ test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: setup
-	$(PY) -m gateway.demo
+	$(PY) -m devstack.demo
 
 bench: setup
-	$(PY) bench/frame_sizes.py
-	$(PY) bench/fall_eval.py
-	$(PY) bench/firmware_cost.py
-	$(PY) bench/ingest.py
-	$(PY) bench/alarm_latency.py
-	$(PY) bench/phone_latency.py
-	$(PY) bench/load.py
+	$(PY) -m bench.frame_sizes
+	$(PY) -m bench.fall_eval
+	$(PY) -m bench.firmware_cost
+	$(PY) -m bench.ingest
+	$(PY) -m bench.alarm_latency
+	$(PY) -m bench.phone_latency
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis

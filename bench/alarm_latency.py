@@ -11,8 +11,8 @@ and, for comparison, the same SOS posted straight to the monitor's ingest API (n
 serial), which shows what the gateway itself adds. Last line is JSON:
 {"p50_ms": .., "p99_ms": .., "ack_p99_ms": .., "n": ..}
 
-    .venv/bin/python bench/alarm_latency.py --n 200
-    .venv/bin/python bench/alarm_latency.py --n 200 --link ble   # over the emulated radio
+    .venv/bin/python -m bench.alarm_latency --n 200
+    .venv/bin/python -m bench.alarm_latency --n 200 --link ble   # over the emulated radio
 """
 
 from __future__ import annotations
@@ -22,19 +22,15 @@ import json
 import math
 import os
 import select
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
 
-import httpx  # noqa: E402
-
-from gateway.localstack import (  # noqa: E402
+from devstack.localstack import (
     Demo,
     Operator,
     Proc,
@@ -44,7 +40,7 @@ from gateway.localstack import (  # noqa: E402
     start_gateway,
     start_monitor,
 )
-from protocol import frame_types, frames, framing  # noqa: E402
+from protocol import frame_types, frames, framing
 
 GAP_S = 0.02  # between alarms: independent alarms, not a burst that would batch
 WAIT_S = 10.0  # per alarm; anything near this is a failure, not a latency

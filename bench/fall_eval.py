@@ -1,6 +1,6 @@
 """Evaluate the fob's fall detector (firmware/fall_detector.py, the code the fob runs) on SisFall.
 
-    .venv/bin/python bench/fall_eval.py [--data DIR] [--plot PNG] [--jobs N]
+    .venv/bin/python -m bench.fall_eval [--data DIR] [--plot PNG] [--jobs N]
 
 Every SisFall trial under DIR (`.txt` or `.txt.gz`, any subjects) is converted to the fob's
 50 Hz integer milli-g stream (hardware/sisfall.py) and fed sample by sample to
@@ -38,13 +38,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from firmware import fall_detector as fd
+from hardware import sisfall
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from firmware import fall_detector as fd  # noqa: E402
-from hardware import sisfall  # noqa: E402
-
 DEFAULT_PLOT = ROOT / "docs" / "fall-detection-sweep.png"
 CACHE_DIR = ROOT / "var" / "cache"
 RATE_HZ = 50
@@ -279,7 +276,7 @@ def _vigil_time(packed):
 
 def cpu_micropython(trials: list[list[tuple[int, int, int]]]) -> float | None:
     try:
-        from host_tests.interpreters import MicroPython
+        from devstack.interpreters import MicroPython
     except ImportError:
         return None
     try:

@@ -1,6 +1,6 @@
 """What the fob's firmware costs, measured on real MicroPython (the WebAssembly port).
 
-    .venv/bin/python bench/firmware_cost.py
+    .venv/bin/python -m bench.firmware_cost
 
 Prints figures, last line JSON:
   heap_after_boot_bytes          gc.mem_alloc() growth from loading the firmware as deployed (.mpy
@@ -25,11 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+from devstack.interpreters import MicroPython
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from host_tests.interpreters import MicroPython  # noqa: E402
-
 ESP32_SLOWDOWN = 30  # see the module docstring
 RATE_HZ = 50
 STEPS = 20000
@@ -38,7 +36,7 @@ STEPS = 20000
 # hardware/esp32.py's.
 BOOT = """
 import gc, sys
-sys.path.insert(0, '/mpy')
+sys.path[0:0] = ['/mpy']  # MicroPython's own path
 from firmware.store import Store
 from firmware.identity import Identity
 Identity(Store('/bench_flash')).set(7, bytes(16))

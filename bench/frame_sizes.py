@@ -1,6 +1,6 @@
 """Frame sizes and costs: Vigil frames next to SIA DC-09 (plain and AES), JSON and COSE_Mac0.
 
-    .venv/bin/python bench/frame_sizes.py [--n 20000]
+    .venv/bin/python -m bench.frame_sizes [--n 20000]
 
 Prints a table of bytes per event type, encode/verify cost on CPython and on MicroPython (the
 WebAssembly port under Node.js), and, last, one JSON line with the headline figures.
@@ -12,21 +12,16 @@ import argparse
 import hashlib
 import hmac
 import json
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import cbor2
-from pysiaalarm import SIAAccount
+from pysiaalarm import SIAAccount  # type: ignore[attr-defined]
 from pysiaalarm.event import SIAEvent
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from host_tests.interpreters import MicroPython  # noqa: E402
-from protocol import frame_types as T  # noqa: E402
-from protocol import frames, framing  # noqa: E402
+from devstack.interpreters import MicroPython
+from protocol import frame_types as T
+from protocol import frames, framing
 
 KEY = bytes(range(16))
 DEVICE = 0x0A1B2C

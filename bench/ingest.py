@@ -8,7 +8,7 @@ Per engine (SQLite file in WAL mode; a throwaway PostgreSQL cluster on a Unix so
 
 Last line JSON: {"frames_per_s_sqlite", "frames_per_s_postgres", "p99_ingest_ms"}
 (p99 is from the SQLite run, the default engine; the PostgreSQL p99 is printed above it).
-Run: .venv/bin/python bench/ingest.py [--duration 8]
+Run: .venv/bin/python -m bench.ingest [--duration 8]
 """
 
 from __future__ import annotations
@@ -27,17 +27,15 @@ from pathlib import Path
 
 import httpx
 
+from devstack.pg import Cluster
+from monitor.core.config import Settings
+from monitor.core.crypto import KeyBox
+from monitor.core.db import Database
+from monitor.services import provisioning
+from protocol import frame_types as ft
+from protocol import frames
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from host_tests.monitor.pg import Cluster  # noqa: E402
-from monitor.core.config import Settings  # noqa: E402
-from monitor.core.crypto import KeyBox  # noqa: E402
-from monitor.core.db import Database  # noqa: E402
-from monitor.services import provisioning  # noqa: E402
-from protocol import frame_types as ft  # noqa: E402
-from protocol import frames  # noqa: E402
-
 DEVICES = 500
 BATCH = 1000  # the API maximum: what a gateway draining a backlog sends
 PROBE_EVERY_S = 0.05

@@ -6,7 +6,7 @@ instance dies land on a live one. Bytes are copied both ways untouched (HTTP kee
 SSE streams work). It stands in for the organisation's reverse proxy (nginx, HAProxy: see
 docs/deployment.md); it has no TLS and no health checks and is not for production.
 
-Run: python bench/lbproxy.py --listen 8000 --backend 127.0.0.1:8001 --backend 127.0.0.1:8002
+Run: python -m bench.lbproxy --listen 8000 --backend 127.0.0.1:8001 --backend 127.0.0.1:8002
 """
 
 from __future__ import annotations

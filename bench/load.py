@@ -2,7 +2,7 @@
 instances sharing one PostgreSQL, with one instance killed (kill -9) halfway through the second.
 
 What runs, all real processes on this machine:
-  * a throwaway PostgreSQL cluster (host_tests/monitor/pg.py), one database per phase;
+  * a throwaway PostgreSQL cluster (devstack/pg.py), one database per phase;
   * monitor instances: `python -m monitor serve` with the scheduler on (supervising every fob);
   * bench/lbproxy.py: a loopback round-robin TCP proxy with failover, the "one address" the
     gateways and the operator use (the gateway takes one monitor URL);
@@ -23,7 +23,7 @@ Last line JSON (the second phase: 2 instances, one killed; lost and duplicates s
 {"fobs": N, "frames_per_s": x, "lost": N, "duplicates_shown": N, "p99_alarm_ms_under_load": x,
  "instances": N}
 First, the floor: single SOS posts straight to one idle instance, timed to the stream.
-Run: .venv/bin/python bench/load.py [--fobs 10000] [--duration 45] [--heartbeat 60]
+Run: .venv/bin/python -m bench.load [--fobs 10000] [--duration 45] [--heartbeat 60]
 """
 
 from __future__ import annotations
@@ -49,23 +49,21 @@ import httpx
 import psycopg
 from sqlalchemy import insert
 
+from devstack.localstack import free_port
+from devstack.pg import Cluster
+from gateway.monitor_client import MonitorClient
+from gateway.queue import FrameQueue
+from gateway.relay import Relay
+from gateway.transport import FobLink
+from monitor.core.config import Settings
+from monitor.core.crypto import KeyBox, new_device_key
+from monitor.core.db import Database
+from monitor.models import Device, Worker
+from monitor.services import auth, provisioning
+from protocol import frame_types as ft
+from protocol import frames
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from gateway.localstack import free_port  # noqa: E402
-from gateway.monitor_client import MonitorClient  # noqa: E402
-from gateway.queue import FrameQueue  # noqa: E402
-from gateway.relay import Relay  # noqa: E402
-from gateway.transport import FobLink  # noqa: E402
-from host_tests.monitor.pg import Cluster  # noqa: E402
-from monitor.core.config import Settings  # noqa: E402
-from monitor.core.crypto import KeyBox, new_device_key  # noqa: E402
-from monitor.core.db import Database  # noqa: E402
-from monitor.models import Device, Worker  # noqa: E402
-from monitor.services import auth, provisioning  # noqa: E402
-from protocol import frame_types as ft  # noqa: E402
-from protocol import frames  # noqa: E402
-
 GATEWAYS = 4
 MASTER = "bench-master-key-" + "z" * 32
 OPERATOR = ("bench-operator", "bench-operator-password")
@@ -407,12 +405,8 @@ def run_phase(
         sos_alarms = conn.execute(
             "SELECT count(*), count(DISTINCT device_id) FROM alarms WHERE kind = 'sos'"
         ).fetchone()
-        frames_bytes = conn.execute(
-            "SELECT pg_total_relation_size('frames')"
-        ).fetchone()[0]  # type: ignore[index]
-        first, last = conn.execute(
-            "SELECT min(stored_at), max(stored_at) FROM frames"
-        ).fetchone()  # type: ignore[misc]
+        frames_bytes = conn.execute("SELECT pg_total_relation_size('frames')").fetchone()[0]  # type: ignore[index]
+        first, last = conn.execute("SELECT min(stored_at), max(stored_at) FROM frames").fetchone()  # type: ignore[misc]
     for m in monitors:
         if m.poll() is None:
             m.send_signal(signal.SIGINT)
@@ -445,7 +439,7 @@ def run_phase(
         "frames_per_s": round(stored / max(span, 1e-9), 1),
         "alarms_sent": len(sent),
         "alarms_shown": len(first_seen),
-        "sos_alarms_in_db": sos_alarms[0] if sos_alarms else 0,  # type: ignore[index]
+        "sos_alarms_in_db": sos_alarms[0] if sos_alarms else 0,
         "lost_frames": max(0, generated - stored),
         "bytes_per_stored_frame": round(frames_bytes / max(stored, 1)),
         "lost_alarms": len(set(sent) - set(first_seen)),
@@ -457,8 +451,12 @@ def run_phase(
         "operator_stream_reconnects": reconnects,
         "alarms_first_shown_by_resync": operator.resynced,
         "gateways": {
-            k: {n: v for n, v in s.items() if n in ("generated", "queue_left", "acks_to_fobs")
-                or n.startswith(("result.", "send_failure."))}
+            k: {
+                n: v
+                for n, v in s.items()
+                if n in ("generated", "queue_left", "acks_to_fobs")
+                or n.startswith(("result.", "send_failure."))
+            }
             for k, s in sorted(gateway_stats.items())
         },
     }

@@ -26,7 +26,7 @@ documented limits instead.
 All times are this machine's clock (the page's Date.now and time.time are the same clock).
 Last line is JSON: {"p50_ms": .., "p99_ms": .., "n": ..} for the fob path, plus the other paths.
 
-    .venv/bin/python bench/phone_latency.py --n 120
+    .venv/bin/python -m bench.phone_latency --n 120
 """
 
 from __future__ import annotations
@@ -36,28 +36,24 @@ import json
 import math
 import queue
 import shutil
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import httpx
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+from sqlalchemy import select
 
-import httpx  # noqa: E402
-import uvicorn  # noqa: E402
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio  # noqa: E402
-from gateway.localstack import free_port  # noqa: E402
-from monitor.api.main import create_app  # noqa: E402
-from monitor.core.config import Settings  # noqa: E402
-from monitor.models import Worker  # noqa: E402
-from monitor.seed import seed  # noqa: E402
-from protocol import frame_types as ft  # noqa: E402
+from devstack.localstack import free_port
+from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio
+from monitor.api.main import create_app
+from monitor.core.config import Settings
+from monitor.models import Worker
+from monitor.seed import seed
+from protocol import frame_types as ft
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from host_tests.interpreters import CPython, Interpreter, MicroPython  # noqa: E402
+from devstack.interpreters import CPython, Interpreter, MicroPython  # noqa: E402
 
 # Device tests cross a process boundary per example on MicroPython: allow for it, and keep CI
 # runs reproducible.

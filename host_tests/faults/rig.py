@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from gateway.localstack import Demo, Proc, SimFob, child_env, free_port, wait_http
+from devstack.localstack import Demo, Proc, SimFob, child_env, free_port, wait_http
 
 GATEWAY_QUEUE_FS_BYTES = 4 * 1024 * 1024  # room for thousands of frames; filled on purpose
 SOS_HOLD_MS = 600  # the fobs' SOS hold, shortened so a schedule raises alarms quickly
@@ -231,7 +231,7 @@ class Rig:
         argv = [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "vigil.cli",
             "gateway",
             "run",
             "--monitor-url",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from host_tests.interpreters import Interpreter
+from devstack.interpreters import Interpreter
 from protocol import frame_types as ft
 from protocol import frames
 

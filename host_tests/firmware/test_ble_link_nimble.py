@@ -7,7 +7,7 @@ stack), against the gateway's pairing code on bumble centrals, over a LocalLink:
 - the bonded gateway reconnects later, window shut, and the link comes up on the bond;
 - a stranger that connects and never pairs is dropped after STRANGER_MS.
 
-No mock: the unix port (host_tests/mpy/nimble.py) runs aioble and NimBLE; its HCI UART is a pty
+No mock: the unix port (devstack/mpy/nimble.py) runs aioble and NimBLE; its HCI UART is a pty
 served by a bumble controller."""
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from bumble.hci import Address
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 
+from devstack.mpy import nimble
 from firmware.pairing import STRANGER_MS
 from gateway import ble_profile
 from gateway.ble_stack import BleStack
 from gateway.bumble_backend import central_on_link
 from gateway.errors import PairingError
 from gateway.pairing import Allowlist, pair_new_fob
-from host_tests.mpy import nimble
 
 FOB = "F0:00:00:00:03:01"
 GW, STRANGER = "F1:00:00:00:03:01", "F1:00:00:00:03:02"
@@ -47,7 +47,7 @@ def micropython() -> Path:
 
 
 class NimbleFob:
-    """host_tests/mpy/nimble_fob.py in the unix port; `state` is its latest status line."""
+    """devstack/mpy/nimble_fob.py in the unix port; `state` is its latest status line."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.interpreters import DeviceError, Interpreter
 from firmware import fall_detector as fd
 from hardware import sisfall
-from host_tests.interpreters import DeviceError, Interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = sisfall.default_data_dir(ROOT)

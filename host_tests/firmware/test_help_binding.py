@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from devstack.interpreters import Interpreter
 from host_tests.firmware.conftest import DEVICE_ID, KEY
-from host_tests.interpreters import Interpreter
 from protocol import frame_types as ft
 from protocol import frames
 

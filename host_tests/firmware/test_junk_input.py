@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devstack.interpreters import Interpreter
 from host_tests.firmware.conftest import DEVICE_ID, KEY
-from host_tests.interpreters import Interpreter
 from protocol import frame_types as ft
 from protocol import frames, framing
 

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host_tests.interpreters import Interpreter
+from devstack.interpreters import Interpreter
 from protocol import frame_types as ft
 
 CAPACITY = 6

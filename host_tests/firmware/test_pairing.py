@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devstack.interpreters import Interpreter
 from host_tests.firmware.conftest import of_type
-from host_tests.interpreters import Interpreter
 from protocol import frame_types as ft
 
 HOLD_MS = 2000

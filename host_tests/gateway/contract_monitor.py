@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Request, Response
 
-from gateway.localstack import free_port
+from devstack.localstack import free_port
 from protocol import frame_types, frames
 from protocol.errors import ProtocolError
 from protocol.replay import ReplayWindow

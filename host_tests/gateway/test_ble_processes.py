@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.localstack import free_port, pair_fob
+from devstack.localstack import free_port, pair_fob
 from hardware.sim.ble import BleLink
 from host_tests.gateway.conftest import KEYS
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
@@ -78,7 +78,7 @@ def test_pair_then_run_over_the_simulated_air(monitor: ContractMonitor, tmp_path
             [
                 sys.executable,
                 "-m",
-                "gateway.cli",
+                "vigil.cli",
                 "gateway",
                 "run",
                 "--monitor-url",

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("monitor.demo", reason="the monitor is not merged into this tree yet")
 
-from gateway.localstack import Demo, Operator, Proc, free_port, start_gateway, start_monitor  # noqa: E402
+from devstack.localstack import Demo, Operator, Proc, free_port, start_gateway, start_monitor  # noqa: E402
 from host_tests.gateway.conftest import PtyFob  # noqa: E402
 from host_tests.gateway.fobwire import WireFob  # noqa: E402
 from protocol import frame_types  # noqa: E402

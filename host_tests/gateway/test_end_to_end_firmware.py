@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("monitor.demo", reason="the monitor is not merged into this tree yet")
 pytest.importorskip("hardware.sim.run_fob", reason="the firmware is not merged into this tree yet")
 
-from gateway.localstack import (  # noqa: E402
+from devstack.localstack import (  # noqa: E402
     Demo,
     Operator,
     Proc,

@@ -23,7 +23,7 @@ def _gateway(monitor: ContractMonitor, port: str, queue: Path) -> subprocess.Pop
         [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "vigil.cli",
             "gateway",
             "run",
             "--monitor-url",
@@ -99,7 +99,7 @@ def test_run_without_a_token_says_what_to_set(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "vigil.cli",
             "gateway",
             "run",
             "--serial",

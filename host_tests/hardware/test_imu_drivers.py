@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from host_tests.interpreters import DeviceError, Interpreter
+from devstack.interpreters import DeviceError, Interpreter
 
 CHIPS = [("mpu6050", "Mpu6050", "SimMpu6050"), ("mpu6886", "Mpu6886", "SimMpu6886")]
 

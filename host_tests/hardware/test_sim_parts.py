@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devstack.interpreters import Interpreter
 from hardware import boards
 from hardware.battery import percent_from_mv
 from hardware.sim.clock import TICKS_PERIOD, ticks_add, ticks_diff
-from host_tests.interpreters import Interpreter
 
 
 @given(

@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from gateway.localstack import uvicorn_in_thread
-from host_tests.monitor.pg import Cluster
+from devstack.localstack import uvicorn_in_thread
+from devstack.pg import Cluster
 from monitor.api.main import create_app
 from monitor.core.config import Settings
 from monitor.seed import Seeded, seed

@@ -20,7 +20,8 @@ import httpx
 import psycopg
 import pytest
 
-from gateway.localstack import Proc, child_env, free_port, wait_http
+from devstack.localstack import Proc, child_env, free_port, wait_http
+from devstack.pg import Cluster
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
     DEVICE_KEY,
@@ -28,7 +29,6 @@ from host_tests.monitor.conftest import (
     heartbeat,
     sos,
 )
-from host_tests.monitor.pg import Cluster
 from monitor.seed import Seeded
 from monitor.services.scheduler import ADVISORY_LOCK_KEY
 from protocol import frame_types as ft

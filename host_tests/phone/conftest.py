@@ -24,7 +24,7 @@ import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from gateway.localstack import free_port
+from devstack.localstack import free_port
 from host_tests.monitor.conftest import (  # noqa: F401 - fixtures used by this package
     ARGS,
     CHROMIUM,

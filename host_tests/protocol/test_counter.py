@@ -8,7 +8,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host_tests.interpreters import Interpreter
+from devstack.interpreters import Interpreter
 
 _paths = itertools.count()
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from devstack.interpreters import DeviceError, Interpreter
 from host_tests import strategies as S
-from host_tests.interpreters import DeviceError, Interpreter
 from protocol import frame_types as T
 from protocol import frames
 from protocol.errors import ProtocolError

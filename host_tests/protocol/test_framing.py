@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host_tests.interpreters import Interpreter
+from devstack.interpreters import Interpreter
 from protocol import framing
 
 payloads = st.binary(min_size=1, max_size=framing.MAX_PAYLOAD)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devstack.interpreters import DeviceError, Interpreter
 from host_tests import strategies as S
-from host_tests.interpreters import DeviceError, Interpreter
 from protocol import frame_types as T
 
 PROV_TYPES = [T.PROV_INFO_REQ, T.PROV_INFO, T.PROV_SET, T.PROV_RESULT, T.PROV_RESET]

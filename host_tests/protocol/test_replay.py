@@ -13,7 +13,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from host_tests.interpreters import DeviceError, Interpreter
+from devstack.interpreters import DeviceError, Interpreter
 from protocol.replay import WINDOW, ReplayWindow
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from host_tests.interpreters import Interpreter
+from devstack.interpreters import Interpreter
 
 # RFC 4231 test case 2 (key "Jefe") and test case 6 (131-byte key, hashed first).
 RFC4231 = [

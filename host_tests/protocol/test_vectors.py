@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tests.interpreters import CPython, Interpreter
+from devstack.interpreters import CPython, Interpreter
 from protocol import frame_types as T
 
 VECTORS = json.loads(Path(__file__).with_name("vectors.json").read_text())

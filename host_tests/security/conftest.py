@@ -20,13 +20,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from devstack.pg import Cluster
 from host_tests.monitor import conftest as monitor_conftest
 from host_tests.monitor.conftest import (
     GATEWAY_TOKEN,
     frame_item,
     make_settings,
 )
-from host_tests.monitor.pg import Cluster
 from monitor.api.main import create_app
 from monitor.models import Alarm, PhoneEnrolment, User
 from monitor.seed import Seeded
@@ -224,7 +224,7 @@ class Served:
 def served(template: Template, tmp_path: Path, **settings: Any) -> Iterator[Served]:
     """A fresh copy of the template under a real uvicorn on a loopback port, in a thread: for
     what only a real server shows (streams that must end, connections that must close)."""
-    from gateway.localstack import uvicorn_in_thread
+    from devstack.localstack import uvicorn_in_thread
 
     shutil.copy(template.path, tmp_path / "vigil.db")
     app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db", **settings), migrate=False)

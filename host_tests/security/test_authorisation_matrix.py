@@ -20,7 +20,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
-from gateway.localstack import uvicorn_in_thread
+from devstack.localstack import uvicorn_in_thread
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,
     GATEWAY_TOKEN,

@@ -1,7 +1,7 @@
 """Finding 8 (issue 11): the monitor fails closed, and the demo keeps its secrets off argv.
 
 Real processes throughout: `python -m monitor serve` as an operator would start it, and the
-demo's monitor, gateway and fob as `make run` starts them (gateway.localstack). Secrets are
+demo's monitor, gateway and fob as `make run` starts them (devstack.localstack). Secrets are
 looked for where any local user can read them: /proc/<pid>/cmdline and `ps`.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from gateway.localstack import (
+from devstack.localstack import (
     Demo,
     Proc,
     SimFob,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.localstack import Proc, child_env, free_port, wait_http
+from devstack.localstack import Proc, child_env, free_port, wait_http
 from host_tests.monitor.conftest import ADMIN_PASSWORD
 from host_tests.security.conftest import Template
 

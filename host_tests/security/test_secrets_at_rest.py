@@ -21,7 +21,7 @@ import httpx
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from gateway.localstack import uvicorn_in_thread
+from devstack.localstack import uvicorn_in_thread
 from gateway.monitor_client import MonitorClient
 from host_tests.monitor.conftest import (
     ADMIN_PASSWORD,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.tooling.build import BOARDS, build
-from gateway.tooling.errors import BuildError
+from tooling.build import BOARDS, build
+from tooling.errors import BuildError
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from gateway.tooling.cli import register
+from tooling.cli import register
 
 app = typer.Typer()
 register(app)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from esptool.bin_image import ESP32FirmwareImage, ESP32S3FirmwareImage, ImageSegment
 
-from gateway.tooling import flash
-from gateway.tooling.build import build
-from gateway.tooling.errors import BootloaderError, ImageError, PortError, WrongChipError
-from host_tests.mpy.repl_bridge import WasmBoard
+from devstack.mpy.repl_bridge import WasmBoard
+from tooling import flash
+from tooling.build import build
+from tooling.errors import BootloaderError, ImageError, PortError, WrongChipError
 
 
 def _image(path: Path, cls: type = ESP32FirmwareImage) -> Path:

@@ -14,15 +14,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gateway.tooling import provision as prov
-from gateway.tooling.cli import register
-from gateway.tooling.errors import ToolingError
 from host_tests.monitor.conftest import (  # noqa: F401 - fixtures used by name
     ADMIN_PASSWORD,
     LiveServer,
     live_server,
     sqlite_template,
 )
+from tooling import provision as prov
+from tooling.cli import register
+from tooling.errors import ToolingError
 
 ROOT = Path(__file__).resolve().parents[2]
 

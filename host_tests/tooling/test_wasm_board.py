@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tests.mpy.repl_bridge import ROOT, WasmBoard
+from devstack.mpy.repl_bridge import ROOT, WasmBoard
 
 MPREMOTE = Path(sys.executable).with_name("mpremote")
 

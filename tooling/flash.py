@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.tooling.build import load_manifest
-from gateway.tooling.errors import (
+from tooling.build import load_manifest
+from tooling.errors import (
     BootloaderError,
     DeployError,
     ImageError,

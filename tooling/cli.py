@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from gateway.tooling import build as build_mod
-from gateway.tooling import flash as flash_mod
-from gateway.tooling import provision as prov
-from gateway.tooling.errors import ToolingError
+from tooling import build as build_mod
+from tooling import flash as flash_mod
+from tooling import provision as prov
+from tooling.errors import ToolingError
 
 console = Console(stderr=True)
 firmware_app = typer.Typer(help="Build the fob's firmware.", no_args_is_help=True)

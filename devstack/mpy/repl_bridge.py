@@ -50,7 +50,7 @@ class WasmBoard:
     def _board_to_host(self) -> None:
         assert self._proc.stdout is not None
         try:
-            while data := self._proc.stdout.read1(_CHUNK):
+            while data := self._proc.stdout.read1(_CHUNK):  # type: ignore[attr-defined]
                 os.write(self._master, data)
         except (OSError, ValueError):
             pass

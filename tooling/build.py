@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.tooling.errors import BuildError
+from tooling.errors import BuildError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BOARDS = {
     # board name -> (chip family, mpy-cross -march): the ESP32 and ESP32-PICO are Xtensa LX6
     # with the "win" ABI MicroPython's ESP32 port uses.

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from gateway.tooling.errors import ToolingError
-from gateway.tooling.fob_serial import FobSerial
 from protocol import frame_types as ft
 from protocol import provisioning as pv
+from tooling.errors import ToolingError
+from tooling.fob_serial import FobSerial
 
 MONITOR_TIMEOUT_S = 10.0
 

@@ -162,7 +162,7 @@ def pair_fob(
 ) -> subprocess.CompletedProcess[str]:
     """`vigil gateway pair` in a child process, as an engineer runs it: bonds with the fob (the
     one at `address`, or the first pairable one) and records it in the gateway's allowlist."""
-    argv = [sys.executable, "-m", "gateway.cli", "gateway", "pair", "--allowlist", str(allowlist)]
+    argv = [sys.executable, "-m", "vigil.cli", "gateway", "pair", "--allowlist", str(allowlist)]
     argv += ["--ble-hci", hci, "--timeout", str(timeout_s)]
     if address is not None:
         argv += ["--address", address]
@@ -178,7 +178,7 @@ def start_gateway(
     argv = [
         sys.executable,
         "-m",
-        "gateway.cli",
+        "vigil.cli",
         "gateway",
         "run",
         "--monitor-url",

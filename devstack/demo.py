@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from gateway.localstack import (
+from devstack.localstack import (
     Demo,
     Proc,
     SimFob,

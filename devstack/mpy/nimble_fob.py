@@ -1,4 +1,4 @@
-# Runs on the MicroPython unix port built with NimBLE (host_tests/mpy/nimble.py): the real
+# Runs on the MicroPython unix port built with NimBLE (devstack/mpy/nimble.py): the real
 # firmware/ble_link.py, aioble and a real PairingWindow on the `time` module. Reads commands
 # on stdin ("open", "quit"); prints "feedback NAME" and a status line every 100 ms.
 #   micropython nimble_fob.py ROOT AIOBLE_DIR SECRETS_FILE

@@ -13,11 +13,11 @@ from typing import Any
 
 import serial
 
-from gateway.tooling.errors import PortBusyError, PortError, ToolingError
 from protocol import frame_types as ft
 from protocol import framing
 from protocol import provisioning as pv
 from protocol.errors import ProtocolError
+from tooling.errors import PortBusyError, PortError, ToolingError
 
 REPLY_TIMEOUT_S = 3.0  # a fob answers in milliseconds; allow for a busy main loop and a GC pause
 READ_SLICE_S = 0.05
