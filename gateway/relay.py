@@ -25,7 +25,7 @@ from gateway.monitor_client import DownlinkItem, MonitorClient
 from gateway.queue import FrameQueue, QueuedFrame
 from gateway.transport import FobLink, Transport
 from protocol import frame_types, frames
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, WrongDirection
 
 log = logging.getLogger("vigil.gateway.relay")
 TIMING = logging.getLogger("vigil.gateway.timing")  # DEBUG: per-frame stage times
@@ -86,7 +86,7 @@ class Relay:
             return
         if frame_types.direction(ftype) != frame_types.UPLINK:
             self._bad(
-                "wrong_direction", f"a non-uplink frame (type 0x{ftype:02x}) from {link.port}"
+                WrongDirection.reason, f"a non-uplink frame (type 0x{ftype:02x}) from {link.port}"
             )
             return
         location = self.location if ftype in LOCATED_TYPES else None
