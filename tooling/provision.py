@@ -21,11 +21,13 @@ from tooling.fob_serial import FobSerial
 MONITOR_TIMEOUT_S = 10.0
 
 
-class MonitorUnreachable(ToolingError):
+# The monitor as the engineer reaches it to register a fob; the gateway's errors for its own
+# link to the monitor are gateway.errors.Monitor*.
+class RegistrationUnreachable(ToolingError):
     hint = "Check the --monitor URL and that the monitor is running (`curl URL/healthz`)."
 
 
-class MonitorRefused(ToolingError):
+class RegistrationRefused(ToolingError):
     hint = "Check the admin token (--token or VIGIL_ADMIN_TOKEN): it must belong to an admin."
 
 
@@ -53,9 +55,9 @@ def _monitor(client: httpx.Client, method: str, path: str, **kw: Any) -> Any:
     try:
         res = client.request(method, path, **kw)
     except httpx.HTTPError as e:
-        raise MonitorUnreachable(f"monitor unreachable at {client.base_url}: {e}") from e
+        raise RegistrationUnreachable(f"monitor unreachable at {client.base_url}: {e}") from e
     if res.status_code in (401, 403):
-        raise MonitorRefused(f"monitor refused {method} {path}: {res.status_code}")
+        raise RegistrationRefused(f"monitor refused {method} {path}: {res.status_code}")
     if res.status_code >= 400:
         raise ToolingError(f"monitor answered {res.status_code} to {method} {path}: {res.text}")
     return res.json() if res.content else None

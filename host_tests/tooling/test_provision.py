@@ -142,13 +142,13 @@ def test_the_key_is_never_printed_or_written(
 
 
 def test_monitor_unreachable_is_explained(fob: SimFob) -> None:
-    with pytest.raises(prov.MonitorUnreachable) as err:
+    with pytest.raises(prov.RegistrationUnreachable) as err:
         prov.provision(fob.port, "http://127.0.0.1:9", "token")
     assert "--monitor" in err.value.hint
 
 
 def test_wrong_token_is_explained(fob: SimFob, live_server: LiveServer) -> None:  # noqa: F811
-    with pytest.raises(prov.MonitorRefused):
+    with pytest.raises(prov.RegistrationRefused):
         prov.provision(fob.port, live_server.url, "not-a-token")
 
 
