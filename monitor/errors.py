@@ -1,4 +1,13 @@
-"""One error base for the monitor; each subclass maps to an HTTP status and tells what to do."""
+"""Every error the monitor raises on purpose, under one base, in this one module.
+
+Each subclass maps to an HTTP status and a stable `code`, and its message tells the caller what
+to do next. `fields` are structured details that go into the JSON answer beside them
+(`{"error": "not_found", "message": "alarm 9 does not exist", "alarm_id": 9}`); subclasses
+with details every instance has take them as keyword arguments and keep them as attributes too.
+
+(The gateway has an unrelated `gateway.errors.MonitorError`, "no useful answer from the
+monitor", under its own `GatewayError`: the two packages never import each other's errors.)
+"""
 
 from __future__ import annotations
 
@@ -52,8 +61,51 @@ class CsrfFailed(MonitorError):
 
 
 class RateLimited(MonitorError):
+    # Too many failed logins or enrolment codes: wait retry_after_s (also sent as Retry-After).
     status_code = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class PayloadTooLarge(MonitorError):
+    # Raised by the body limit (api/hardening.py) before any route reads the body: send less.
+    status_code = 413
+    code = "payload_too_large"
+
+    def __init__(self, message: str, *, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+class Unavailable(MonitorError):
+    # The monitor cannot serve this now but will: retry the request (or, at start-up, fix the
+    # named dependency and start again).
+    status_code = 503
+    code = "unavailable"
+
+
+class DatabaseBusy(Unavailable):
+    # SQLite stayed locked longer than core/db.py SQLITE_LOCK_TIMEOUT_S.
+    code = "database_busy"
+
+
+class ListenerUnavailable(Unavailable):
+    # PostgreSQL LISTEN could not be set up at start-up (services/events.py).
+    code = "listener_unavailable"
+
+
+class NotifyFailed(MonitorError):
+    # One escalation delivery failed (network, HTTP status): recorded on the delivery and
+    # retried with backoff by services/escalation.py; never reaches an HTTP client.
+    status_code = 502
+    code = "notify_failed"
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
 
 
 class UnsafeSettings(MonitorError):

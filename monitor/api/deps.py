@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from monitor.core.crypto import KeyBox, token_hash
 from monitor.core.db import Database
 from monitor.errors import CsrfFailed, Forbidden, NotAuthenticated
 from monitor.models import AuthToken, Gateway, User, utcnow
+from monitor.services import auth
 from monitor.services.auth import LoginThrottle
 from monitor.services.events import EventHub
 
@@ -201,3 +202,40 @@ CurrentGateway = Annotated[Principal, Depends(require_gateway)]
 def operator_user(p: Principal) -> User:
     assert p.user is not None  # guaranteed by require_operator/require_admin
     return p.user
+
+
+def client_address(request: Request) -> str:
+    """The address the login throttle counts under (see uvicorn_config for proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def login_user(
+    request: Request,
+    response: Response,
+    session: Session,
+    settings: Settings,
+    throttle: LoginThrottle,
+    username: str,
+    password: str,
+) -> dict[str, Any]:
+    """Start a console session on `response` (cookie) for the API's login and the console's
+    login form alike; returns schemas.LoginOut."""
+    addr = client_address(request)
+    throttle.check(addr, username)
+    try:
+        user = auth.authenticate(session, username, password)
+    except NotAuthenticated:
+        throttle.failed(addr, username)
+        raise
+    token, csrf = auth.start_session(session, user, settings.session_hours)
+    session.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return {"username": user.username, "name": user.name, "role": user.role, "csrf_token": csrf}

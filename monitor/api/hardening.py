@@ -10,6 +10,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.errors import PayloadTooLarge
+
 # The largest legitimate body is a full gateway batch: 1,000 frames of about 250 bytes of JSON
 # each (hex frame, timestamp, link, rssi, location) is ~0.25 MiB. FastAPI reads and parses a
 # body before any dependency checks the caller, so without a cap an anonymous client could make
@@ -27,10 +29,6 @@ SECURITY_HEADERS = (
 # Pages and API answers carry workers' names, phones, risk notes and locations: keep them out
 # of shared browser caches. Static assets may be cached.
 NO_STORE = (b"cache-control", b"no-store")
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodyLimit:
@@ -62,7 +60,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:  # chunked upload without a Content-Length
                     over = True
-                    raise BodyTooLarge
+                    raise self._too_large()
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -74,17 +72,19 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, guarded_send)
-        except BodyTooLarge:
+        except PayloadTooLarge:
             await refuse_once()
 
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"request body over {self.max_bytes} bytes; "
+            "gateways send at most 1000 frames per batch",
+            max_bytes=self.max_bytes,
+        )
+
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "message": f"request body over {self.max_bytes} bytes; "
-                "gateways send at most 1000 frames per batch",
-            }
-        ).encode()
+        e = self._too_large()
+        body = json.dumps({"error": e.code, "message": e.message}).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -34,7 +34,7 @@ from monitor.core.config import Settings, get_settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
 from monitor.core.jsonsafe import FiniteJSONResponse
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, RateLimited
 from monitor.models import Alarm
 from monitor.services import alarms as alarm_service
 from monitor.services import scheduler
@@ -114,8 +114,8 @@ def create_app(
     @app.exception_handler(MonitorError)
     async def _monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
         headers = {}
-        if "retry_after_s" in exc.fields:
-            headers["Retry-After"] = str(exc.fields["retry_after_s"])
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after_s)
         if exc.status_code == 401 and not request.url.path.startswith("/v1/"):
             from fastapi.responses import RedirectResponse
 

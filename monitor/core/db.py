@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.errors import MonitorError
+from monitor.errors import DatabaseBusy
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # another process holding the file waits this long
 # In-process, transactions queue on a lock instead: SQLite's busy handler polls with sleeps of
@@ -21,11 +21,6 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000  # another process holding the file waits this l
 SQLITE_LOCK_TIMEOUT_S = 30.0
 _file_locks: dict[str, threading.Lock] = {}
 _file_locks_guard = threading.Lock()
-
-
-class DatabaseBusy(MonitorError):
-    status_code = 503
-    code = "database_busy"
 
 
 def _lock_for(path: str) -> threading.Lock:

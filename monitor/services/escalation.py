@@ -15,16 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.core.db import Database
+from monitor.errors import NotifyFailed
 from monitor.models import Alarm, Contact, Delivery, utcnow
 from monitor.services import alarms, audit, jobs
 
 MAX_ATTEMPTS = 6
 RETRY_BASE = dt.timedelta(seconds=5)  # 5, 10, 20, 40, 80 s: a minute-long outage is ridden out
 WEBHOOK_TIMEOUT_S = 5.0  # one slow endpoint must not hold back the next contact's delivery
-
-
-class NotifyFailed(Exception):
-    pass
 
 
 class Notifier(abc.ABC):
@@ -44,7 +41,7 @@ class WebhookNotifier(Notifier):
             # ValueError/TypeError: a message httpx cannot encode, or a URL it cannot parse.
             raise NotifyFailed(f"{type(e).__name__}: {e}") from e
         if r.status_code >= 300:
-            raise NotifyFailed(f"HTTP {r.status_code}")
+            raise NotifyFailed(f"HTTP {r.status_code}", http_status=r.status_code)
 
 
 def schedule(session: Session, now: dt.datetime | None = None) -> list[int]:

@@ -25,7 +25,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core import jsonsafe
-from monitor.errors import MonitorError
+from monitor.errors import ListenerUnavailable
 
 log = logging.getLogger("vigil.events")
 
@@ -42,11 +42,6 @@ LISTEN_RETRY_S = (0.2, 0.5, 1.0, 2.0)  # reconnect backoff: a database restart t
 # and resync" (the console resyncs its queue after every stream (re)connect).
 StreamItem = dict[str, Any] | None
 AlarmLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
-
-
-class ListenerUnavailable(MonitorError):
-    status_code = 503
-    code = "listener_unavailable"
 
 
 class EventHub:

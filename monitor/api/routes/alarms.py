@@ -26,7 +26,9 @@ from monitor.api.deps import (
 )
 from monitor.core import jsonsafe
 from monitor.core.db import Database
-from monitor.models import Alarm, Device, Worker
+from monitor.models import Alarm
+from monitor.schemas import AlarmDetail, AlarmOut, IncidentOut
+from monitor.serialise import alarm_detail
 from monitor.services import alarms, auth, reports
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"])
@@ -44,58 +46,7 @@ class IncidentIn(BaseModel):
     summary: str | None = Field(default=None, max_length=4000)
 
 
-def _timeline(session: Any, alarm_id: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "at": e.at.isoformat(),
-            "actor": e.actor,
-            "action": e.action,
-            "details": json.loads(e.details) if e.details else None,
-        }
-        for e in alarms.timeline(session, alarm_id)
-    ]
-
-
-def detail(session: Any, alarm: Alarm) -> dict[str, Any]:
-    out = alarms.payload(session, alarm)
-    worker = session.get(Worker, alarm.worker_id) if alarm.worker_id else None
-    device = session.get(Device, alarm.device_id) if alarm.device_id else None
-    out["worker_profile"] = (
-        {
-            "id": worker.id,
-            "name": worker.name,
-            "phone": worker.phone,
-            "team": worker.team,
-            "risk_notes": worker.risk_notes,
-        }
-        if worker
-        else None
-    )
-    out["device"] = (
-        {
-            "id": device.id,
-            "board": device.board,
-            "battery_pct": device.battery_pct,
-            "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
-            "last_location": (
-                {
-                    "lat": device.last_lat,
-                    "lon": device.last_lon,
-                    "accuracy_m": device.last_accuracy_m,
-                    "at": device.last_location_at.isoformat() if device.last_location_at else None,
-                }
-                if device.last_lat is not None
-                else None
-            ),
-        }
-        if device
-        else None
-    )
-    out["timeline"] = _timeline(session, alarm.id)
-    return out
-
-
-@router.get("")
+@router.get("", response_model=list[AlarmOut])
 def list_alarms(
     _: CurrentOperator,
     session: SessionDep,
@@ -166,21 +117,21 @@ async def stream(
     return EventSourceResponse(events())
 
 
-@router.get("/{alarm_id}")
+@router.get("/{alarm_id}", response_model=AlarmDetail)
 def get_alarm(alarm_id: RowId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
-    return detail(session, alarms.get(session, alarm_id))
+    return alarm_detail(session, alarms.get(session, alarm_id))
 
 
-@router.post("/{alarm_id}/acknowledge")
+@router.post("/{alarm_id}/acknowledge", response_model=AlarmDetail)
 def acknowledge(
     alarm_id: RowId, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
 ) -> dict[str, Any]:
     a = alarms.acknowledge(session, keybox, alarm_id, operator_user(op))
     session.commit()
-    return detail(session, a)
+    return alarm_detail(session, a)
 
 
-@router.post("/{alarm_id}/resolve")
+@router.post("/{alarm_id}/resolve", response_model=AlarmDetail)
 def resolve(
     alarm_id: RowId, body: ResolveIn, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
 ) -> dict[str, Any]:
@@ -188,10 +139,10 @@ def resolve(
         session, keybox, alarm_id, op.actor, body.outcome, body.notes, user=operator_user(op)
     )
     session.commit()
-    return detail(session, a)
+    return alarm_detail(session, a)
 
 
-@router.post("/{alarm_id}/incident", status_code=201)
+@router.post("/{alarm_id}/incident", response_model=IncidentOut, status_code=201)
 def file_incident(
     alarm_id: RowId, body: IncidentIn, op: CurrentOperator, session: SessionDep
 ) -> dict[str, Any]:

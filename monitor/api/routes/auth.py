@@ -15,9 +15,12 @@ from monitor.api.deps import (
     SessionDep,
     SettingsDep,
     ThrottleDep,
+    client_address,
+    login_user,
     operator_user,
 )
 from monitor.errors import NotAuthenticated
+from monitor.schemas import LoginOut, MeOut, TokenOut
 from monitor.services import auth
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -42,41 +45,7 @@ class PasswordResetIn(BaseModel):
     new_password: str = Field(min_length=auth.MIN_PASSWORD, max_length=200)
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def login_user(
-    request: Request,
-    response: Response,
-    session: Any,
-    settings: Any,
-    throttle: auth.LoginThrottle,
-    username: str,
-    password: str,
-) -> dict[str, Any]:
-    addr = client_address(request)
-    throttle.check(addr, username)
-    try:
-        user = auth.authenticate(session, username, password)
-    except NotAuthenticated:
-        throttle.failed(addr, username)
-        raise
-    token, csrf = auth.start_session(session, user, settings.session_hours)
-    session.commit()
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_hours * 3600,
-        httponly=True,
-        samesite="strict",
-        secure=settings.cookie_secure,
-        path="/",
-    )
-    return {"username": user.username, "name": user.name, "role": user.role, "csrf_token": csrf}
-
-
-@router.post("/login")
+@router.post("/login", response_model=LoginOut)
 def login(
     body: LoginIn,
     request: Request,
@@ -110,14 +79,15 @@ def logout(
     return r
 
 
-@router.get("/me")
+# exclude_unset: an anonymous caller's answer has no "name" key, as before the model.
+@router.get("/me", response_model=MeOut, response_model_exclude_unset=True)
 def me(p: PrincipalDep) -> dict[str, Any]:
     if p.user is None:
         return {"role": p.role, "username": None}
     return {"role": p.role, "username": p.user.username, "name": p.user.name}
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", response_model=TokenOut, status_code=201)
 def create_token(
     body: TokenIn, op: CurrentSessionUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:

@@ -20,14 +20,12 @@ from monitor.api.deps import (
     SettingsDep,
     ThrottleDep,
     csrf_matches,
+    login_user,
 )
-from monitor.api.routes.alarms import detail
-from monitor.api.routes.auth import login_user
-from monitor.api.routes.devices import device_out
-from monitor.api.routes.workers import worker_out
 from monitor.core import jsonsafe
 from monitor.errors import CsrfFailed, MonitorError, NotAuthenticated
 from monitor.models import Alarm, Device, Gateway, RejectionCount, Worker, utcnow
+from monitor.serialise import alarm_detail, device_out, worker_out
 from monitor.services import alarms, auth, ingest, phones, reports
 
 router = APIRouter(include_in_schema=False)
@@ -185,7 +183,7 @@ def alarm_page(
         request,
         "alarm.html",
         p,
-        alarm=detail(session, alarms.get(session, alarm_id)),
+        alarm=alarm_detail(session, alarms.get(session, alarm_id)),
         relay_window=f"{ingest.MAX_RELAY_DELAY.days} days",
         outcomes=alarms.OUTCOMES,
         incident_types=reports.INCIDENT_TYPES,

@@ -20,7 +20,6 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +27,7 @@ from monitor.api.deps import CurrentGateway, DatabaseDep, HubDep
 from monitor.core.db import Database
 from monitor.errors import NotAuthenticated
 from monitor.models import Device, Downlink, Gateway, utcnow
+from monitor.schemas import DownlinkOut
 from monitor.services import downlinks, phones
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -38,18 +38,6 @@ PAGE = 500
 # PostgreSQL); this re-check is the safety net for a wake-up missed while the LISTEN connection
 # was reconnecting, and the longest a revoked gateway's poll stays open.
 RECHECK_S = 5.0
-
-
-class DownlinkItem(BaseModel):
-    id: int
-    device_id: int
-    frame: str
-    age_s: int  # since it was queued: a gateway holding it for an absent fob ages it from then
-
-
-class DownlinkOut(BaseModel):
-    items: list[DownlinkItem]
-    cursor: int
 
 
 def _fetch(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from monitor.api.deps import CurrentGateway, KeyBoxDep, SessionDep
 from monitor.models import utcnow
+from monitor.schemas import FramesOut
 from monitor.services import ingest, phones
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -25,18 +26,6 @@ class FramesIn(BaseModel):
         '"phone_gps"|"gateway_site", "fix_age_s": int}|null}. A phone\'s token may relay only '
         "its worker's devices' frames; others are rejected one by one as out_of_scope.",
     )
-
-
-class FrameResult(BaseModel):
-    status: str
-    reason: str | None
-    device_id: int | None
-    counter: int | None
-    ack: str | None
-
-
-class FramesOut(BaseModel):
-    results: list[FrameResult]
 
 
 @router.post("/frames", response_model=FramesOut)

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from monitor.api.deps import CurrentAdmin, CurrentGateway, RowId, SessionDep
 from monitor.errors import NotFound
 from monitor.models import Device, Gateway, utcnow
+from monitor.schemas import GatewayCreated, GatewayOut
+from monitor.serialise import gateway_out
 from monitor.services import audit, phones, provisioning
 
 router = APIRouter(prefix="/v1/gateways", tags=["gateways"])
@@ -38,43 +40,6 @@ class GatewayIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
 
 
-class GatewayOut(BaseModel):
-    id: int
-    name: str
-    created_at: str
-    revoked_at: str | None
-    last_seen_at: str | None
-    version: str | None
-    queue_depth: int | None
-    links: list[dict[str, Any]]
-    kind: str = Field(description='"relay", or "phone" (scoped to worker_id)')
-    worker_id: int | None
-    device_id: int | None = Field(description="a phone's own device identity")
-    battery_pct: int | None = Field(description="a phone's own battery, %")
-
-
-class GatewayCreated(BaseModel):
-    gateway: GatewayOut
-    token: str = Field(description="Shown once; only its hash is stored.")
-
-
-def _out(g: Gateway) -> dict[str, Any]:
-    return {
-        "id": g.id,
-        "name": g.name,
-        "created_at": g.created_at.isoformat(),
-        "revoked_at": g.revoked_at.isoformat() if g.revoked_at else None,
-        "last_seen_at": g.last_seen_at.isoformat() if g.last_seen_at else None,
-        "version": g.version,
-        "queue_depth": g.queue_depth,
-        "links": json.loads(g.links_json) if g.links_json else [],
-        "kind": g.kind,
-        "worker_id": g.worker_id,
-        "device_id": g.device_id,
-        "battery_pct": g.battery_pct,
-    }
-
-
 @router.post("/health", status_code=204)
 def post_health(body: HealthIn, gw: CurrentGateway, session: SessionDep) -> Response:
     g = session.get(Gateway, gw.gateway.id if gw.gateway else -1)
@@ -91,14 +56,14 @@ def post_health(body: HealthIn, gw: CurrentGateway, session: SessionDep) -> Resp
 
 @router.get("", response_model=list[GatewayOut])
 def list_gateways(_: CurrentAdmin, session: SessionDep) -> list[dict[str, Any]]:
-    return [_out(g) for g in session.scalars(select(Gateway).order_by(Gateway.id))]
+    return [gateway_out(g) for g in session.scalars(select(Gateway).order_by(Gateway.id))]
 
 
 @router.post("", response_model=GatewayCreated, status_code=201)
 def create_gateway(body: GatewayIn, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
     g, token = provisioning.create_gateway(session, admin.actor, body.name)
     session.commit()
-    return {"gateway": _out(g), "token": token}
+    return {"gateway": gateway_out(g), "token": token}
 
 
 @router.post("/{gateway_id}/revoke", response_model=GatewayOut)
@@ -114,4 +79,4 @@ def revoke_gateway(gateway_id: RowId, admin: CurrentAdmin, session: SessionDep) 
         # through any other gateway. Both end together.
         provisioning.revoke_device(session, admin.actor, phone_device.id)
     session.commit()
-    return _out(g)
+    return gateway_out(g)

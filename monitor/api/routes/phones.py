@@ -16,10 +16,11 @@ from monitor.api.deps import (
     Principal,
     RefId,
     SessionDep,
+    client_address,
     operator_user,
 )
-from monitor.api.routes.auth import client_address
 from monitor.errors import EnrolmentExpired, EnrolmentUnknown, EnrolmentUsed, Forbidden
+from monitor.schemas import EnrolmentOut, Redeemed, VisitOut
 from monitor.services import phones
 from monitor.services.auth import LoginThrottle
 
@@ -41,14 +42,6 @@ RedeemThrottleDep = Annotated[LoginThrottle, Depends(get_redeem_throttle)]
 
 class EnrolmentIn(BaseModel):
     worker_id: RefId
-
-
-class EnrolmentOut(BaseModel):
-    id: int
-    code: str = Field(description="Shown once; only its SHA-256 is stored.")
-    expires_at: str
-    url: str = Field(description="Path of the phone app with the code; the QR holds it absolute.")
-    qr_svg: str
 
 
 class RedeemIn(BaseModel):
@@ -93,7 +86,7 @@ def create_enrolment(
     }
 
 
-@router.post("/redeem", status_code=201)
+@router.post("/redeem", response_model=Redeemed, status_code=201)
 def redeem(
     body: RedeemIn,
     request: Request,
@@ -120,7 +113,7 @@ def redeem(
     }
 
 
-@router.post("/visit")
+@router.post("/visit", response_model=VisitOut)
 def visit(body: VisitIn, phone: CurrentPhone, session: SessionDep) -> dict[str, Any]:
     """The memo of the visit the phone starts (the timer itself is a signed CHECKIN_START
     frame): shown on the checkin_overdue alarm if the worker does not end the visit."""

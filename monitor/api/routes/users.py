@@ -11,6 +11,8 @@ from sqlalchemy import select
 from monitor.api.deps import CurrentAdmin, RowId, SessionDep, SettingsDep
 from monitor.errors import NotFound
 from monitor.models import User
+from monitor.schemas import ResetIssued, UserOut
+from monitor.serialise import user_out
 from monitor.services import auth
 
 router = APIRouter(prefix="/v1/users", tags=["auth"])
@@ -23,23 +25,19 @@ class UserIn(BaseModel):
     password: str = Field(min_length=auth.MIN_PASSWORD, max_length=200)
 
 
-def user_out(u: User) -> dict[str, Any]:
-    return {"id": u.id, "username": u.username, "name": u.name, "role": u.role, "active": u.active}
-
-
-@router.get("")
+@router.get("", response_model=list[UserOut])
 def list_users(_: CurrentAdmin, session: SessionDep) -> list[dict[str, Any]]:
     return [user_out(u) for u in session.scalars(select(User).order_by(User.username))]
 
 
-@router.post("", status_code=201)
+@router.post("", response_model=UserOut, status_code=201)
 def create_user(body: UserIn, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
     u = auth.create_user(session, admin.actor, body.username, body.name, body.role, body.password)
     session.commit()
     return user_out(u)
 
 
-@router.post("/{user_id}/reset", status_code=201)
+@router.post("/{user_id}/reset", response_model=ResetIssued, status_code=201)
 def issue_password_reset(
     user_id: RowId, admin: CurrentAdmin, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:

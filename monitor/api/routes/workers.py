@@ -10,7 +10,9 @@ from sqlalchemy import delete, select
 
 from monitor.api.deps import CurrentAdmin, CurrentOperator, RowId, SessionDep
 from monitor.errors import NotFound
-from monitor.models import Contact, Device, Worker
+from monitor.models import Contact, Worker
+from monitor.schemas import WorkerOut
+from monitor.serialise import worker_out
 from monitor.services import audit
 
 router = APIRouter(prefix="/v1/workers", tags=["workers"])
@@ -29,30 +31,6 @@ class ContactIn(BaseModel):
     delay_s: int = Field(ge=0, le=86400, description="seconds after the alarm was received")
 
 
-def worker_out(session: Any, w: Worker) -> dict[str, Any]:
-    contacts = session.scalars(
-        select(Contact).where(Contact.worker_id == w.id).order_by(Contact.position)
-    )
-    devices = session.scalars(select(Device.id).where(Device.worker_id == w.id))
-    return {
-        "id": w.id,
-        "name": w.name,
-        "phone": w.phone,
-        "team": w.team,
-        "risk_notes": w.risk_notes,
-        "devices": list(devices),
-        "contacts": [
-            {
-                "position": c.position,
-                "name": c.name,
-                "webhook_url": c.webhook_url,
-                "delay_s": c.delay_s,
-            }
-            for c in contacts
-        ],
-    }
-
-
 def _get(session: Any, worker_id: int) -> Worker:
     w: Worker | None = session.get(Worker, worker_id)
     if w is None:
@@ -60,12 +38,12 @@ def _get(session: Any, worker_id: int) -> Worker:
     return w
 
 
-@router.get("")
+@router.get("", response_model=list[WorkerOut])
 def list_workers(_: CurrentOperator, session: SessionDep) -> list[dict[str, Any]]:
     return [worker_out(session, w) for w in session.scalars(select(Worker).order_by(Worker.name))]
 
 
-@router.post("", status_code=201)
+@router.post("", response_model=WorkerOut, status_code=201)
 def create_worker(body: WorkerIn, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
     w = Worker(**body.model_dump())
     session.add(w)
@@ -75,12 +53,12 @@ def create_worker(body: WorkerIn, admin: CurrentAdmin, session: SessionDep) -> d
     return worker_out(session, w)
 
 
-@router.get("/{worker_id}")
+@router.get("/{worker_id}", response_model=WorkerOut)
 def get_worker(worker_id: RowId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
     return worker_out(session, _get(session, worker_id))
 
 
-@router.put("/{worker_id}")
+@router.put("/{worker_id}", response_model=WorkerOut)
 def update_worker(
     worker_id: RowId, body: WorkerIn, admin: CurrentAdmin, session: SessionDep
 ) -> dict[str, Any]:
@@ -92,7 +70,7 @@ def update_worker(
     return worker_out(session, w)
 
 
-@router.put("/{worker_id}/contacts")
+@router.put("/{worker_id}/contacts", response_model=WorkerOut)
 def set_contacts(
     worker_id: RowId, body: list[ContactIn], admin: CurrentAdmin, session: SessionDep
 ) -> dict[str, Any]:

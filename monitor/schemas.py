@@ -1,0 +1,302 @@
+"""Response models: what each API route returns, as the OpenAPI schema at /openapi.json says.
+
+The dicts these validate are built in monitor/serialise.py (and services/alarms.py `payload`,
+which the live stream and webhooks send too). The models only describe and check them; they
+must not change a byte of what clients (console JS, phone JS, gateways, scripts) read:
+
+- Times are `Time`, the string the serialiser built with `isoformat()` ("+00:00", microseconds
+  as stored). Pydantic's own datetime output differs ("Z"), so no field here is a datetime.
+- No constraints on output numbers: a stored row outside today's input rules (a battery of
+  -5 %, a NaN written before ingest checked positions) is still shown, never a 500. Floats
+  accept NaN and infinity; FiniteJSONResponse (core/jsonsafe.py) then sends them as null.
+- Fields are declared in the order the serialisers write them, and None is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Time = Annotated[str, Field(description="ISO 8601 with offset, e.g. 2026-11-23T14:02:11+00:00")]
+
+
+# --- shared ------------------------------------------------------------------------------
+
+
+class WorkerRef(BaseModel):
+    id: int
+    name: str
+
+
+class Position(BaseModel):
+    lat: float
+    lon: float
+    accuracy_m: float | None = Field(description="metres; null when unknown")
+
+
+# --- alarms ------------------------------------------------------------------------------
+
+
+class AlarmWorker(WorkerRef):
+    phone: str | None
+    team: str | None
+
+
+class Visit(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    where: str
+    with_: str | None = Field(alias="with")
+
+
+class AlarmOut(BaseModel):
+    """An alarm in the queue; also the `data` of the stream's `event: alarm`."""
+
+    id: int
+    device_id: int | None
+    worker: AlarmWorker | None
+    kind: str
+    priority: int = Field(description="lower is more urgent: SOS 0")
+    status: str = Field(description="open, acknowledged or resolved")
+    raised_at: Time
+    received_at: Time = Field(description="the gateway's clock (unsigned)")
+    received_at_clamped: bool = Field(description="the gateway's time was not believed")
+    stored_at: Time = Field(description="the monitor's clock")
+    age_lower_bound: bool
+    battery_pct: int | None
+    location: Position | None
+    location_source: str | None = Field(description="phone_gps, gateway_site or gateway")
+    location_fix_age_s: int | None
+    visit: Visit | None
+    gateway_id: int | None
+    link: str | None
+    acknowledged_at: Time | None
+    time_to_ack_s: float | None
+    resolved_at: Time | None
+    outcome: str | None
+    notes: str | None
+    cancelled_at: Time | None
+
+
+class WorkerProfile(AlarmWorker):
+    risk_notes: str | None
+
+
+class LastLocation(BaseModel):
+    lat: float | None
+    lon: float | None
+    accuracy_m: float | None
+    at: Time | None
+
+
+class AlarmDevice(BaseModel):
+    id: int
+    board: str
+    battery_pct: int | None
+    last_seen_at: Time | None
+    last_location: LastLocation | None
+
+
+class TimelineEntry(BaseModel):
+    at: Time
+    actor: str = Field(description="user:NAME, device:ID or system")
+    action: str
+    details: Any
+
+
+class AlarmDetail(AlarmOut):
+    worker_profile: WorkerProfile | None
+    device: AlarmDevice | None
+    timeline: list[TimelineEntry]
+
+
+class IncidentOut(BaseModel):
+    id: int
+    alarm_id: int
+    type: str
+    summary: str | None
+
+
+# --- devices -----------------------------------------------------------------------------
+
+
+class DeviceOut(BaseModel):
+    id: int
+    board: str
+    firmware_version: str | None
+    worker: WorkerRef | None
+    allocated: bool
+    revoked: bool
+    battery_pct: int | None
+    last_seen_at: Time | None
+    last_seen_age_s: int | None
+    heartbeat_interval_s: int | None
+    outbox_depth: int | None
+    checkin_due_at: Time | None
+    test_ok_at: Time | None
+    last_link: str | None
+
+
+class DeviceProvisioned(BaseModel):
+    device: DeviceOut
+    key: str = Field(description="32 hex digits: the only response that ever carries a key")
+
+
+class CommandQueued(BaseModel):
+    downlink_id: int
+
+
+class FrameResult(BaseModel):
+    status: str = Field(description="accepted, duplicate or rejected")
+    reason: str | None
+    device_id: int | None
+    counter: int | None
+    ack: str | None = Field(description="the signed ACK frame, hex")
+    flags: list[str] = Field(
+        default_factory=list, description="unsigned fields the monitor did not believe"
+    )
+
+
+class FramesOut(BaseModel):
+    results: list[FrameResult]
+
+
+class DownlinkItem(BaseModel):
+    id: int
+    device_id: int
+    frame: str
+    age_s: int  # since it was queued: a gateway holding it for an absent fob ages it from then
+
+
+class DownlinkOut(BaseModel):
+    items: list[DownlinkItem]
+    cursor: int
+
+
+# --- workers -----------------------------------------------------------------------------
+
+
+class ContactOut(BaseModel):
+    position: int
+    name: str
+    webhook_url: str
+    delay_s: int
+
+
+class WorkerOut(BaseModel):
+    id: int
+    name: str
+    phone: str | None
+    team: str | None
+    risk_notes: str | None
+    devices: list[int]
+    contacts: list[ContactOut]
+
+
+# --- users and sessions ------------------------------------------------------------------
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    name: str
+    role: str
+    active: bool
+
+
+class ResetIssued(BaseModel):
+    user: UserOut
+    reset_token: str = Field(description="Shown once; only its hash is stored.")
+    expires_at: Time
+
+
+class LoginOut(BaseModel):
+    username: str
+    name: str
+    role: str
+    csrf_token: str = Field(description="send it in X-CSRF-Token on every change")
+
+
+class MeOut(BaseModel):
+    role: str
+    username: str | None
+    name: str | None = Field(default=None, description="absent when not logged in")
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="Shown once; only its hash is stored.")
+    label: str
+    expires_in_days: int
+
+
+# --- gateways and phones -----------------------------------------------------------------
+
+
+class GatewayOut(BaseModel):
+    id: int
+    name: str
+    created_at: Time
+    revoked_at: Time | None
+    last_seen_at: Time | None
+    version: str | None
+    queue_depth: int | None
+    links: list[dict[str, Any]]
+    kind: str = Field(description='"relay", or "phone" (scoped to worker_id)')
+    worker_id: int | None
+    device_id: int | None = Field(description="a phone's own device identity")
+    battery_pct: int | None = Field(description="a phone's own battery, %")
+
+
+class GatewayCreated(BaseModel):
+    gateway: GatewayOut
+    token: str = Field(description="Shown once; only its hash is stored.")
+
+
+class EnrolmentOut(BaseModel):
+    id: int
+    code: str = Field(description="Shown once; only its SHA-256 is stored.")
+    expires_at: Time
+    url: str = Field(description="Path of the phone app with the code; the QR holds it absolute.")
+    qr_svg: str
+
+
+class PhoneDevice(BaseModel):
+    id: int
+    key: str = Field(description="the phone's own device key, 32 hex digits, shown once")
+
+
+class Redeemed(BaseModel):
+    gateway_token: str = Field(description="Shown once; scoped to the worker's devices.")
+    gateway_id: int
+    worker: WorkerRef
+    device: PhoneDevice
+
+
+class VisitOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    device_id: int
+    where: str | None
+    with_: str | None = Field(alias="with")
+
+
+# --- reports -----------------------------------------------------------------------------
+
+
+class IncidentReport(BaseModel):
+    total: int
+    by_type: dict[str, int]
+    by_team: dict[str, int]
+    by_month: dict[str, int] = Field(description="YYYY-MM")
+    alarms_acknowledged: int
+    median_time_to_ack_s: float | None
+    within_10_s_pct: float | None
+
+
+class RejectionOut(BaseModel):
+    count: int
+    last_at: Time | None
+    last_device_id: int | None
+    last_gateway_id: int | None
+
+
+Rejections = dict[str, RejectionOut]

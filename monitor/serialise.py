@@ -1,0 +1,159 @@
+"""Rows to the JSON the API and the console pages show; monitor/schemas.py describes each shape.
+
+One place for both readers, so the console (routes/console.py) and the API routes never import
+each other. An alarm's own payload is `services.alarms.payload`: the live stream and the
+escalation webhooks send it too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.models import Contact, Device, Gateway, RejectionCount, User, Worker, utcnow
+from monitor.services import alarms
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def timeline(session: Session, alarm_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "details": json.loads(e.details) if e.details else None,
+        }
+        for e in alarms.timeline(session, alarm_id)
+    ]
+
+
+def alarm_detail(session: Session, alarm: Any) -> dict[str, Any]:
+    """schemas.AlarmDetail: the alarm with its worker's profile, device and timeline."""
+    out = alarms.payload(session, alarm)
+    worker = session.get(Worker, alarm.worker_id) if alarm.worker_id else None
+    device = session.get(Device, alarm.device_id) if alarm.device_id else None
+    out["worker_profile"] = (
+        {
+            "id": worker.id,
+            "name": worker.name,
+            "phone": worker.phone,
+            "team": worker.team,
+            "risk_notes": worker.risk_notes,
+        }
+        if worker
+        else None
+    )
+    out["device"] = (
+        {
+            "id": device.id,
+            "board": device.board,
+            "battery_pct": device.battery_pct,
+            "last_seen_at": _iso(device.last_seen_at),
+            "last_location": (
+                {
+                    "lat": device.last_lat,
+                    "lon": device.last_lon,
+                    "accuracy_m": device.last_accuracy_m,
+                    "at": _iso(device.last_location_at),
+                }
+                if device.last_lat is not None
+                else None
+            ),
+        }
+        if device
+        else None
+    )
+    out["timeline"] = timeline(session, alarm.id)
+    return out
+
+
+def device_out(session: Session, d: Device) -> dict[str, Any]:
+    """schemas.DeviceOut."""
+    now = utcnow()
+    worker = session.get(Worker, d.worker_id) if d.worker_id else None
+    return {
+        "id": d.id,
+        "board": d.board,
+        "firmware_version": d.firmware_version,
+        "worker": {"id": worker.id, "name": worker.name} if worker else None,
+        "allocated": d.worker_id is not None,
+        "revoked": d.revoked_at is not None,
+        "battery_pct": d.battery_pct,
+        "last_seen_at": _iso(d.last_seen_at),
+        "last_seen_age_s": round((now - d.last_seen_at).total_seconds())
+        if d.last_seen_at
+        else None,
+        "heartbeat_interval_s": d.heartbeat_interval_s,
+        "outbox_depth": d.outbox_depth,
+        "checkin_due_at": _iso(d.checkin_due_at),
+        "test_ok_at": _iso(d.test_ok_at),
+        "last_link": d.last_link,
+    }
+
+
+def worker_out(session: Session, w: Worker) -> dict[str, Any]:
+    """schemas.WorkerOut: profile, fobs and escalation ladder in order."""
+    contacts = session.scalars(
+        select(Contact).where(Contact.worker_id == w.id).order_by(Contact.position)
+    )
+    devices = session.scalars(select(Device.id).where(Device.worker_id == w.id))
+    return {
+        "id": w.id,
+        "name": w.name,
+        "phone": w.phone,
+        "team": w.team,
+        "risk_notes": w.risk_notes,
+        "devices": list(devices),
+        "contacts": [
+            {
+                "position": c.position,
+                "name": c.name,
+                "webhook_url": c.webhook_url,
+                "delay_s": c.delay_s,
+            }
+            for c in contacts
+        ],
+    }
+
+
+def user_out(u: User) -> dict[str, Any]:
+    """schemas.UserOut."""
+    return {"id": u.id, "username": u.username, "name": u.name, "role": u.role, "active": u.active}
+
+
+def gateway_out(g: Gateway) -> dict[str, Any]:
+    """schemas.GatewayOut; phones are gateways of kind "phone"."""
+    return {
+        "id": g.id,
+        "name": g.name,
+        "created_at": g.created_at.isoformat(),
+        "revoked_at": _iso(g.revoked_at),
+        "last_seen_at": _iso(g.last_seen_at),
+        "version": g.version,
+        "queue_depth": g.queue_depth,
+        "links": json.loads(g.links_json) if g.links_json else [],
+        "kind": g.kind,
+        "worker_id": g.worker_id,
+        "device_id": g.device_id,
+        "battery_pct": g.battery_pct,
+    }
+
+
+def rejections(session: Session) -> dict[str, dict[str, Any]]:
+    """schemas.Rejections: rejected frames counted by reason."""
+    rows = session.scalars(select(RejectionCount).order_by(RejectionCount.reason))
+    return {
+        r.reason: {
+            "count": r.count,
+            "last_at": _iso(r.last_at),
+            "last_device_id": r.last_device_id,
+            "last_gateway_id": r.last_gateway_id,
+        }
+        for r in rows
+    }
