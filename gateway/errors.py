@@ -18,7 +18,7 @@ class QueueError(GatewayError):
     """The durable queue cannot be opened or written: check the disk and the --queue path."""
 
 
-class MonitorError(GatewayError):
+class MonitorLinkError(GatewayError):
     """No useful answer from the monitor; `retry_after` is the backoff for this kind."""
 
     def __init__(self, message: str, *, retry_after: float) -> None:
@@ -26,15 +26,15 @@ class MonitorError(GatewayError):
         self.retry_after = retry_after
 
 
-class MonitorUnreachable(MonitorError):
+class MonitorUnreachable(MonitorLinkError):
     """No HTTP answer (refused, reset, timed out): the monitor or the network is down."""
 
 
-class MonitorOverloaded(MonitorError):
+class MonitorOverloaded(MonitorLinkError):
     """The monitor answered 5xx or 429: it is up but cannot take the batch now."""
 
 
-class MonitorRefused(MonitorError):
+class MonitorRefused(MonitorLinkError):
     """The monitor refused this gateway (401/403) or the request (4xx): check the gateway token."""
 
     def __init__(self, message: str, *, status: int, retry_after: float) -> None:

@@ -1,7 +1,7 @@
 """The monitor's gateway API (`/v1/frames`, `/v1/downlink`, `/v1/gateways/health`) over httpx.
 
 One keep-alive client: an alarm must not pay a TCP (or TLS) handshake. Every failure is turned
-into a `MonitorError` subclass that carries the backoff for its kind.
+into a `MonitorLinkError` subclass that carries the backoff for its kind.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from gateway.errors import MonitorError, MonitorOverloaded, MonitorRefused, MonitorUnreachable
+from gateway.errors import MonitorLinkError, MonitorOverloaded, MonitorRefused, MonitorUnreachable
 
 # Timeouts: an ingest round trip is milliseconds on a LAN; 5 s means the monitor is in trouble
 # and the frames are safer retried than waited on.
@@ -155,4 +155,4 @@ def _result(raw: Any) -> IngestResult:
     )
 
 
-__all__ = ["MonitorClient", "IngestResult", "DownlinkItem", "MonitorError"]
+__all__ = ["MonitorClient", "IngestResult", "DownlinkItem", "MonitorLinkError"]

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.errors import MonitorError, MonitorRefused, QueueError, TransportError
+from gateway.errors import MonitorLinkError, MonitorRefused, QueueError, TransportError
 from gateway.monitor_client import DownlinkItem, MonitorClient
 from gateway.queue import FrameQueue, QueuedFrame
 from gateway.transport import FobLink, Transport
@@ -158,7 +158,7 @@ class Relay:
 
     async def _sender(self) -> None:
         failures = 0
-        last_kind: type[MonitorError] | None = None
+        last_kind: type[MonitorLinkError] | None = None
         self._wake.set()  # frames left from before a restart go first
         while True:
             await self._wake.wait()
@@ -184,13 +184,13 @@ class Relay:
                         log.error(
                             "monitor refuses frame %s; held back: %s", batch[0].frame.hex(), e
                         )
-                except MonitorError as e:
+                except MonitorLinkError as e:
                     # Backoff grows only while the same kind of failure repeats.
                     failures = failures + 1 if type(e) is last_kind else 1
                     last_kind = type(e)
                     await self._backoff(e, batch, failures)
 
-    async def _backoff(self, e: MonitorError, batch: list[QueuedFrame], failures: int) -> None:
+    async def _backoff(self, e: MonitorLinkError, batch: list[QueuedFrame], failures: int) -> None:
         self.counters[f"send_failure.{type(e).__name__}"] += 1
         delay = min(BACKOFF_CAP_S, e.retry_after * 2 ** min(failures - 1, 8))
         level = logging.ERROR if isinstance(e, MonitorRefused) else logging.WARNING
@@ -273,7 +273,7 @@ class Relay:
             try:
                 items, cursor = await self.client.downlink(cursor)
                 failures = 0
-            except MonitorError as e:
+            except MonitorLinkError as e:
                 failures += 1
                 await asyncio.sleep(min(BACKOFF_CAP_S, DOWNLINK_RETRY_S * 2 ** min(failures, 5)))
                 log.debug("downlink poll failed: %s", e)
@@ -308,6 +308,6 @@ class Relay:
                 await self.client.health(
                     [link.status() for link in self.links()], self.queue.depth(), VERSION
                 )
-            except MonitorError as e:
+            except MonitorLinkError as e:
                 log.debug("health report failed: %s", e)
             await asyncio.sleep(self.health_interval)
