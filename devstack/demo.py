@@ -6,10 +6,17 @@ paired with `vigil gateway pair`), and one `vigil gateway run` relaying both. Pr
 console URL and logins, then turns key presses into fob events:
 
     s  SOS on the serial fob         S  SOS on the BLE fob
-    f  replay a SisFall fall trace   F  same, BLE fob
+    f  replay a fall                 F  same, BLE fob
     c  cancel                        C  cancel, BLE fob
     x  cut / restore the serial link X  BLE fob out of / back in range
+    n  wearer stops / starts moving  N  same, BLE fob
     q  quit
+
+`f` replays the first SisFall fall trial when the data set is there (../shared, or
+$VIGIL_SISFALL), else the scripted fall in hardware/sim/scripted_fall.py. The simulated wearers
+go about their work (hardware/sim/wearer.py), so their fobs' no-motion timers keep restarting;
+after `n`, or a fall, the wearer lies still and the fob warns after 105 s and raises a
+no-motion alarm at 120 s, unless `n` gets them moving again.
 """
 
 from __future__ import annotations
@@ -52,11 +59,16 @@ SHOWN = {
     "error",
     "dropped",
     "boot",
+    "wearer",
 }
 
 
 def describe(ev: dict[str, Any]) -> str:
     kind = ev.pop("event")
+    if kind == "wearer":
+        if ev["moving"]:
+            return "wearer is moving about (n/N: lie still)"
+        return "wearer lies still (no-motion warning after 105 s; n/N: move again)"
     if kind == "feedback":
         text = {"help_coming": "HELP IS COMING (operator acknowledged)"}.get(
             ev["pattern"], ev["pattern"]
@@ -181,7 +193,7 @@ def main() -> None:
             say(f"Phone app at {url}/phone/ (no enrolment: {e})")
         say(f"  logs: {WORK}/ (monitor, gateway, air)")
         say(
-            "keys: s/S SOS, f/F fall trace, c/C cancel, x/X link, q quit "
+            "keys: s/S SOS, f/F fall, c/C cancel, x/X link, n/N stop/start moving, q quit "
             "(lower case: serial fob, upper case: BLE fob)"
         )
         keyloop(serial_fob, ble_fob)
@@ -216,6 +228,9 @@ def keyloop(serial_fob: SimFob, ble_fob: SimFob) -> None:
                 fob.link_up = not fob.link_up
                 fob.command("link up" if fob.link_up else "link down")
                 say(f"[{fob.label}] link {'restored' if fob.link_up else 'cut'}")
+            elif key == "n":
+                # The fob reports the change as a "wearer" event, which show() prints.
+                fob.command("move off" if fob.moving else "move on")
     finally:
         if saved is not None:
             termios.tcsetattr(sys.stdin, termios.TCSADRAIN, saved)

@@ -304,6 +304,7 @@ class SimFob:
         assert self.popen.stdout is not None
         self.ready: dict[str, Any] = json.loads(self.popen.stdout.readline())
         self.link_up = True
+        self.moving = True  # the simulated wearer, as run_fob starts; "wearer" events update it
         self._patterns: set[str] = set()  # feedback patterns played so far
         self._played = threading.Condition()
         threading.Thread(target=self._events, args=(self.popen.stdout,), daemon=True).start()
@@ -314,6 +315,8 @@ class SimFob:
                 ev = json.loads(line)
             except ValueError:
                 continue
+            if ev.get("event") == "wearer":
+                self.moving = bool(ev.get("moving"))
             if ev.get("event") == "feedback":
                 with self._played:
                     self._patterns.add(str(ev.get("pattern")))

@@ -1,5 +1,11 @@
 # An accelerometer that plays scripted motion or a recorded trace, in milli-g, like the fob's
 # IMU driver returns (read() -> (x, y, z), OSError when the sensor is gone).
+#
+# What it reads when no trace is playing: brisk walking (`walking`), a wearer going about their
+# work (`moving`: a few steps, standing, fidgeting; hardware/sim/wearer.py), or else `rest`
+# exactly (a fob on a desk).
+# A fall leaves the wearer lying still until told to move again.
+from hardware.sim import scripted_fall, wearer
 from protocol.const import const
 
 _G = const(1000)
@@ -12,6 +18,7 @@ class SimAccel:
         self._trace_at = 0
         self.failed = False
         self.walking = False
+        self.moving = False
         self.rest = (0, 0, _G)
 
     def fail(self, failed=True):
@@ -23,16 +30,17 @@ class SimAccel:
         self._trace_at = self._clock.elapsed
 
     def fall(self):
-        # Scripted fall: upright (z up the body) for 2.5 s, as a detector's posture history
-        # needs, a stumble, a 3.5 g impact, then lying on the side, still.
-        s = []
-        for i in range(125):
-            s.append((20 if i % 4 < 2 else -20, 10, _G + (40 if i % 6 < 3 else -40)))
-        for i in range(25):
-            s.append((200 if i % 10 < 5 else -200, 0, _G + (300 if i % 5 < 2 else -300)))
-        s += [(0, 0, 3500), (1800, 0, 2500), (600, 200, 1500)]
-        self.rest = (_G, 0, 0)
-        self.play(s)
+        # The scripted fall (hardware/sim/scripted_fall.py): walking upright for 3 s, as the
+        # detector's posture history needs, a trip towards free fall, a ~6.4 g impact, then
+        # lying on the side, still, from then on.
+        self.lie_after(scripted_fall.LYING)
+        self.play(scripted_fall.samples(), scripted_fall.RATE_HZ)
+
+    def lie_after(self, posture):
+        # After the trace the wearer stays on the floor in `posture` until told otherwise.
+        self.walking = False
+        self.moving = False
+        self.rest = posture
 
     def read(self):
         if self.failed:
@@ -46,6 +54,10 @@ class SimAccel:
                 return int(x), int(y), int(z)
             self._trace = None
         if self.walking:
+            # Brisk and coarse (a new reading every 100 ms): the virtual-time tests time the
+            # no-motion timer from its last change, so it stays as they were written against.
             phase = (t // 100) % 6
             return (150 * phase - 400, 50, _G + (350 if phase < 3 else -350))
+        if self.moving:
+            return wearer.gentle(t)
         return self.rest

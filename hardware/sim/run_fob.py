@@ -1,14 +1,19 @@
 """A simulated fob in real time: the real firmware on the simulated board, its UART on a pty.
 
     python -m hardware.sim.run_fob --flash var/fob1 [--link-path var/fob1.tty]
-        [--device-id 7] [--config '{"sos_hold_ms": 1000}'] [--ble]
+        [--device-id 7] [--config '{"sos_hold_ms": 1000}'] [--ble] [--still]
     with the key in VIGIL_SIM_FOB_KEY=00112233... (or --key, which `ps` shows to everyone)
 
 Prints JSON lines on stdout: first {"event": "ready", "pty": ...}, then every feedback pattern,
 frame sent, downlink and log line. Reads control commands as lines on stdin:
     sos | press | pair | fall | trace [SISFALL_FILE] | cancel | link down | link up | battery N |
     reboot | power-cut | power-cut-after N | status | checkin N | checkout | walk on|off |
-    sensor fail|ok | quit
+    move on|off | sensor fail|ok | quit
+
+The wearer goes about their work (a few steps, standing, fidgeting: hardware/sim/wearer.py)
+unless started with --still or told `move off`; a fall or trace leaves them lying still until
+`move on`. The state is reported after "ready" and on every change as
+{"event": "wearer", "moving": true|false}.
 """
 
 import argparse
@@ -23,6 +28,7 @@ from pathlib import Path
 from firmware.config import Config
 from firmware.identity import Identity
 from firmware.serial_link import SerialLink
+from hardware.sim import scripted_fall
 from hardware.sim.board import SimBoard
 from hardware.sim.clock import RealClock
 from hardware.sim.flash import PowerCut
@@ -67,6 +73,7 @@ class SimFob:
             Identity(flash).set(args.device_id, bytes.fromhex(args.key))
         if args.config:
             Config(flash).update(json.loads(args.config))
+        self.board.accel.moving = not args.still
         self.commands = queue.Queue()
         self.running = True
         self.boot()
@@ -102,6 +109,7 @@ class SimFob:
                 b.button.press(now + i * PAIR_TAP_EVERY_MS, 120)
         elif cmd == "fall":
             b.accel.fall()
+            emit("wearer", moving=False)
         elif cmd == "trace":
             self.trace(rest[0] if rest else None)
         elif cmd == "cancel":
@@ -132,6 +140,9 @@ class SimFob:
             self.fob.stop_checkin()
         elif cmd == "walk":
             b.accel.walking = rest[:1] == ["on"]
+        elif cmd == "move":
+            b.accel.moving = rest[:1] == ["on"]
+            emit("wearer", moving=b.accel.moving)
         elif cmd == "sensor":
             b.accel.fail(rest[:1] == ["fail"])
         elif cmd == "quit":
@@ -140,25 +151,32 @@ class SimFob:
             emit("error", message="unknown command %r" % line.strip())
 
     def trace(self, path):
-        # Replays a SisFall recording (default: the first fall trial in the shared data set)
-        # through the simulated accelerometer at the fob's 50 Hz.
+        # Replays a SisFall recording (default: the first fall trial in the shared data set, if
+        # there is one, else the scripted fall) through the simulated accelerometer at 50 Hz.
         from hardware import sisfall
 
+        accel = self.board.accel
         if path is None:
             root = sisfall.default_data_dir(Path(__file__).resolve().parents[2])
             falls = [p for p in sisfall.find_trials(root or ".") if "F" in Path(p).name[:1]]
             if not falls:
-                emit("error", message="no SisFall fall trial found: give a path")
+                accel.fall()
+                emit("trace", path="scripted fall (hardware/sim/scripted_fall.py)",
+                     samples=len(scripted_fall.samples()))
+                emit("wearer", moving=False)
                 return
             path = falls[0]
         trial = sisfall.load_trial(path)
-        self.board.accel.rest = trial.samples[-1]  # stays as the recording ended
-        self.board.accel.play(trial.samples, sisfall.FOB_HZ)
+        accel.lie_after(trial.samples[-1])  # stays as the recording ended
+        accel.play(trial.samples, sisfall.FOB_HZ)
         emit("trace", path=str(path), samples=len(trial.samples))
+        emit("wearer", moving=False)
 
     def run(self):
         emit("ready", pty=self.uart.path, link_path=self.uart.link_path,
-             provisioned=self.fob.provisioned, device_id=self.fob.identity.device_id)
+             provisioned=self.fob.provisioned, device_id=self.fob.identity.device_id,
+             moving=self.board.accel.moving)
+        emit("wearer", moving=self.board.accel.moving)
         threading.Thread(target=self._stdin, daemon=True).start()
         while self.running:
             while not self.commands.empty():
@@ -194,6 +212,8 @@ def main(argv=None):
     )
     p.add_argument("--config", help="JSON object of config overrides, e.g. sos_hold_ms")
     p.add_argument("--ble", action="store_true", help="also expose the bumble BLE peripheral")
+    p.add_argument("--still", action="store_true",
+                   help="the wearer lies still from the start (default: going about their work)")
     args = p.parse_args(argv)
     if args.key and args.device_id is None:
         p.error("--key needs --device-id")

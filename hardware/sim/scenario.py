@@ -4,7 +4,8 @@
 # steps: lists, e.g. ["hold", 2500, 8, 3] (press for 2500 ms, 8 ms bounce, seed 3, then wait
 # for it to end), ["wait", ms], ["link", 0|1], ["acks", 0|1], ["help", 0|1], ["reboot"],
 # ["cut", n] (power cut at the n-th flash operation from now), ["flash_full", 0|1], ["fall"],
-# ["walk", 0|1], ["battery", pct], ["sensor", 0|1], ["checkin", minutes], ["downlink", hex]
+# ["walk", 0|1], ["move", 0|1] (the wearer goes about their work), ["battery", pct],
+# ["sensor", 0|1], ["checkin", minutes], ["downlink", hex]
 # (raw bytes in), ["monitor", type, fields] (the simulated monitor signs and sends it),
 # ["admin", hex] (a provisioning message on the serial link; the reply goes to log["replies"]),
 # ["taps", n, every_ms] (n quick 100 ms taps, then wait for the gesture), ["bond"] (the BLE link
@@ -105,6 +106,8 @@ class Runner:
             b.accel.walking = bool(s[1])
             if not s[1]:
                 b.accel.rest = (0, 0, 1000)
+        elif op == "move":
+            b.accel.moving = bool(s[1])
         elif op == "battery":
             b.battery.set(s[1])
         elif op == "sensor":
