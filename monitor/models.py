@@ -122,6 +122,10 @@ class Gateway(Base):
     )
     device_id: Mapped[int | None] = mapped_column(Integer)
     battery_pct: Mapped[int | None] = mapped_column(Integer)  # the phone's own battery, %
+    # A revoked credential that keeps calling may be holding frames (an alarm among them) that
+    # it may no longer deliver: the console says so (services/refused.py).
+    refused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refused_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Worker(Base):

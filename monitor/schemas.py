@@ -245,6 +245,12 @@ class GatewayOut(BaseModel):
     worker_id: int | None
     device_id: int | None = Field(description="a phone's own device identity")
     battery_pct: int | None = Field(description="a phone's own battery, %")
+    refused_at: Time | None = Field(
+        description="last call refused after revocation: it may hold frames it cannot deliver"
+    )
+    refused_attempts: int = Field(
+        description="calls refused after revocation, at most one counted per 5 s"
+    )
 
 
 class GatewayCreated(BaseModel):

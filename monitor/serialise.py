@@ -142,6 +142,8 @@ def gateway_out(g: Gateway) -> dict[str, Any]:
         "worker_id": g.worker_id,
         "device_id": g.device_id,
         "battery_pct": g.battery_pct,
+        "refused_at": _iso(g.refused_at),
+        "refused_attempts": g.refused_attempts or 0,
     }
 
 

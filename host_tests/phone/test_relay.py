@@ -153,6 +153,20 @@ def test_a_revoked_phone_keeps_its_frames_queued_and_says_so(
     expect(page.locator("#waiting")).to_have_text("1 waiting to send")
     assert phone.waiting() == 1
     assert stored_counters(live_server) == []
+    # Reported: the supervisor sees the revoked phone is still trying, with frames on it.
+    with httpx.Client(base_url=live_server.url) as admin:
+        admin.post("/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        listed = {g["id"]: g for g in admin.get("/v1/gateways").json()}
+    assert listed[gw_id]["refused_attempts"] >= 1 and listed[gw_id]["refused_at"]
+    console = phone.ctx.new_page()
+    console.goto(live_server.url + "/login")
+    console.fill("input[name=username]", "admin")
+    console.fill("input[name=password]", ADMIN_PASSWORD)
+    console.click("button[type=submit]")
+    console.goto(live_server.url + "/devices")
+    expect(console.locator(f'.still-calling[data-gateway="{gw_id}"]')).to_contain_text(
+        "Still trying to send"
+    )
 
 
 def test_background_sync_flushes_the_outbox_with_no_page_open(

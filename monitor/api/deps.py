@@ -17,7 +17,7 @@ from monitor.core.crypto import KeyBox, token_hash
 from monitor.core.db import Database
 from monitor.errors import CsrfFailed, Forbidden, NotAuthenticated
 from monitor.models import AuthToken, Gateway, User, utcnow
-from monitor.services import auth
+from monitor.services import auth, refused
 from monitor.services.auth import LoginThrottle
 from monitor.services.events import EventHub
 
@@ -108,6 +108,7 @@ def _identify(request: Request, session: Session) -> Principal:
         gw = session.scalar(select(Gateway).where(Gateway.token_hash == h))
         if gw is not None:
             if gw.revoked_at is not None:
+                refused.note(session, gw)
                 raise NotAuthenticated("this gateway token has been revoked")
             return Principal("gateway", gateway=gw)
         row = session.scalar(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+
 from host_tests.monitor.conftest import (
     DEVICE_ID,
     DEVICE_KEY,
@@ -12,6 +14,7 @@ from host_tests.monitor.conftest import (
     heartbeat,
     sos,
 )
+from monitor.models import AuditEntry
 from protocol import frame_types as ft
 from protocol import frames
 
@@ -157,3 +160,26 @@ def test_gateway_health_is_recorded(env: Env) -> None:
     assert env.client.post("/v1/gateways/health", json=body, headers=env.gw).status_code == 204
     [g] = env.client.get("/v1/gateways", headers=env.token("admin")).json()
     assert g["queue_depth"] == 4 and g["links"][0]["port"] == "/dev/pts/3"
+
+
+
+def test_a_revoked_gateway_still_calling_is_counted_once_per_interval_and_audited_once(
+    env: Env,
+) -> None:
+    """The refusal stays a 401; what the supervisor reads is when it last called and how often
+    (monitor/services/refused.py), one attempt per COUNT_EVERY, one audit entry."""
+    admin = env.token("admin")
+    gw = env.client.get("/v1/gateways", headers=admin).json()[0]
+    r = env.client.post(f"/v1/gateways/{gw['id']}/revoke", headers=admin)
+    assert r.status_code == 200, r.text
+    for _ in range(3):
+        r = env.client.post("/v1/frames", json={"frames": [sos(1)]}, headers=env.gw)
+        assert r.status_code == 401
+    after = {g["id"]: g for g in env.client.get("/v1/gateways", headers=admin).json()}
+    assert after[gw["id"]]["refused_attempts"] == 1  # three calls inside one interval
+    assert after[gw["id"]]["refused_at"] is not None
+    with env.app.state.db.session() as s:
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "revoked_credential_still_calling")
+        ).all()
+    assert len(entries) == 1
