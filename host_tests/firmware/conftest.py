@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from devstack.interpreters import Interpreter
+from host_tests.support.firmware import DEVICE_ID, KEY
 from protocol import frame_types as ft
 from protocol import frames
 
-KEY = bytes(range(16))
-DEVICE_ID = 4242
 _seq = itertools.count()
 
 
@@ -55,11 +54,3 @@ def scenario(device: Interpreter, new_root: Callable[[], str]) -> Callable[..., 
         return log
 
     return run
-
-
-def of_type(log: dict[str, Any], ftype: int) -> list[tuple[int, frames.Frame]]:
-    return [(t, f) for t, f in log["frames"] if f.ftype == ftype]
-
-
-def raised(log: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return [e for e in log["events"] if e["event"] == "raised" and e["type"] == name]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from host_tests.firmware.conftest import KEY
+from host_tests.support.firmware import KEY
 from protocol import frame_types as ft
 from protocol import frames
 from protocol import provisioning as pv
@@ -128,7 +128,7 @@ def test_status_reports_battery_outbox_sensor_memory_uptime_counter(scenario: An
 def test_forced_reprovisioning_with_same_key_keeps_refusing_replayed_downlinks(
     scenario: Any,
 ) -> None:
-    from host_tests.firmware.conftest import DEVICE_ID
+    from host_tests.support.firmware import DEVICE_ID
 
     help_frame = frames.encode(ft.ACK_HELP, DEVICE_ID, 7, (1,), KEY).hex()
     log = scenario(

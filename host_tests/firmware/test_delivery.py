@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from host_tests.firmware.conftest import KEY
+from host_tests.support.firmware import KEY
 from protocol import frame_types as ft
 from protocol import frames
 

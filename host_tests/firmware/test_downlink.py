@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from host_tests.firmware.conftest import DEVICE_ID, KEY, of_type
+from host_tests.support.firmware import DEVICE_ID, KEY, of_type
 from protocol import frame_types as ft
 from protocol import frames
 

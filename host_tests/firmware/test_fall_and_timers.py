@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host_tests.firmware.conftest import of_type, raised
+from host_tests.support.firmware import of_type, raised
 from protocol import frame_types as ft
 
 QUIET = {"no_motion_s": 0, "heartbeat_s": 3600}

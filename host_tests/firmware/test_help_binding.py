@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devstack.interpreters import Interpreter
-from host_tests.firmware.conftest import DEVICE_ID, KEY
+from host_tests.support.firmware import DEVICE_ID, KEY
 from protocol import frame_types as ft
 from protocol import frames
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.interpreters import Interpreter
-from host_tests.firmware.conftest import DEVICE_ID, KEY
+from host_tests.support.firmware import DEVICE_ID, KEY
 from protocol import frame_types as ft
 from protocol import frames, framing
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.interpreters import Interpreter
-from host_tests.firmware.conftest import of_type
+from host_tests.support.firmware import of_type
 from protocol import frame_types as ft
 
 HOLD_MS = 2000

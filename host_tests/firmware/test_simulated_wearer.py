@@ -10,7 +10,7 @@ from typing import Any
 from devstack.interpreters import Interpreter
 from firmware import fall_detector as fd
 from hardware.sim import scripted_fall as sf
-from host_tests.firmware.conftest import of_type, raised
+from host_tests.support.firmware import of_type, raised
 from protocol import frame_types as ft
 
 RATE = sf.RATE_HZ

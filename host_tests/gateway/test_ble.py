@@ -21,9 +21,9 @@ from gateway.pairing import Allowlist, pair_new_fob
 from gateway.queue import FrameQueue
 from gateway.relay import Relay
 from hardware.sim.ble import BleFob
-from host_tests.gateway.conftest import KEYS
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
 from host_tests.gateway.fobwire import wait_for
+from host_tests.support.gateway import KEYS
 from protocol import frame_types, frames
 
 DEV_A, DEV_B = sorted(KEYS)

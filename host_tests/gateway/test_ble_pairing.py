@@ -31,9 +31,9 @@ from gateway.relay import Relay
 from hardware.sim.ble import BleFob
 from hardware.sim.board import SimBoard
 from hardware.sim.run_fob import ElapsedClock
-from host_tests.gateway.conftest import KEYS
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
 from host_tests.gateway.fobwire import wait_for
+from host_tests.support.gateway import KEYS
 from protocol import frame_types
 
 DEV = min(KEYS)

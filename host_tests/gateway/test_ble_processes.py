@@ -10,8 +10,8 @@ from pathlib import Path
 
 from devstack.localstack import free_port, pair_fob
 from hardware.sim.ble import BleLink
-from host_tests.gateway.conftest import KEYS
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
+from host_tests.support.gateway import KEYS
 from protocol import frame_types, frames
 
 ROOT = Path(__file__).resolve().parents[2]

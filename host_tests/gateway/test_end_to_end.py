@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("monitor.demo", reason="the monitor is not merged into this tree yet")
 
 from devstack.localstack import Demo, Operator, Proc, free_port, start_gateway, start_monitor  # noqa: E402
-from host_tests.gateway.conftest import PtyFob  # noqa: E402
 from host_tests.gateway.fobwire import WireFob  # noqa: E402
+from host_tests.support.gateway import PtyFob  # noqa: E402
 from protocol import frame_types  # noqa: E402
 
 pytestmark = pytest.mark.slow

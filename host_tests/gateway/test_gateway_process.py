@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from gateway.queue import FrameQueue
-from host_tests.gateway.conftest import KEYS, PtyFob
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
 from host_tests.gateway.fobwire import WireFob
+from host_tests.support.gateway import KEYS, PtyFob
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_A = min(KEYS)

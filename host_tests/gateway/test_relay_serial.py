@@ -16,9 +16,9 @@ from gateway.queue import FrameQueue
 from gateway.relay import Relay
 from gateway.serial_transport import SerialTransport, detect_ports
 from gateway.transport import FobLink, FrameSink, Transport
-from host_tests.gateway.conftest import KEYS, PtyFob
 from host_tests.gateway.contract_monitor import TOKEN, ContractMonitor
 from host_tests.gateway.fobwire import WireFob, wait_for
+from host_tests.support.gateway import KEYS, PtyFob
 from protocol import frame_types, frames, framing
 
 DEV_A, DEV_B = sorted(KEYS)

@@ -15,12 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from host_tests.monitor.conftest import (
+from host_tests.support.browser import ARGS, CHROMIUM, UI_TIMEOUT_MS
+from host_tests.support.monitor import (
     ADMIN_PASSWORD,
-    ARGS,
-    CHROMIUM,
     OPERATOR_PASSWORD,
-    UI_TIMEOUT_MS,
     LiveServer,
     gateway_client,
     heartbeat,
@@ -31,7 +29,6 @@ from protocol import frame_types as ft
 from protocol import frames
 
 pytestmark = pytest.mark.browser
-
 
 
 def log_in(page: Page, url: str, username: str, go: bool = True) -> None:

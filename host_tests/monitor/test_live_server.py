@@ -8,13 +8,7 @@ import time
 
 import httpx
 
-from host_tests.monitor.conftest import (
-    ADMIN_PASSWORD,
-    DEVICE_KEY,
-    LiveServer,
-    gateway_client,
-    sos,
-)
+from host_tests.support.monitor import ADMIN_PASSWORD, DEVICE_KEY, LiveServer, gateway_client, sos
 from protocol import frame_types as ft
 from protocol import frames
 

@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from host_tests.monitor.conftest import Env
+from host_tests.support.monitor import Env
 
 GATEWAY_PATHS = ("/v1/frames", "/v1/downlink", "/v1/gateways/health")
 # The stream never ends by design and the long poll waits up to 25 s: both have their own

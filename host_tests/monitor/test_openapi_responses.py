@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from host_tests.monitor.conftest import make_settings
+from host_tests.support.monitor import make_settings
 from monitor.api.main import create_app
 
 # (method, path, schema the 2xx answer names): alarms, devices, workers, users, gateways, phones

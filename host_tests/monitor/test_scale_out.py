@@ -22,13 +22,7 @@ import pytest
 
 from devstack.localstack import Proc, child_env, free_port, wait_http
 from devstack.pg import Cluster
-from host_tests.monitor.conftest import (
-    ADMIN_PASSWORD,
-    DEVICE_KEY,
-    gateway_client,
-    heartbeat,
-    sos,
-)
+from host_tests.support.monitor import ADMIN_PASSWORD, DEVICE_KEY, gateway_client, heartbeat, sos
 from monitor.seed import Seeded
 from monitor.services.scheduler import ADVISORY_LOCK_KEY
 from protocol import frame_types as ft
@@ -281,7 +275,6 @@ def _database_of(cluster: Cluster, pids: set[int]) -> str:
                 return str(datname)
         time.sleep(0.05)
     raise AssertionError("monitor processes not connected")
-
 
 
 def test_instances_started_together_on_an_empty_database_migrate_it_once(

@@ -19,15 +19,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio
-from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, LiveServer
-from host_tests.phone.conftest import (
-    ARGS,
-    CHROMIUM,
-    OperatorStream,
-    create_enrolment,
-    new_context,
-    open_console,
-)
+from host_tests.support.browser import ARGS, CHROMIUM
+from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, LiveServer
+from host_tests.support.phone import OperatorStream, create_enrolment, new_context, open_console
 from protocol import frame_types as ft
 
 pytestmark = pytest.mark.browser

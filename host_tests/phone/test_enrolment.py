@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from host_tests.monitor.conftest import LiveServer
-from host_tests.phone.conftest import OperatorStream, create_enrolment, new_context, open_console
+from host_tests.support.monitor import LiveServer
+from host_tests.support.phone import OperatorStream, create_enrolment, new_context, open_console
 from monitor.models import Gateway, PhoneEnrolment
 
 pytestmark = pytest.mark.browser

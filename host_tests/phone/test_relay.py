@@ -2,7 +2,7 @@
 
 Emulated only by what the browser itself offers: the position (the context's geolocation and
 its permission) and the network going away (`context.set_offline`). The page is enrolled with
-the seeded gateway token and device key (conftest.enrol says how).
+the seeded gateway token and device key (host_tests/support/phone.py: enrol says how).
 """
 
 from __future__ import annotations
@@ -15,14 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Request, expect
 
-from host_tests.monitor.conftest import ADMIN_PASSWORD, DEVICE_ID, LiveServer
-from host_tests.phone.conftest import (
-    WHERE,
-    OperatorStream,
-    Phone,
-    enrol,
-    new_context,
-)
+from host_tests.support.monitor import ADMIN_PASSWORD, DEVICE_ID, LiveServer
+from host_tests.support.phone import WHERE, OperatorStream, Phone, enrol, new_context
 from monitor.models import FrameRecord as Frame
 from monitor.models import Gateway
 

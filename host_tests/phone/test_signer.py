@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from host_tests.monitor.conftest import LiveServer
-from host_tests.phone.conftest import new_context
+from host_tests.support.monitor import LiveServer
+from host_tests.support.phone import new_context
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 
-from host_tests.monitor.conftest import LiveServer
-from host_tests.phone.conftest import OperatorStream, create_enrolment, new_context
+from host_tests.support.monitor import LiveServer
+from host_tests.support.phone import OperatorStream, create_enrolment, new_context
 from monitor.models import Device, FrameRecord, PhoneEnrolment
 from monitor.services import supervision
 from protocol import frame_types as ft

@@ -7,8 +7,8 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from host_tests.monitor.conftest import ADMIN_PASSWORD, OPERATOR_PASSWORD
-from host_tests.security.conftest import SecEnv
+from host_tests.support.monitor import ADMIN_PASSWORD, OPERATOR_PASSWORD
+from host_tests.support.security import SecEnv
 from monitor.api.deps import SESSION_COOKIE
 from monitor.models import AuthToken, utcnow
 

@@ -21,20 +21,14 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
 from devstack.localstack import uvicorn_in_thread
-from host_tests.monitor.conftest import (
+from host_tests.support.monitor import (
     ADMIN_PASSWORD,
     GATEWAY_TOKEN,
     OPERATOR_PASSWORD,
     frame_item,
     make_settings,
 )
-from host_tests.security.conftest import (
-    REVOKED_GATEWAY_TOKEN,
-    Creds,
-    SecEnv,
-    Template,
-    open_env,
-)
+from host_tests.support.security import REVOKED_GATEWAY_TOKEN, Creds, SecEnv, Template, open_env
 from monitor.api.deps import SESSION_COOKIE
 from monitor.api.main import create_app
 from protocol import frame_types as ft

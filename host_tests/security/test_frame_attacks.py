@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
-from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, frame_item
-from host_tests.security.conftest import (
+from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, frame_item
+from host_tests.support.security import (
     OTHER_GATEWAY_TOKEN,
     REVOKED_DEVICE_ID,
     REVOKED_DEVICE_KEY,

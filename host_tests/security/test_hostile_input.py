@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from host_tests.security.conftest import SecEnv
+from host_tests.support.security import SecEnv
 from monitor.models import Gateway, User, Worker
 
 # Raw request bodies, because a JSON encoder would refuse to write most of these.

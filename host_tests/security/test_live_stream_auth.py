@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from host_tests.monitor.conftest import GATEWAY_TOKEN, OPERATOR_PASSWORD, sos
-from host_tests.security.conftest import Served, Template, served
+from host_tests.support.monitor import GATEWAY_TOKEN, OPERATOR_PASSWORD, sos
+from host_tests.support.security import Served, Template, served
 from monitor.api.deps import SESSION_COOKIE
 from monitor.models import AuthToken, User, utcnow
 

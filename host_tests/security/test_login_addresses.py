@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from devstack.localstack import Proc, child_env, free_port, wait_http
-from host_tests.monitor.conftest import ADMIN_PASSWORD
-from host_tests.security.conftest import Template
+from host_tests.support.monitor import ADMIN_PASSWORD
+from host_tests.support.security import Template
 
 MASTER_KEY = "test-master-key-" + "x" * 32  # the key the template's device keys are sealed under
 WRONG = {"username": "admin", "password": "not-the-admin-password"}

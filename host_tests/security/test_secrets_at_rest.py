@@ -23,14 +23,14 @@ from cryptography.exceptions import InvalidTag
 
 from devstack.localstack import uvicorn_in_thread
 from gateway.monitor_client import MonitorClient
-from host_tests.monitor.conftest import (
+from host_tests.support.monitor import (
     ADMIN_PASSWORD,
     DEVICE_KEY,
     GATEWAY_TOKEN,
     OPERATOR_PASSWORD,
     make_settings,
 )
-from host_tests.security.conftest import SecEnv, Template
+from host_tests.support.security import SecEnv, Template
 from monitor.api.main import create_app
 from monitor.core.crypto import KeyBox, token_hash
 from protocol import frame_types as ft

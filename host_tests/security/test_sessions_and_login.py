@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from host_tests.monitor.conftest import ADMIN_PASSWORD, GATEWAY_TOKEN, OPERATOR_PASSWORD, frame_item
-from host_tests.security.conftest import SecEnv, Template, open_env
+from host_tests.support.monitor import ADMIN_PASSWORD, GATEWAY_TOKEN, OPERATOR_PASSWORD, frame_item
+from host_tests.support.security import SecEnv, Template, open_env
 from monitor.api.hardening import MAX_BODY_BYTES
 from monitor.core.config import Settings
 from monitor.errors import NotAuthenticated, UnsafeSettings

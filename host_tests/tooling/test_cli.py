@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from host_tests.support.tooling import esp_image
 from tooling.cli import register
 
 app = typer.Typer()
@@ -31,9 +32,7 @@ def test_flash_without_a_build_says_to_build_first(tmp_path: Path) -> None:
 
 def test_flash_to_a_missing_port_says_what_to_check(tmp_path: Path) -> None:
     image = tmp_path / "micropython.bin"
-    from host_tests.tooling.test_flash import _image
-
-    _image(image)
+    esp_image(image)
     res = runner.invoke(app, ["flash", "--port", "/dev/ttyUSB97", "--micropython", str(image)])
     assert res.exit_code == 1
     assert "does not exist" in res.output and "USB cable" in res.output

@@ -7,23 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
-from esptool.bin_image import ESP32FirmwareImage, ESP32S3FirmwareImage, ImageSegment
+from esptool.bin_image import ESP32S3FirmwareImage
 
 from devstack.mpy.repl_bridge import WasmBoard
+from host_tests.support.tooling import esp_image
 from tooling import flash
 from tooling.build import build
 from tooling.errors import BootloaderError, ImageError, PortError, WrongChipError
-
-
-def _image(path: Path, cls: type = ESP32FirmwareImage) -> Path:
-    # A structurally valid image made by esptool itself: one data segment, an entry point.
-    img = cls()
-    seg = ImageSegment(0x3FFB0000, b"\x00" * 64)
-    seg.name = ".dram0.data"
-    img.segments = [seg]
-    img.entrypoint = 0x40080000
-    img.save(str(path))
-    return path
 
 
 @pytest.mark.parametrize(
@@ -34,8 +24,8 @@ def test_offset_per_chip_family(chip: str, offset: int) -> None:
 
 
 def test_image_chip_is_read_from_its_header(tmp_path: Path) -> None:
-    assert flash.image_chip(_image(tmp_path / "a.bin")) == "esp32"
-    assert flash.image_chip(_image(tmp_path / "b.bin", ESP32S3FirmwareImage)) == "esp32s3"
+    assert flash.image_chip(esp_image(tmp_path / "a.bin")) == "esp32"
+    assert flash.image_chip(esp_image(tmp_path / "b.bin", ESP32S3FirmwareImage)) == "esp32s3"
 
 
 def test_not_an_image_is_refused(tmp_path: Path) -> None:
@@ -46,7 +36,7 @@ def test_not_an_image_is_refused(tmp_path: Path) -> None:
 
 
 def test_image_for_another_chip_is_refused_before_touching_the_board(tmp_path: Path) -> None:
-    s3 = _image(tmp_path / "s3.bin", ESP32S3FirmwareImage)
+    s3 = esp_image(tmp_path / "s3.bin", ESP32S3FirmwareImage)
     with pytest.raises(WrongChipError) as err:
         flash.write_image("/dev/does-not-matter", s3, "esp32")
     assert "esp32s3" in str(err.value)
@@ -54,7 +44,7 @@ def test_image_for_another_chip_is_refused_before_touching_the_board(tmp_path: P
 
 def test_missing_port_says_so(tmp_path: Path) -> None:
     with pytest.raises(PortError) as err:
-        flash.write_image("/dev/ttyUSB97", _image(tmp_path / "a.bin"), "esp32")
+        flash.write_image("/dev/ttyUSB97", esp_image(tmp_path / "a.bin"), "esp32")
     assert "ttyUSB97" in str(err.value) and err.value.hint
 
 
@@ -65,7 +55,7 @@ def test_silent_port_means_not_in_bootloader(tmp_path: Path) -> None:
     try:
         with pytest.raises(BootloaderError) as err:
             flash.write_image(
-                os.ttyname(slave), _image(tmp_path / "a.bin"), "esp32", connect_attempts=1
+                os.ttyname(slave), esp_image(tmp_path / "a.bin"), "esp32", connect_attempts=1
             )
         assert "BOOT" in err.value.hint
     finally:

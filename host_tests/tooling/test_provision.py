@@ -14,12 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from host_tests.monitor.conftest import (  # noqa: F401 - fixtures used by name
-    ADMIN_PASSWORD,
-    LiveServer,
-    live_server,
-    sqlite_template,
-)
+from host_tests.support.monitor import ADMIN_PASSWORD, LiveServer
 from tooling import provision as prov
 from tooling.cli import register
 from tooling.errors import ToolingError
@@ -77,7 +72,7 @@ def admin_token(url: str) -> str:
 
 def test_provision_registers_writes_and_proves_the_fob(
     fob: SimFob,
-    live_server: LiveServer,  # noqa: F811
+    live_server: LiveServer,
 ) -> None:
     token = admin_token(live_server.url)
     steps: list[str] = []
@@ -92,7 +87,7 @@ def test_provision_registers_writes_and_proves_the_fob(
     assert prov.config(fob.port)["heartbeat_s"] == 60
 
 
-def test_a_provisioned_fob_needs_force(fob: SimFob, live_server: LiveServer) -> None:  # noqa: F811
+def test_a_provisioned_fob_needs_force(fob: SimFob, live_server: LiveServer) -> None:
     token = admin_token(live_server.url)
     first = prov.provision(fob.port, live_server.url, token)
     with pytest.raises(prov.AlreadyProvisioned) as err:
@@ -104,7 +99,7 @@ def test_a_provisioned_fob_needs_force(fob: SimFob, live_server: LiveServer) -> 
 
 def test_the_key_is_never_printed_or_written(
     fob: SimFob,
-    live_server: LiveServer,  # noqa: F811
+    live_server: LiveServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -147,7 +142,7 @@ def test_monitor_unreachable_is_explained(fob: SimFob) -> None:
     assert "--monitor" in err.value.hint
 
 
-def test_wrong_token_is_explained(fob: SimFob, live_server: LiveServer) -> None:  # noqa: F811
+def test_wrong_token_is_explained(fob: SimFob, live_server: LiveServer) -> None:
     with pytest.raises(prov.RegistrationRefused):
         prov.provision(fob.port, live_server.url, "not-a-token")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, Env, frame_item, sos
+from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, Env, frame_item, sos
 from protocol import frame_types as ft
 from protocol import frames
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from host_tests.monitor.conftest import Env
+from host_tests.support.monitor import Env
 from monitor.models import AuthToken, utcnow
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, Env
+from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, Env
 from monitor.models import Alarm, Device
 from protocol import frame_types as ft
 from protocol import frames

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from host_tests.monitor.conftest import Env
+from host_tests.support.monitor import Env
 from monitor.models import Device, Gateway
 from protocol import frame_types as ft
 from protocol import frames
@@ -101,4 +101,3 @@ def test_errors_are_json_with_a_message(env: Env) -> None:
         "message": "alarm 999999 does not exist",
         "alarm_id": 999999,
     }
-

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, Env, frame_item, heartbeat, sos
+from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, Env, frame_item, heartbeat, sos
 from monitor.models import Downlink
 from monitor.services import downlinks
 from protocol import frame_types as ft

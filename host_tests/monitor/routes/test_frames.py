@@ -6,14 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from host_tests.monitor.conftest import (
-    DEVICE_ID,
-    DEVICE_KEY,
-    Env,
-    frame_item,
-    heartbeat,
-    sos,
-)
+from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, Env, frame_item, heartbeat, sos
 from monitor.models import AuditEntry
 from protocol import frame_types as ft
 from protocol import frames

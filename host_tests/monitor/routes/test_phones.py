@@ -15,7 +15,7 @@ from typing import Any
 import segno
 from sqlalchemy import func, select, update
 
-from host_tests.monitor.conftest import DEVICE_ID, DEVICE_KEY, Env, frame_item, heartbeat, sos
+from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, Env, frame_item, heartbeat, sos
 from monitor.models import Alarm, Device, Downlink, Gateway, PhoneEnrolment, Worker
 from monitor.services import phones, provisioning, supervision
 from protocol import frame_types as ft

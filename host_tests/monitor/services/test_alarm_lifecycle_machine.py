@@ -16,7 +16,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from host_tests.monitor.conftest import Env
+from host_tests.support.monitor import Env
 from monitor.errors import InvalidTransition
 from monitor.models import Alarm, AuditEntry, Device, Downlink, User, utcnow
 from monitor.services import alarms, provisioning
@@ -32,12 +32,14 @@ def test_alarm_lifecycle_state_machine(sqlite_env: Env) -> None:
 
     class Lifecycle(RuleBasedStateMachine):
         raised = Bundle("alarms")
+
         def __init__(self) -> None:
             super().__init__()
             self.device_id = next(_ids)
             with db.session() as s:
-                provisioning.provision_device(s, keybox, "test", board="sim",
-                                              device_id=self.device_id, key=bytes(16))
+                provisioning.provision_device(
+                    s, keybox, "test", board="sim", device_id=self.device_id, key=bytes(16)
+                )
             self.expected: dict[int, str] = {}
             self.actions: dict[int, int] = {}
             self.counter = 0
@@ -48,8 +50,15 @@ def test_alarm_lifecycle_state_machine(sqlite_env: Env) -> None:
             with db.session() as s:
                 d = s.get(Device, self.device_id)
                 now = utcnow()
-                a = alarms.raise_alarm(s, kind=kind, device=d, raised_at=now, received_at=now,
-                                       actor="test", source_counter=self.counter)
+                a = alarms.raise_alarm(
+                    s,
+                    kind=kind,
+                    device=d,
+                    raised_at=now,
+                    received_at=now,
+                    actor="test",
+                    source_counter=self.counter,
+                )
                 self.expected[a.id] = alarms.OPEN
                 self.actions[a.id] = 1
                 return a.id
@@ -97,8 +106,11 @@ def test_alarm_lifecycle_state_machine(sqlite_env: Env) -> None:
                     assert (a.acknowledged_at is not None) == (a.time_to_ack_s is not None)
                     if status == alarms.RESOLVED:
                         assert a.resolved_at is not None and a.outcome is not None
-                    n = s.scalar(select(func.count()).select_from(AuditEntry)
-                                 .where(AuditEntry.alarm_id == aid))
+                    n = s.scalar(
+                        select(func.count())
+                        .select_from(AuditEntry)
+                        .where(AuditEntry.alarm_id == aid)
+                    )
                     assert n == self.actions[aid]
                 # Every acknowledgement and resolution told the fob, with a valid signature.
                 for dl in s.scalars(select(Downlink).where(Downlink.device_id == self.device_id)):

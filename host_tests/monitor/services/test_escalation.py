@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from host_tests.monitor.conftest import Env, sos
+from host_tests.support.monitor import Env, sos
 from monitor.models import Alarm, AuditEntry, Contact, Delivery, Worker
 from monitor.services import alarms, escalation, jobs, scheduler, supervision
 

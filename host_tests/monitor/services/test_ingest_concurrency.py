@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from host_tests.monitor.conftest import DEVICE_ID, Env, heartbeat, sos
+from host_tests.support.monitor import DEVICE_ID, Env, heartbeat, sos
 from monitor.models import Alarm, FrameRecord, RejectionCount
 from monitor.services import ingest
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from host_tests.monitor.conftest import Env, heartbeat, sos
+from host_tests.support.monitor import Env, heartbeat, sos
 from monitor.services import ingest
 
 HOSTILE_LOCATIONS: list[Any] = [

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from host_tests.monitor.conftest import Env
+from host_tests.support.monitor import Env
 from monitor.models import Alarm
 from monitor.services import ingest, provisioning
 from protocol import frame_types as ft

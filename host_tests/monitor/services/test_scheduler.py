@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from host_tests.monitor.conftest import GATEWAY_TOKEN, Env, heartbeat, make_settings
+from host_tests.support.monitor import GATEWAY_TOKEN, Env, heartbeat, make_settings
 from monitor.api.main import create_app
 from monitor.core.db import Database
 from monitor.seed import Seeded
@@ -22,14 +22,19 @@ def test_scheduler_raises_offline_and_clears_it_when_the_fob_returns(
     tmp_path: Path, sqlite_template: tuple[Path, Seeded]
 ) -> None:
     shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
-    settings = make_settings(f"sqlite:///{tmp_path}/vigil.db", run_scheduler=True,
-                             scheduler_tick_s=0.2, heartbeat_interval_s=BEAT_S)
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/vigil.db",
+        run_scheduler=True,
+        scheduler_tick_s=0.2,
+        heartbeat_interval_s=BEAT_S,
+    )
     app = create_app(settings)
     gw = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
     with TestClient(app) as c:
         c.post("/v1/frames", json={"frames": [heartbeat(1)]}, headers=gw).raise_for_status()
-        r = c.post("/v1/auth/login", json={"username": "operator",
-                                            "password": "operator-password-123"})
+        r = c.post(
+            "/v1/auth/login", json={"username": "operator", "password": "operator-password-123"}
+        )
         assert r.status_code == 200
         started = time.monotonic()
         alarms: list[dict[str, object]] = []

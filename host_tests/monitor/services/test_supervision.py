@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from host_tests.monitor.conftest import Env, frame_item, heartbeat, make_settings
+from host_tests.support.monitor import Env, frame_item, heartbeat, make_settings
 from monitor.api.main import create_app
 from monitor.models import Alarm
 from monitor.services import supervision
