@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from protocol import frame_types as T
+from protocol import frames, framing
 
 SIGNED_TYPES = sorted(t for t in T.NAMES)  # every type with a signed 20-byte layout
 UPLINK_TYPES = [t for t in SIGNED_TYPES if T.direction(t) == T.UPLINK]
@@ -18,6 +19,18 @@ device_ids = st.integers(0, 0xFFFFFF)
 counters = st.integers(0, 0xFFFFFFFF)
 # Per-device keys are 128 or 256 bits; other lengths are not provisioned.
 keys = st.sampled_from([16, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
+# The monitor issues 128-bit keys (monitor.core.crypto.DEVICE_KEY_LEN).
+issued_keys = st.binary(min_size=16, max_size=16)
+
+# Any one bit of a signed frame, to flip.
+frame_bits = st.integers(0, 8 * frames.FRAME_LEN - 1)
+# Random bytes up to twice a frame's length: shorter, exactly as long as, and longer than a frame.
+junk_frames = st.binary(max_size=2 * frames.FRAME_LEN)
+
+# Serial framing: payloads from one byte to the largest the framer takes, and the buffer types a
+# framer must accept (it is fed bytes, bytearray and memoryview).
+serial_payloads = st.binary(min_size=1, max_size=framing.MAX_PAYLOAD)
+buffer_kinds = st.sampled_from(["bytes", "bytearray", "memoryview"])
 
 
 def fields_for(ftype: int) -> st.SearchStrategy[tuple[int, ...]]:
@@ -39,6 +52,19 @@ def body_size(ftype: int) -> int:
     assert fmt is not None
     return struct.calcsize(fmt)
 
+
+# Provisioning messages: every provisioning type (serial only, unsigned).
+PROV_TYPES = [
+    T.PROV_INFO_REQ,
+    T.PROV_INFO,
+    T.PROV_SET,
+    T.PROV_RESULT,
+    T.PROV_RESET,
+    T.PROV_STATUS_REQ,
+    T.PROV_STATUS,
+    T.PROV_LOG,
+]
+prov_types = st.sampled_from(PROV_TYPES)
 
 # Provisioning records: ints, text and raw bytes on the tags that carry each kind.
 prov_records = st.dictionaries(

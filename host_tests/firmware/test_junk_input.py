@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.interpreters import Interpreter
+from host_tests import strategies as S
 from host_tests.support.firmware import DEVICE_ID, KEY
 from protocol import frame_types as ft
 from protocol import frames, framing
 
 
 @settings(max_examples=20)
-@given(junk=st.lists(st.binary(max_size=40), min_size=1, max_size=8))
+@given(junk=st.lists(S.junk_frames, min_size=1, max_size=8))
 def test_random_downlinks_are_rejected_and_counted(scenario: Any, junk: list[bytes]) -> None:
     good = frames.encode(ft.ACK_HELP, DEVICE_ID, 5, (1,), KEY).hex()
     log = scenario(

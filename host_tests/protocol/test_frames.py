@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 
 from devstack.interpreters import DeviceError, Interpreter
 from host_tests import strategies as S
@@ -38,7 +37,7 @@ def test_every_frame_type_round_trips_in_20_bytes(device: Interpreter, frame: tu
 
 
 @settings(max_examples=200)
-@given(junk=st.binary(max_size=40), key=S.keys)
+@given(junk=S.junk_frames, key=S.keys)
 def test_decoding_junk_raises_only_protocol_errors(
     device: Interpreter, junk: bytes, key: bytes
 ) -> None:
@@ -52,7 +51,7 @@ def test_decoding_junk_raises_only_protocol_errors(
 
 
 @settings(max_examples=100)
-@given(frame=S.signed_frames(), bit=st.integers(0, 20 * 8 - 1))
+@given(frame=S.signed_frames(), bit=S.frame_bits)
 def test_flipping_any_bit_is_rejected(device: Interpreter, frame: tuple, bit: int) -> None:
     ftype, dev, ctr, fields, key = frame
     data = bytearray(frames.encode(ftype, dev, ctr, fields, key))

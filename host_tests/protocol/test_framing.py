@@ -7,9 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.interpreters import Interpreter
+from host_tests import strategies as S
 from protocol import framing
-
-payloads = st.binary(min_size=1, max_size=framing.MAX_PAYLOAD)
 
 
 @settings(max_examples=100)
@@ -22,9 +21,9 @@ def test_cobs_round_trips(device: Interpreter, data: bytes) -> None:
 
 @settings(max_examples=60)
 @given(
-    frames=st.lists(payloads, min_size=1, max_size=5),
+    frames=st.lists(S.serial_payloads, min_size=1, max_size=5),
     noise=st.lists(st.binary(max_size=30), min_size=5, max_size=5),
-    kind=st.sampled_from(["bytes", "bytearray", "memoryview"]),
+    kind=S.buffer_kinds,
 )
 def test_frames_survive_noise_fed_byte_by_byte(
     device: Interpreter, frames: list[bytes], noise: list[bytes], kind: str
@@ -41,7 +40,7 @@ def test_frames_survive_noise_fed_byte_by_byte(
 
 
 @settings(max_examples=60)
-@given(frames=st.lists(payloads, min_size=2, max_size=4), cut=st.integers(1, 30))
+@given(frames=st.lists(S.serial_payloads, min_size=2, max_size=4), cut=st.integers(1, 30))
 def test_truncated_frame_costs_only_itself(
     device: Interpreter, frames: list[bytes], cut: int
 ) -> None:

@@ -10,11 +10,9 @@ from devstack.interpreters import DeviceError, Interpreter
 from host_tests import strategies as S
 from protocol import frame_types as T
 
-PROV_TYPES = [T.PROV_INFO_REQ, T.PROV_INFO, T.PROV_SET, T.PROV_RESULT, T.PROV_RESET]
-
 
 @settings(max_examples=80)
-@given(ptype=st.sampled_from(PROV_TYPES), records=S.prov_records)
+@given(ptype=S.prov_types, records=S.prov_records)
 def test_round_trip(device: Interpreter, ptype: int, records: dict) -> None:
     data = device.call("protocol.provisioning:encode", ptype, records)
     assert device.call("protocol.provisioning:decode", data) == [ptype, records]

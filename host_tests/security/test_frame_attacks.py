@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
+from host_tests import strategies as S
 from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, frame_item
 from host_tests.support.security import (
     OTHER_GATEWAY_TOKEN,
@@ -284,7 +285,7 @@ _counter = itertools.count(START + 10)
         st.one_of(
             st.just("good"),
             st.sampled_from(sorted(ATTACKS)),
-            st.tuples(st.just("bitflip"), st.integers(0, 159)),
+            st.tuples(st.just("bitflip"), S.frame_bits),
         ),
         min_size=1,
         max_size=12,

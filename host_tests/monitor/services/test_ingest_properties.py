@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from host_tests import strategies as S
 from host_tests.support.monitor import Env
 from monitor.models import Alarm
 from monitor.services import ingest, provisioning
@@ -43,7 +44,7 @@ def scenario(
 @settings(
     max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
 )
-@given(sc=scenario(), key=st.binary(min_size=16, max_size=16))
+@given(sc=scenario(), key=S.issued_keys)
 def test_each_alarm_is_shown_exactly_once_whatever_the_interleaving(
     env: Env,
     sc: tuple[list[tuple[int, int]], list[tuple[int, int, bool]], list[int]],
