@@ -31,6 +31,7 @@ settings.register_profile("ci", parent=settings.get_profile("vigil"), derandomiz
 settings.load_profile("ci" if "CI" in __import__("os").environ else "vigil")
 
 
+# Tests that ask for this fixture by name are marked `micropython` themselves.
 @pytest.fixture(scope="session")
 def micropython() -> Iterator[MicroPython]:
     mp = MicroPython()
@@ -38,7 +39,12 @@ def micropython() -> Iterator[MicroPython]:
     mp.close()
 
 
-@pytest.fixture(scope="session", params=["cpython", "micropython"])
+# The MicroPython half carries the `micropython` marker: `-m "not micropython"` runs only the
+# CPython half, `-m micropython` only the port.
+@pytest.fixture(
+    scope="session",
+    params=["cpython", pytest.param("micropython", marks=pytest.mark.micropython)],
+)
 def device(request: pytest.FixtureRequest) -> Interpreter:
     """Device code's interpreter: every test using it runs on CPython and on real MicroPython."""
     if request.param == "cpython":

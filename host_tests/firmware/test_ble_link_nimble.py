@@ -34,6 +34,8 @@ from gateway.bumble_backend import central_on_link
 from gateway.errors import PairingError
 from gateway.pairing import Allowlist, pair_new_fob
 
+pytestmark = pytest.mark.micropython  # the unix port with NimBLE
+
 FOB = "F0:00:00:00:03:01"
 GW, STRANGER = "F1:00:00:00:03:01", "F1:00:00:00:03:02"
 

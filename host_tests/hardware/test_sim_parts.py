@@ -23,6 +23,7 @@ def test_ticks_diff_inverts_ticks_add_across_the_wrap(a: int, d: int) -> None:
     assert ticks_diff(b, a) == d
 
 
+@pytest.mark.micropython
 def test_sim_ticks_match_micropython_time_module(micropython: Interpreter) -> None:
     # The real port's ticks period, measured: our clock must wrap at the same place.
     period = micropython.eval("__import__('time').ticks_add(0, -1) + 1")

@@ -39,6 +39,7 @@ def test_vector_verifies(device: Interpreter, vec: dict) -> None:
     )
 
 
+@pytest.mark.micropython
 def test_frame_made_on_micropython_verifies_on_cpython_and_back(micropython: Interpreter) -> None:
     cpy = CPython()
     key = bytes(range(32))

@@ -63,6 +63,7 @@ def test_silent_port_means_not_in_bootloader(tmp_path: Path) -> None:
         os.close(slave)
 
 
+@pytest.mark.micropython
 def test_deploy_to_real_micropython_verifies_every_file(tmp_path: Path) -> None:
     build("m5stickc-plus2", tmp_path)
     steps: list[str] = []

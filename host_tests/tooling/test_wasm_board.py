@@ -11,6 +11,8 @@ import pytest
 
 from devstack.mpy.repl_bridge import ROOT, WasmBoard
 
+pytestmark = pytest.mark.micropython  # the WebAssembly port behind a pty
+
 MPREMOTE = Path(sys.executable).with_name("mpremote")
 
 
