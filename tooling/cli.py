@@ -93,7 +93,7 @@ def flash_cmd(
 
 
 PortOpt = Annotated[str, typer.Option("--port", help="The fob's serial port.")]
-fob_app = typer.Typer(help="Look at a fob over its USB serial port.", no_args_is_help=True)
+fob_app = typer.Typer(help="Look at or reset a fob over its USB serial port.", no_args_is_help=True)
 
 
 def provision_cmd(
@@ -168,6 +168,27 @@ def fob_logs(
             Console().print(line)
     except ToolingError as e:
         fail(e)
+
+
+@fob_app.command("reset")
+def fob_reset(
+    port: PortOpt,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Factory reset: wipe the fob's identity, key, settings and pending alarms."""
+    if not yes:
+        typer.confirm(
+            f"Erase the identity and key of the fob on {port}? It sends no alarms until it is "
+            "provisioned again, and its pending alarms are discarded",
+            abort=True,
+        )
+    try:
+        said = prov.reset(port)
+    except ToolingError as e:
+        fail(e)
+    console.print(
+        f"[green]reset[/] the fob on {port} ({said}); `vigil provision` gives it an identity"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -134,6 +134,19 @@ def status(port: str) -> dict[str, Any]:
     }
 
 
+def reset(port: str) -> str:
+    """Factory-reset the fob: its key, settings, outbox and check-in are wiped (its counter is
+    kept, so a re-provisioned fob never reuses one). Returns what the fob said."""
+    with FobSerial(port) as fob:
+        res = fob.request(ft.PROV_RESET, {}, ft.PROV_RESULT)
+    message = str(res.get(pv.T_MESSAGE, "no reason given"))
+    if res.get(pv.T_RESULT) != pv.R_OK:
+        raise ToolingError(
+            f"the fob refused the reset: {message}", "See `vigil fob logs` for what the fob said."
+        )
+    return message
+
+
 CONFIG_TAGS = {
     "heartbeat_s": pv.T_HEARTBEAT_S,
     "no_motion_s": pv.T_NO_MOTION_S,

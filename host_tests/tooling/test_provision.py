@@ -1,5 +1,5 @@
-"""`vigil provision` end to end: a simulated fob running the real firmware on a real pty, a real
-monitor under uvicorn, and the engineer's command in between."""
+"""`vigil provision` and `vigil fob reset` end to end: a simulated fob running the real firmware
+on a real pty, a real monitor under uvicorn, and the engineer's command in between."""
 
 from __future__ import annotations
 
@@ -134,6 +134,51 @@ def test_the_key_is_never_printed_or_written(
         ],
     )
     assert res.exit_code == 0 and key_hex not in res.output
+
+
+def test_fob_reset_asks_first_then_wipes_the_identity(fob: SimFob, live_server: LiveServer) -> None:
+    token = admin_token(live_server.url)
+    first = prov.provision(fob.port, live_server.url, token)
+    app = typer.Typer()
+    register(app)
+    res = CliRunner().invoke(app, ["fob", "reset", "--port", fob.port], input="n\n")
+    assert res.exit_code == 1 and "Erase the identity" in res.output
+    assert prov.status(fob.port)["device_id"] == first.device_id, "refused, yet reset"
+    res = CliRunner().invoke(app, ["fob", "reset", "--port", fob.port], input="y\n")
+    assert res.exit_code == 0, res.output
+    assert "reset" in res.output and "key wiped" in res.output
+    st = prov.status(fob.port)
+    assert not st["provisioned"] and st["device_id"] is None
+    assert fob.stored_key() is None
+    # Wiped, it provisions again without --force, under a new id and key.
+    again = prov.provision(fob.port, live_server.url, token)
+    assert again.verified and again.device_id != first.device_id
+    assert again.key_hex != first.key_hex and fob.stored_key() == bytes.fromhex(again.key_hex)
+
+
+def test_fob_reset_yes_skips_the_question(fob: SimFob, live_server: LiveServer) -> None:
+    prov.provision(fob.port, live_server.url, admin_token(live_server.url))
+    app = typer.Typer()
+    register(app)
+    res = CliRunner().invoke(app, ["fob", "reset", "--port", fob.port, "--yes"])
+    assert res.exit_code == 0, res.output
+    assert "Erase" not in res.output
+    assert not prov.status(fob.port)["provisioned"]
+
+
+def test_fob_reset_on_a_silent_port_says_what_to_check() -> None:
+    import os
+
+    master, slave = os.openpty()
+    try:
+        app = typer.Typer()
+        register(app)
+        res = CliRunner().invoke(app, ["fob", "reset", "--port", os.ttyname(slave), "--yes"])
+        assert res.exit_code == 1
+        assert "no reply" in res.output and "vigil flash" in res.output
+    finally:
+        os.close(master)
+        os.close(slave)
 
 
 def test_monitor_unreachable_is_explained(fob: SimFob) -> None:
