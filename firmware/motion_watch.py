@@ -99,8 +99,11 @@ class MotionWatch:
         c = self.prealarm
         self.prealarm = None
         self._outbox.discard(c)
-        self._alarms.close(c, up)
+        # Logged as soon as the cancel is durable (the entry is gone from flash), before the
+        # raised table's own write: a power cut between the two must not leave a log that says
+        # the fall was neither cancelled nor sent.
         self._report.emit("cancelled", {"type": "fall", "counter": c})
+        self._alarms.close(c, up)
         # The fall never leaves the fob; the cancel does, as false-alarm telemetry.
         self._raise(ft.FALL_CANCELLED, None, up, cancels=c)
         self._report.play("cancelled")

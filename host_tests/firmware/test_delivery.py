@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -164,3 +165,19 @@ def test_no_counter_is_reused_across_test_frames_alarms_and_reboots(
         f = frames.decode(test, KEY)
         assert f.counter not in counters
         counters[f.counter] = b"test"
+
+
+@pytest.mark.parametrize("cut_at", [0, 1, 2, 3])
+def test_a_power_cut_inside_a_fall_cancel_leaves_it_either_cancelled_or_delivered(
+    scenario: Any, cut_at: int
+) -> None:
+    """The worker presses during the fall's pre-alarm (which cancels it) and the power goes at
+    each flash operation of the cancel: the outbox entry's removal (0), then the raised table's
+    write and rename (1, 2), then the cancel telemetry (3). Found by the property test above:
+    the log said "raised" and never "cancelled" when the cut hit the raised table's write,
+    because the log came last."""
+    log = scenario([["fall"], ["wait", 6000], ["cut", cut_at], ["hold", 2100, 0, 0]] + FINALE)
+    assert log["cuts"] == 1
+    falls = [e for e in log["events"] if e["event"] == "raised" and e["type"] == "fall"]
+    assert len(falls) == 1 and falls[0]["held"]
+    _check(log)
