@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import queue
 import shutil
 import tempfile
 import threading
@@ -42,12 +41,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 
-from devstack.localstack import free_port
+from devstack.localstack import Operator, free_port
 from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio
 from monitor.api.main import create_app
 from monitor.core.config import Settings
@@ -78,87 +76,22 @@ def summary(xs: list[float]) -> str:
     )
 
 
-class Operator:
-    """A logged-in operator: the live stream on a thread, and the acknowledge button."""
-
-    def __init__(self, url: str) -> None:
-        self.c = httpx.Client(base_url=url, timeout=httpx.Timeout(10, read=None))
-        r = self.c.post(
-            "/v1/auth/login", json={"username": "operator", "password": OPERATOR_PASSWORD}
-        )
-        self.csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
-        self.arrivals: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
-        self.hello = threading.Event()
-        self.shown: set[int] = set()
-        threading.Thread(target=self._read, daemon=True).start()
-        assert self.hello.wait(10), "operator stream did not open"
-
-    def _read(self) -> None:
-        try:
-            with self.c.stream("GET", "/v1/alarms/stream") as resp:
-                event = None
-                for line in resp.iter_lines():
-                    if line.startswith("event:"):
-                        event = line[6:].strip()
-                        if event == "hello":
-                            self.hello.set()
-                    elif line.startswith("data:") and event == "alarm":
-                        self.arrivals.put((time.time() * 1000, json.loads(line[5:])))
-        except httpx.HTTPError:
-            pass
-
-    def next(
-        self, kind: str, device_id: int | None = None, page: Page | None = None
-    ) -> tuple[float, dict[str, Any]]:
-        """The next new alarm of `kind` from `device_id`. The stream also carries changes to
-        alarms already shown (acknowledged, resolved) and other kinds (a still fob's no-motion):
-        those are skipped. With `page`, Playwright keeps running while this waits, so the page's
-        BLE writes (the fob's acks) are answered meanwhile; arrival times are taken by the
-        reader thread either way."""
-        deadline = time.monotonic() + 30
-        while True:
-            if page is None:
-                got, alarm = self.arrivals.get(timeout=30)
-            else:
-                try:
-                    got, alarm = self.arrivals.get_nowait()
-                except queue.Empty:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"no {kind} alarm on the stream") from None
-                    page.wait_for_timeout(2)
-                    continue
-            if alarm["id"] in self.shown:
-                continue
-            self.shown.add(alarm["id"])
-            if alarm["kind"] == kind and device_id in (None, alarm["device_id"]):
-                return got, alarm
-
-    def acknowledge(self, alarm_id: int) -> None:
-        r = self.c.post(f"/v1/alarms/{alarm_id}/acknowledge", headers=self.csrf)
-        assert r.status_code == 200, r.text
-
-    def resolve(self, alarm_id: int) -> None:
-        r = self.c.post(
-            f"/v1/alarms/{alarm_id}/resolve", json={"outcome": "test"}, headers=self.csrf
-        )
-        r.raise_for_status()
-
-
 def fob_sos(fob: Fob, radio: Radio, page: Page, op: Operator) -> tuple[float, dict[str, Any]]:
     radio.settle(page)
     fob.sos()
     seen = radio.deliver_until(page, ft.SOS, timeout=15)
-    got, alarm = op.next("sos", DEVICE_ID, page)
-    return got - seen[-1][0], alarm
+    got, alarm = op.next_alarm(30, new=True, kind="sos", device_id=DEVICE_ID)
+    return (got - seen[-1][0]) * 1000, alarm
 
 
 def phone_sos(page: Page, op: Operator, phone_device: int) -> float:
     page.wait_for_function("!document.getElementById('sos').disabled")
-    t0 = page.evaluate(
-        "() => { const t = Date.now(); document.getElementById('sos').click(); return t; }"
-    )
-    got, _alarm = op.next("sos", phone_device)
-    return float(got - t0)
+    # The stream's arrival times are perf_counter's: take the start on the same clock, just
+    # before Playwright asks the page to click (so the figure includes that round trip).
+    t0 = time.perf_counter()
+    page.evaluate("document.getElementById('sos').click()")
+    got, _alarm = op.next_alarm(30, new=True, kind="sos", device_id=phone_device)
+    return (got - t0) * 1000
 
 
 def main() -> None:
@@ -189,10 +122,10 @@ def main() -> None:
         time.sleep(0.05)
     url = f"http://127.0.0.1:{port}"
 
-    op = Operator(url)
+    op = Operator(url, "operator", OPERATOR_PASSWORD)
     with app.state.db.session() as s:
         worker = s.scalars(select(Worker.id).order_by(Worker.id)).first()
-    enrolment = op.c.post("/v1/phones/enrolments", json={"worker_id": worker}, headers=op.csrf)
+    enrolment = op.http.post("/v1/phones/enrolments", json={"worker_id": worker})
     enrolment.raise_for_status()
 
     fob = Fob(tmp / "flash", DEVICE_ID, DEVICE_KEY)
@@ -241,7 +174,9 @@ def main() -> None:
                     raise TimeoutError("no help_coming on the fob")
                 page.wait_for_timeout(2)  # the page's BLE writes arrive while Playwright runs
             help_ms.append(time.time() * 1000 - t0)
-            op.resolve(alarm["id"])  # a new SOS from a fob with an open alarm joins that alarm
+            # A new SOS from a fob with an open alarm joins that alarm: close this one.
+            r = op.http.post(f"/v1/alarms/{alarm['id']}/resolve", json={"outcome": "test"})
+            r.raise_for_status()
 
         for _ in range(WARM_UP):
             phone_sos(page, op, phone_device)
@@ -253,15 +188,15 @@ def main() -> None:
             ctx.set_offline(True)
             page.evaluate("document.getElementById('sos').click()")
             time.sleep(OUTAGE_S)
-            back = time.time() * 1000
+            back = time.perf_counter()
             ctx.set_offline(False)
-            got, _alarm = op.next("sos", phone_device)
-            outage_ms.append(got - back)
+            got, _alarm = op.next_alarm(30, new=True, kind="sos", device_id=phone_device)
+            outage_ms.append((got - back) * 1000)
 
         browser.close()
     fob.stop()
     server.should_exit = True
-    op.c.close()
+    op.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
     n = len(fob_ms)

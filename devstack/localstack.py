@@ -212,6 +212,7 @@ class Operator:
         # (arrival perf_counter, alarm payload) for every `event: alarm`
         self.events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         self._connected = threading.Event()
+        self._shown: set[Any] = set()  # alarm ids next_alarm has taken off the stream
         self._stream: httpx.Response | None = None
         self._thread = threading.Thread(target=self._follow, daemon=True)
         self._thread.start()
@@ -241,13 +242,22 @@ class Operator:
                     elif event == "alarm":
                         self.events.put((time.perf_counter(), json.loads(line[5:].strip())))
 
-    def next_alarm(self, timeout: float = 10.0, **match: Any) -> tuple[float, dict[str, Any]]:
+    def next_alarm(
+        self, timeout: float = 10.0, *, new: bool = False, **match: Any
+    ) -> tuple[float, dict[str, Any]]:
+        """The next alarm event whose fields equal `match`. With `new`, only an alarm not seen
+        on the stream before: the stream also carries changes (acknowledged, resolved) to
+        alarms already shown."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no alarm event matching {match}")
             at, alarm = self.events.get(timeout=left)
+            seen = alarm.get("id") in self._shown
+            self._shown.add(alarm.get("id"))
+            if new and seen:
+                continue
             if all(alarm.get(k) == v for k, v in match.items()):
                 return at, alarm
 

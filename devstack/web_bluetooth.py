@@ -51,7 +51,8 @@ WEB_BLUETOOTH = [
 
 class BridgeLink:
     """The firmware's link interface on the far side of the emulated radio. Each frame the fob
-    sends is queued with the time it left the fob (time.time(), ms), for latency figures."""
+    sends is queued with the time it left the fob (time.perf_counter(), s; the clock
+    devstack.localstack.Operator stamps stream arrivals with), for latency figures."""
 
     kind = "ble"
 
@@ -67,7 +68,7 @@ class BridgeLink:
     def send(self, frame: Any) -> bool:
         if not self.up:
             return False
-        self.to_page.put((time.time() * 1000, bytes(frame)))
+        self.to_page.put((time.perf_counter(), bytes(frame)))
         return True
 
     def poll(self) -> None:
@@ -260,7 +261,7 @@ class Radio:
 
     def deliver_until(self, page: Page, ftype: int, timeout: float = 10) -> list[tuple[float, int]]:
         """Deliver the fob's frames in the order it sends them until one of `ftype`; returns
-        (time it left the fob in ms, type) for each."""
+        (time it left the fob, perf_counter s; type) for each."""
         seen: list[tuple[float, int]] = []
         deadline = time.monotonic() + timeout
         while not seen or seen[-1][1] != ftype:
