@@ -32,20 +32,19 @@ Last line is JSON: {"p50_ms": .., "p99_ms": .., "n": ..} for the fob path, plus 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 
-from devstack.localstack import Operator, free_port
+from devstack.localstack import Operator, uvicorn_in_thread
 from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio
 from monitor.api.main import create_app
 from monitor.core.config import Settings
@@ -115,12 +114,8 @@ def main() -> None:
         device_key=DEVICE_KEY,
         gateway_token="vgw_bench_gateway_token",
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
+    stack = contextlib.ExitStack()
+    url = stack.enter_context(uvicorn_in_thread(app, grace_s=1.0))  # the phone's long poll
 
     op = Operator(url, "operator", OPERATOR_PASSWORD)
     with app.state.db.session() as s:
@@ -168,11 +163,7 @@ def main() -> None:
             fob.patterns.clear()
             t0 = time.time() * 1000
             op.acknowledge(alarm["id"])
-            deadline = time.monotonic() + 15
-            while "help_coming" not in fob.patterns:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("no help_coming on the fob")
-                page.wait_for_timeout(2)  # the page's BLE writes arrive while Playwright runs
+            radio.wait_for_pattern(page, "help_coming", poll_ms=2)
             help_ms.append(time.time() * 1000 - t0)
             # A new SOS from a fob with an open alarm joins that alarm: close this one.
             r = op.http.post(f"/v1/alarms/{alarm['id']}/resolve", json={"outcome": "test"})
@@ -195,8 +186,8 @@ def main() -> None:
 
         browser.close()
     fob.stop()
-    server.should_exit = True
     op.close()
+    stack.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
     n = len(fob_ms)

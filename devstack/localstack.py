@@ -45,11 +45,13 @@ UVICORN_START_S = 20.0
 
 
 @contextlib.contextmanager
-def uvicorn_in_thread(app: Any, **config: Any) -> Iterator[str]:
+def uvicorn_in_thread(app: Any, grace_s: float | None = None, **config: Any) -> Iterator[str]:
     """An ASGI app under a real uvicorn on a free loopback port, in a thread; yields its URL.
 
     For tests and benches that need what only a real server shows (streams that must end,
     connections that close, access logs). uvicorn is imported here: a gateway never needs it.
+    With `grace_s`, connections still open that long after shutdown starts (a phone's long
+    poll, an operator's stream) are cut instead of waited for.
     """
     import uvicorn
 
@@ -67,6 +69,9 @@ def uvicorn_in_thread(app: Any, **config: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        if grace_s is not None:
+            t.join(grace_s)
+            server.force_exit = True
         t.join(10)
 
 

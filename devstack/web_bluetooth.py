@@ -31,7 +31,7 @@ from playwright.sync_api import CDPSession, Page
 from firmware import ble_uuids
 from firmware.identity import Identity
 from hardware.sim.board import SimBoard
-from hardware.sim.clock import RealClock
+from hardware.sim.run_fob import ElapsedClock
 from protocol import frames
 
 ADDRESS = "F0:00:00:00:00:07"
@@ -78,18 +78,6 @@ class BridgeLink:
             except queue.Empty:
                 return
             self._fob.on_downlink(data)
-
-
-class ElapsedClock(RealClock):  # type: ignore[misc]
-    """The real clock, with `elapsed` for the simulated button's press schedule."""
-
-    def __init__(self) -> None:
-        RealClock.__init__(self)
-        self._start = time.monotonic()
-
-    @property
-    def elapsed(self) -> int:
-        return int((time.monotonic() - self._start) * 1000)
 
 
 class Fob:
@@ -295,3 +283,14 @@ class Radio:
                 raise TimeoutError("the fob never got its acks")
             self.deliver_all(page)
             page.wait_for_timeout(20)
+
+    def wait_for_pattern(
+        self, page: Page, name: str, timeout: float = 15, poll_ms: int = 50
+    ) -> None:
+        """Until the fob plays feedback pattern `name` (e.g. "help_coming"). Waits in
+        Playwright, so the page's BLE writes reach the fob meanwhile."""
+        deadline = time.monotonic() + timeout
+        while name not in self.fob.patterns:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {name} on the fob: {self.fob.patterns}")
+            page.wait_for_timeout(poll_ms)

@@ -7,16 +7,13 @@ host_tests/support/phone.py.
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
-from devstack.localstack import free_port
+from devstack.localstack import uvicorn_in_thread
 from host_tests.support.browser import ARGS, CHROMIUM
 from host_tests.support.monitor import LiveServer, make_settings
 from host_tests.support.phone import OperatorStream, Phone, enrol, new_context
@@ -35,20 +32,8 @@ def live_server(
     phone's long poll (25 s) and the operator's stream to end by themselves."""
     shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
     app = create_app(make_settings(f"sqlite:///{tmp_path}/vigil.db"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not t.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield LiveServer(app, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    t.join(GRACE_S)
-    server.force_exit = True
-    t.join(10)
+    with uvicorn_in_thread(app, grace_s=GRACE_S) as url:
+        yield LiveServer(app, url)
     app.state.db.engine.dispose()
 
 

@@ -10,7 +10,6 @@ BluetoothEmulation domain, with the firmware's link interface behind it) and not
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,13 +66,6 @@ def paired(browser: Browser, live_server: LiveServer, fob: Fob) -> Iterator[Pair
     ctx.close()
 
 
-def wait_for_pattern(page: Page, fob: Fob, name: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while name not in fob.patterns:
-        assert time.monotonic() < deadline, f"no {name} on the fob: {fob.patterns}"
-        page.wait_for_timeout(50)  # Playwright runs meanwhile: the page's BLE writes arrive
-
-
 def test_fob_sos_through_the_phone_reaches_the_console_and_help_reaches_the_fob(
     browser: Browser,
     live_server: LiveServer,
@@ -102,7 +94,7 @@ def test_fob_sos_through_the_phone_reaches_the_console_and_help_reaches_the_fob(
     card.click()
     console.click("#ack")
     expect(console.locator("#status")).to_have_text("acknowledged")
-    wait_for_pattern(page, fob, "help_coming")
+    radio.wait_for_pattern(page, "help_coming")
     console.close()
 
 

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Request, expect
 
 from host_tests.support.monitor import ADMIN_PASSWORD, DEVICE_ID, LiveServer
-from host_tests.support.phone import WHERE, OperatorStream, Phone, enrol, new_context
+from host_tests.support.phone import WHERE, OperatorStream, Phone, enrol, new_context, open_console
 from monitor.models import FrameRecord as Frame
 from monitor.models import Gateway
 
@@ -152,11 +152,9 @@ def test_a_revoked_phone_keeps_its_frames_queued_and_says_so(
         admin.post("/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         listed = {g["id"]: g for g in admin.get("/v1/gateways").json()}
     assert listed[gw_id]["refused_attempts"] >= 1 and listed[gw_id]["refused_at"]
-    console = phone.ctx.new_page()
-    console.goto(live_server.url + "/login")
-    console.fill("input[name=username]", "admin")
-    console.fill("input[name=password]", ADMIN_PASSWORD)
-    console.click("button[type=submit]")
+    browser = phone.ctx.browser
+    assert browser is not None
+    console = open_console(browser, live_server)
     console.goto(live_server.url + "/devices")
     expect(console.locator(f'.still-calling[data-gateway="{gw_id}"]')).to_contain_text(
         "Still trying to send"
