@@ -62,8 +62,8 @@ def paired(browser: Browser, live_server: LiveServer, fob: Fob) -> Iterator[Pair
     assert fob.link.up
     radio.settle(page)  # the fob's boot report, acked
     yield Paired(ctx, page, radio)
-    radio.close()
     ctx.close()
+    radio.close()
 
 
 def test_fob_sos_through_the_phone_reaches_the_console_and_help_reaches_the_fob(
