@@ -91,15 +91,15 @@ async function startVisit(ev) {
   render();
 }
 
-let lock = null;
+// The Screen Wake Lock held during a visit is state.wakeLock (null when not held).
 async function wakeLock() {
   try {
-    if ("wakeLock" in navigator && (await visit.current()) && !lock) {
-      lock = await navigator.wakeLock.request("screen");
+    if ("wakeLock" in navigator && (await visit.current()) && !state.wakeLock) {
+      const lock = await navigator.wakeLock.request("screen");
       state.wakeLock = lock;
-      lock.addEventListener("release", () => { lock = null; state.wakeLock = null; render(); });
+      lock.addEventListener("release", () => { state.wakeLock = null; render(); });
     }
-  } catch { lock = null; }
+  } catch { state.wakeLock = null; }
 }
 
 async function tick() {
@@ -151,7 +151,7 @@ async function render() {
     const h = Math.floor(left / 3600000), m = Math.floor((left % 3600000) / 60000), s = Math.floor((left % 60000) / 1000);
     $("countdown").textContent = `${h ? h + " h " : ""}${m} min ${String(s).padStart(2, "0")} s`;
     $("visit-where").textContent = v.where + (v.with ? ` with ${v.with}` : "");
-    $("wakelock").textContent = lock ? "screen kept on" : "keep this page open";
+    $("wakelock").textContent = state.wakeLock ? "screen kept on" : "keep this page open";
     if (!v.reminded) $("reminder").hidden = true;
   } else {
     $("reminder").hidden = true;
@@ -183,7 +183,7 @@ async function main() {
   $("sos").addEventListener("pointerdown", () => { if (!loc.fix()) loc.refresh(); });
   $("sos").addEventListener("click", sos);
   $("visit-form").addEventListener("submit", startVisit);
-  $("safe").addEventListener("click", async () => { await visit.stop(relay); if (lock) lock.release(); say("Visit ended: you are checked out."); render(); });
+  $("safe").addEventListener("click", async () => { await visit.stop(relay); if (state.wakeLock) state.wakeLock.release(); say("Visit ended: you are checked out."); render(); });
   $("extend").addEventListener("click", async () => { await visit.extend(Number($("extend-min").value), relay); say("Visit extended."); render(); });
   $("pair").addEventListener("click", async () => {
     try { await fob.pair(); say("Fob connected."); } catch (e) { say("Pairing did not work: " + e.message, "error"); }
