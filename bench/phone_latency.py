@@ -44,6 +44,7 @@ from typing import Any
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 
+from devstack.chromium import ARGS, CHROMIUM
 from devstack.localstack import Operator, uvicorn_in_thread
 from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio
 from monitor.api.main import create_app
@@ -52,8 +53,6 @@ from monitor.models import Worker
 from monitor.seed import seed
 from protocol import frame_types as ft
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 OPERATOR_PASSWORD = "operator-password-bench"
 DEVICE_ID, DEVICE_KEY = 7, bytes(16)
 TARGET_P99_MS = 250

@@ -1,16 +1,10 @@
-"""Debian's Chromium for the browser tests (console, phone)."""
+"""Debian's Chromium for the browser tests (console, phone): devstack/chromium.py's launch
+settings, and how long a test waits for the page."""
 
 from __future__ import annotations
 
-# Debian's chromium, with the flags this closed network needs: without the background-networking
-# ones it keeps trying hosts it cannot reach.
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from devstack.chromium import ARGS, CHROMIUM
+
+__all__ = ["ARGS", "CHROMIUM", "UI_TIMEOUT_MS"]
+
 UI_TIMEOUT_MS = 10_000
