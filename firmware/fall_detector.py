@@ -1,251 +1,354 @@
-# Fall detection on the accelerometer stream, one sample at a time.
+# Fall detection on the accelerometer stream, one sample at a time, whichever way the fob is worn.
 #
 # Interface (the firmware and the SisFall evaluation both use exactly this):
 #   d = FallDetector(rate_hz=50)
-#   event = d.step(x_mg, y_mg, z_mg)   # integer milli-g, fob axes; returns NONE, IMPACT or FALL
-#   d.peak_mg                          # peak acceleration magnitude of the last impact, milli-g
+#   event = d.step(x_mg, y_mg, z_mg)   # integer milli-g, any fob axes; returns NONE, IMPACT or FALL
+#   d.peak_mg                          # peak acceleration magnitude of the last judged impact, mg
 #   d.reset()
-# Thresholds are keyword arguments with the defaults chosen by subject-wise cross-validation on
-# SisFall (bench/fall_eval.py, docs/fall-detection.md).
 #
-# Integer arithmetic only: on the ESP32 port every float is a heap object, and this runs 50
-# times a second for the life of the battery. Squared magnitudes are compared with squared
-# thresholds, so no square root is taken per sample. Every per-sample value stays inside
-# MicroPython's 31-bit small-int range (|axis| <= 16000 mg gives a squared magnitude < 2**30),
-# so the hot path allocates nothing.
+# Method (docs/fall-detection.md has the figures and the reasons):
+#   1. The input is block-averaged to a 25 Hz stream (2 samples at 50 Hz, 4 at 100 Hz), so the
+#      detector sees the same signal at every sensor rate from 25 to 200 Hz.
+#   2. Candidate: the acceleration magnitude reaches trigger_mg (1.3 g: a faint from a chair
+#      may peak at not much more; 1.5 g left 5 of 900 SisFall falls without a candidate).
+#      Returned as IMPACT. The candidate's peak is its largest sample in the next 0.6 s; a
+#      later peak starts a candidate of its own (up to four at once), so a stumble does not
+#      hide the fall that follows it.
+#   3. Three seconds after the peak, features of the 3 s before and after it are computed from
+#      a preallocated ring: peak, free fall, activity before, stillness after, and the angles
+#      between gravity directions at different times. Every one is a magnitude or an angle
+#      between two vectors in the fob's own frame, so a fixed mounting rotation changes none of
+#      them (up to integer rounding): the detector needs no "up" and assumes no mounting.
+#   4. A wearer still moving vigorously 2-3 s after the peak is walking on: not a fall.
+#      Otherwise a boosted-tree model (firmware/fall_model.py, trained on the host by
+#      bench/fall_train.py on rotated, clipped and resampled SisFall trials) scores the
+#      features in integer arithmetic; above its cut the candidate is a FALL.
+# FALL comes 3 s after the peak; the firmware then opens its 30 s "are you OK?" cancel window.
 #
-# Method (after the impact + posture + stillness family of detectors, e.g. Bourke et al. 2007,
-# Kangas et al. 2008, and the SisFall paper's threshold features):
-#   1. Posture history: block sums of 0.2 s of samples go into a 2 s ring, so the wearer's
-#      orientation before an impact is known without storing raw samples.
-#   2. Impact: magnitude of the acceleration vector >= impact_mg. Reported as IMPACT.
-#   3. Stillness: within confirm_ms of the last impact, the magnitude stays within
-#      still_mg of 1 g for still_ms (lying on the floor, not walking on after a stumble).
-#   4. Orientation change: the gravity direction during that stillness differs from the one
-#      1-2 s before the impact by at least angle_deg (the trunk went from upright to lying).
-#      Lying down on purpose changes orientation too, but without a hard impact.
-#   5. Lying after: the trunk during the stillness is at least flat_deg from vertical, or turned
-#      at least flat_deg from its posture before (so a hard sit into a low chair, which reclines
-#      the trunk 40-55 degrees, is not a fall).
-#   6. Not already lying: if the fob's z axis (up the body, see hardware/sisfall.py) was tilted
-#      lying_deg or more before the impact, the wearer was lying already; turning over in bed
-#      changes orientation and can jolt, but is not a fall.
-# FALL is returned at the end of the still period, so the delay after impact is the time to
-# become still plus still_ms.
+# Cost: per input sample 3 additions; per 25 Hz sample a square magnitude, three ring writes
+# and a comparison, all small ints, no allocation. Judging a candidate (a few times a minute
+# while running, never while still) takes ~150 integer square roots and the trees.
+from array import array
+
+from firmware import fall_model
 from protocol.const import const
 
 NONE = const(0)
 IMPACT = const(1)
 FALL = const(2)
 
-IMPACT_MG = const(2200)
-STILL_TOLERANCE_MG = const(250)
-STILL_MS = const(1000)
-CONFIRM_MS = const(4000)
-ANGLE_DEG = const(40)
-LYING_DEG = const(80)
-FLAT_DEG = const(65)
-_G = const(1000)
-_BLOCK_MS = const(200)  # posture history resolution
-_PRE_FAR_MS = const(2000)  # posture before the impact is the mean over [-2 s, -1 s]
-_PRE_NEAR_MS = const(1000)
-_IDLE = const(0)
-_WATCH = const(1)
+TRIGGER_MG = const(1300)
+BASE_HZ = const(25)  # internal stream rate the model was trained at
+PRE_MS = const(3000)  # history before a candidate's peak used by the features (_TABLE's -15)
+POST_MS = const(3000)  # and after it (+15): the FALL decision comes this long after the peak
+_PEAK_MS = const(600)
+_SLOTS = const(4)
+MOVING_MG = const(150)  # still moving this much 2-3 s after the peak: walking on, not a fall
+_FULL_SCALE = const(16000)  # +-16 g: clamping keeps every square in MicroPython's small ints
+_MEAN_CLAMP = const(2000)  # mean vectors are gravity-sized; clamp so dot products stay small
 
-# cos^2 of the angle threshold in 1/1024 units, for angles 0..90 in 5 degree steps: the
-# orientation test compares dot^2 * 1024 with cos2 * |a|^2 * |b|^2 and needs no float or trig.
-_COS2_Q10 = (
-    1024,
-    1016,
-    993,
-    955,
-    904,
-    841,
-    768,
-    687,
-    601,
-    512,
-    423,
-    337,
-    256,
-    183,
-    120,
-    69,
-    31,
-    8,
-    0,
+# The features, in the order firmware/fall_model.py was trained on (bench/fall_train.FEATURES
+# names them). Feature 0 is the candidate's peak magnitude; then one row each: a statistic of
+# the magnitude over the window [a, b), or for COS the angle between the mean gravity vectors
+# of [a, b) and [c, d). Offsets are in 0.2 s units from the peak, stored plus 64 in a byte:
+# bytes, not a tuple, so the table costs 85 bytes and not a list of boxed ints.
+_MEAN = const(0)  # mean magnitude, mg
+_MIN = const(1)  # smallest magnitude, mg
+_DEV = const(2)  # mean |magnitude - 1 g|, mg
+_MAXDEV = const(3)  # largest |magnitude - 1 g|, mg
+_MAD = const(4)  # mean absolute deviation of the magnitude from its own mean, mg
+_ABOVE = const(5)  # samples above 1.3 g
+_BELOW = const(6)  # samples below 0.7 g
+_JERK = const(7)  # largest change of magnitude between two samples, mg
+_COS = const(8)  # 1000 cos(angle) between the two windows' gravity directions
+_TABLE = (
+    b"\x01\x3b\x40\x40\x40"  # MIN     -5   0   0   0  fall_min_mg
+    b"\x00\x3e\x40\x40\x40"  # MEAN    -2   0   0   0  fall_mean_mg
+    b"\x04\x31\x3b\x40\x40"  # MAD    -15  -5   0   0  pre_mad_mg
+    b"\x03\x31\x3b\x40\x40"  # MAXDEV -15  -5   0   0  pre_max_dev_mg
+    b"\x04\x45\x4f\x40\x40"  # MAD      5  15   0   0  post_mad_mg
+    b"\x03\x47\x4f\x40\x40"  # MAXDEV   7  15   0   0  post_max_dev_mg
+    b"\x04\x4a\x4f\x40\x40"  # MAD     10  15   0   0  late_mad_mg
+    b"\x02\x40\x45\x40\x40"  # DEV      0   5   0   0  impact_dev_mg
+    b"\x08\x36\x3b\x4a\x4f"  # COS    -10  -5  10  15  turn_cos
+    b"\x08\x36\x3b\x42\x47"  # COS    -10  -5   2   7  early_turn_cos
+    b"\x08\x31\x36\x3b\x3e"  # COS    -15 -10  -5  -2  pre_turn_cos
+    b"\x08\x45\x4a\x4a\x4f"  # COS      5  10  10  15  post_turn_cos
+    b"\x07\x3e\x42\x40\x40"  # JERK    -2   2   0   0  jerk_mg
+    b"\x05\x3b\x45\x40\x40"  # ABOVE   -5   5   0   0  high_n
+    b"\x08\x3d\x3f\x41\x43"  # COS     -3  -1   1   3  quick_turn_cos
+    b"\x04\x3b\x40\x40\x40"  # MAD     -5   0   0   0  fall_mad_mg
+    b"\x06\x39\x40\x40\x40"  # BELOW   -7   0   0   0  low_n
 )
+N_FEATURES = const(18)
+_LATE = const(7)  # late_mad_mg, the moving-on test
 
 
 class FallDetector:
-    def __init__(
-        self,
-        rate_hz=50,
-        impact_mg=IMPACT_MG,
-        still_mg=STILL_TOLERANCE_MG,
-        still_ms=STILL_MS,
-        confirm_ms=CONFIRM_MS,
-        angle_deg=ANGLE_DEG,
-        lying_deg=LYING_DEG,
-        flat_deg=FLAT_DEG,
-    ):
-        for deg in (angle_deg, lying_deg, flat_deg):
-            if not 0 <= deg <= 90 or deg % 5:
-                raise ValueError("angles must be multiples of 5 degrees in 0..90")
-        self._impact2 = impact_mg * impact_mg
-        self._lo2 = (_G - still_mg) * (_G - still_mg)
-        self._hi2 = (_G + still_mg) * (_G + still_mg)
-        self._still_n = max(1, still_ms * rate_hz // 1000)
-        self._confirm_n = confirm_ms * rate_hz // 1000
-        self._cos2 = _COS2_Q10[angle_deg // 5]
-        self._lying_cos2 = _COS2_Q10[lying_deg // 5]
-        self._flat_cos2 = _COS2_Q10[flat_deg // 5]
-        self._block_n = max(1, _BLOCK_MS * rate_hz // 1000)
-        nblocks = _PRE_FAR_MS // _BLOCK_MS
-        self._pre_blocks = (_PRE_FAR_MS - _PRE_NEAR_MS) // _BLOCK_MS
-        # Preallocated posture ring: x, y, z block sums interleaved.
-        self._ring = [0] * (3 * nblocks)
-        self._nblocks = nblocks
+    def __init__(self, rate_hz=50, trigger_mg=TRIGGER_MG, model=None):
+        if not 20 <= rate_hz <= 400:
+            raise ValueError("rate_hz must be 20..400")
+        k = rate_hz // BASE_HZ
+        if k < 1:
+            k = 1
+        self._k = k
+        r = rate_hz // k  # internal rate: 25 Hz for 25, 50, 100 and 200 Hz input
+        self._r = r
+        self._trig2 = trigger_mg * trigger_mg
+        self._pre_n = PRE_MS * r // 1000
+        self._post_n = POST_MS * r // 1000
+        self._peak_n = _PEAK_MS * r // 1000
+        n = self._pre_n + self._post_n + 1
+        self._n = n
+        # Preallocated ring of the internal stream (int16: |mg| <= 16000) and the magnitudes
+        # filled in when a candidate is judged.
+        # Filled from a range: on MicroPython that allocates exactly n items (from bytes or a
+        # list it allocates about twice that). The contents are never read before written.
+        self._rx = array("h", range(n))
+        self._ry = array("h", range(n))
+        self._rz = array("h", range(n))
+        self._mag = array("H", range(n))
+        # Pending candidates, oldest first: ring index of the peak, samples since the trigger
+        # and since the peak, squared peak magnitude.
+        self._at = [0] * _SLOTS
+        self._age = [0] * _SLOTS
+        self._since = [0] * _SLOTS
+        self._peak2 = [0] * _SLOTS
+        self.features = [0] * N_FEATURES
+        self._model = model if model is not None else fall_model
         self.peak_mg = 0
         self.reset()
 
     def reset(self):
-        for i in range(len(self._ring)):
-            self._ring[i] = 0
-        self._head = 0  # next block slot to write; the oldest block lives there too
-        self._filled = 0  # blocks written since reset, capped at the ring size
+        self._head = 0
+        self._filled = 0
+        self._pending = 0
         self._bn = 0
         self._bx = self._by = self._bz = 0
-        self._state = _IDLE
-        self._since = 0
-        self._still = 0
-        self._sx = self._sy = self._sz = 0
-        self._px = self._py = self._pz = 0
-        self._peak2 = 0
 
     def step(self, x, y, z):
-        # Posture history: 3 additions per sample, one ring write per block.
         self._bx += x
         self._by += y
         self._bz += z
         self._bn += 1
-        if self._bn == self._block_n:
-            r = self._ring
-            h = 3 * self._head
-            r[h] = self._bx
-            r[h + 1] = self._by
-            r[h + 2] = self._bz
-            self._head = (self._head + 1) % self._nblocks
-            if self._filled < self._nblocks:
-                self._filled += 1
-            self._bn = 0
-            self._bx = self._by = self._bz = 0
+        if self._bn < self._k:
+            return NONE
+        k = self._k
+        x = self._bx // k
+        y = self._by // k
+        z = self._bz // k
+        self._bn = 0
+        self._bx = self._by = self._bz = 0
+        return self._sample(x, y, z)
 
+    def _sample(self, x, y, z):
+        if x > _FULL_SCALE:
+            x = _FULL_SCALE
+        elif x < -_FULL_SCALE:
+            x = -_FULL_SCALE
+        if y > _FULL_SCALE:
+            y = _FULL_SCALE
+        elif y < -_FULL_SCALE:
+            y = -_FULL_SCALE
+        if z > _FULL_SCALE:
+            z = _FULL_SCALE
+        elif z < -_FULL_SCALE:
+            z = -_FULL_SCALE
+        h = self._head
+        self._rx[h] = x
+        self._ry[h] = y
+        self._rz[h] = z
+        self._head = h + 1 if h + 1 < self._n else 0
+        if self._filled < self._n:
+            self._filled += 1
         m2 = x * x + y * y + z * z
-        if m2 >= self._impact2:
-            if self._state == _IDLE:
-                if self._filled < self._nblocks:
-                    return IMPACT  # no posture history yet (just booted): cannot judge
-                self._start_watch()
-                self._peak2 = m2
-            elif m2 > self._peak2:
-                self._peak2 = m2
-            self._since = 0
-            self._still = 0
-            self._sx = self._sy = self._sz = 0
-            return IMPACT
-        if self._state == _IDLE:
-            return NONE
+        event = NONE
+        p = self._pending
+        if p:
+            for i in range(p):
+                self._age[i] += 1
+                self._since[i] += 1
+        if m2 >= self._trig2:
+            event = IMPACT
+            last = p - 1
+            if p and self._age[last] < self._peak_n:
+                if m2 > self._peak2[last]:
+                    self._peak2[last] = m2
+                    self._at[last] = h
+                    self._since[last] = 0
+            elif p < _SLOTS and self._filled > self._pre_n:
+                self._at[p] = h
+                self._age[p] = 0
+                self._since[p] = 0
+                self._peak2[p] = m2
+                self._pending = p + 1
+        if self._pending and self._since[0] >= self._post_n:
+            if self._judge(self._at[0], self._peak2[0]):
+                event = FALL
+            self._pop()
+        return event
 
-        self._since += 1
-        if self._lo2 <= m2 <= self._hi2:
-            self._still += 1
-            self._sx += x
-            self._sy += y
-            self._sz += z
+    def _pop(self):
+        p = self._pending - 1
+        for i in range(p):
+            self._at[i] = self._at[i + 1]
+            self._age[i] = self._age[i + 1]
+            self._since[i] = self._since[i + 1]
+            self._peak2[i] = self._peak2[i + 1]
+        self._pending = p
+
+    def _judge(self, at, peak2):
+        n = self._n
+        rx = self._rx
+        ry = self._ry
+        rz = self._rz
+        mag = self._mag
+        # Magnitudes of the whole ring, each Newton square root seeded with its neighbour's.
+        guess = 1000
+        for i in range(n):
+            x = rx[i]
+            y = ry[i]
+            z = rz[i]
+            guess = _isqrt(x * x + y * y + z * z, guess)
+            mag[i] = guess
+        f = self.features
+        f[0] = self.peak_mg = _isqrt(peak2, 1000)
+        base = at + n  # ring index of the peak, plus n so every offset >= -n stays positive
+        # The moving-on test first: walking and running make most candidates, and need no more.
+        f[_LATE] = self._feature(_LATE, base)
+        if f[_LATE] > MOVING_MG:
+            return False
+        for k in range(1, N_FEATURES):
+            if k != _LATE:
+                f[k] = self._feature(k, base)
+        return self._classify()
+
+    def _classify(self):
+        return is_fall(self.features, self._model)
+
+    def _feature(self, k, base):
+        t = _TABLE
+        u = self._r // 5  # samples per 0.2 s
+        j = 5 * k - 5
+        lo = base + (t[j + 1] - 64) * u
+        hi = base + (t[j + 2] - 64) * u
+        if t[j] == _COS:
+            c = base + (t[j + 3] - 64) * u
+            d = base + (t[j + 4] - 64) * u
+            return _cos(self._rx, self._ry, self._rz, lo, hi, c, d, self._n)
+        return _statistic(self._mag, lo, hi, self._n, t[j])
+
+
+def is_fall(f, m):
+    """The decision on one candidate's features f with model m."""
+    return not moving_on(f) and score(f, m) > m.CUT
+
+
+def moving_on(f):
+    # A wearer still moving vigorously in the last second of the window (walking averages
+    # 0.25-0.3 g) got up or never fell; 6 of 1,275 SisFall fall candidates are above this, and
+    # the trees cannot learn it from SisFall, where nobody walks on after a 90 degree turn.
+    return f[_LATE] > MOVING_MG
+
+
+def score(f, m):
+    """Integer sum of the model's trees for features f (firmware/fall_model.py's layout)."""
+    feature = m.FEATURE
+    threshold = m.THRESHOLD
+    leaf = m.LEAF
+    depth = m.DEPTH
+    inner = (1 << depth) - 1
+    s = m.BIAS
+    for t in range(m.TREES):
+        node = t * inner
+        i = 0
+        while i < inner:
+            j = node + i
+            v = threshold[2 * j] | (threshold[2 * j + 1] << 8)
+            if v & 0x8000:
+                v -= 0x10000
+            i = 2 * i + 1 if f[feature[j]] <= v else 2 * i + 2
+        v = leaf[t * (inner + 1) + i - inner]
+        s += v - 256 if v & 0x80 else v
+    return s
+
+
+def _statistic(mag, a, b, n, kind):
+    # One statistic of the magnitudes in ring positions [a, b) (taken modulo n).
+    level = 1000
+    if kind == _MAD:
+        level = _statistic(mag, a, b, n, _MEAN)
+    elif kind == _ABOVE:
+        level = 1300
+    elif kind == _BELOW:
+        level = 700
+    acc = 65535 if kind == _MIN else 0
+    prev = mag[(a - 1) % n]
+    for i in range(a, b):
+        v = mag[i % n]
+        if kind == _MEAN:
+            acc += v
+        elif kind == _MIN:
+            if v < acc:
+                acc = v
+        elif kind == _ABOVE:
+            if v > level:
+                acc += 1
+        elif kind == _BELOW:
+            if v < level:
+                acc += 1
         else:
-            self._still = 0
-            self._sx = self._sy = self._sz = 0
-        if self._still >= self._still_n:
-            self._state = _IDLE
-            if self._turned():
-                self.peak_mg = _isqrt(self._peak2)
-                return FALL
-            return NONE
-        if self._since > self._confirm_n:
-            self._state = _IDLE
-        return NONE
-
-    def _start_watch(self):
-        # Pre-impact posture: the oldest _pre_blocks blocks of the ring ([-2 s, -1 s]).
-        r = self._ring
-        px = py = pz = 0
-        i = self._head
-        for _ in range(self._pre_blocks):
-            h = 3 * i
-            px += r[h]
-            py += r[h + 1]
-            pz += r[h + 2]
-            i = (i + 1) % self._nblocks
-        self._px = px
-        self._py = py
-        self._pz = pz
-        self._state = _WATCH
-        self._since = 0
-
-    def _turned(self):
-        # All angle tests compare squared cosines: angle >= t  <=>  dot <= 0 or
-        # dot^2 * 1024 <= cos2(t) * |a|^2 * |b|^2. Mean vectors in 32 mg units keep the products
-        # near MicroPython's small-int range; this runs once per impact, not per sample.
-        n = self._pre_blocks * self._block_n
-        ax = (self._px // n) >> 5
-        ay = (self._py // n) >> 5
-        az = (self._pz // n) >> 5
-        n = self._still_n
-        bx = (self._sx // n) >> 5
-        by = (self._sy // n) >> 5
-        bz = (self._sz // n) >> 5
-        a2 = ax * ax + ay * ay + az * az
-        b2 = bx * bx + by * by + bz * bz
-        if _at_least(az, a2, self._lying_cos2):
-            return False  # fob z was already tilted >= lying_deg: turning over in bed
-        dot = ax * bx + ay * by + az * bz
-        if not _at_least(dot, a2 * b2, self._cos2):
-            return False  # trunk orientation barely changed: still upright
-        # Reclining into a low chair turns the trunk 40-55 degrees and leaves it 50-60 degrees
-        # from vertical; after a fall the trunk is near horizontal or turned further.
-        return _at_least(bz, b2, self._flat_cos2) or _at_least(dot, a2 * b2, self._flat_cos2)
+            d = v - (prev if kind == _JERK else level)
+            if d < 0:
+                d = -d
+            if kind == _MAXDEV or kind == _JERK:
+                if d > acc:
+                    acc = d
+            else:
+                acc += d  # _DEV, _MAD
+        prev = v
+    if kind == _MEAN or kind == _DEV or kind == _MAD:
+        return acc // (b - a)
+    return acc
 
 
-def _at_least(dot, norms2, cos2):
-    # True if the angle whose cosine is dot / sqrt(norms2) is >= the angle with cos^2 = cos2/1024
-    # (angles up to 90 degrees).
-    return dot <= 0 or dot * dot * 1024 <= cos2 * norms2
+def _mean_axis(r, a, b, n):
+    s = 0
+    for i in range(a, b):
+        s += r[i % n]
+    d = b - a
+    v = (2 * s + d) // (2 * d)  # rounded, not floored: a floor biases every axis the same way,
+    if v > _MEAN_CLAMP:  # which a rotation would turn into a different angle
+        v = _MEAN_CLAMP
+    elif v < -_MEAN_CLAMP:
+        v = -_MEAN_CLAMP
+    return (v + 2) >> 2  # 4 mg units: every product below stays a small int
 
 
-def feed(samples, **thresholds):
-    """Run a fresh detector over [(x, y, z), ...]; return [(index, event), ...] for non-NONE.
+def _cos(rx, ry, rz, a, b, c, d, n):
+    # 1000 * cos of the angle between the mean vectors of windows [a, b) and [c, d).
+    ax = _mean_axis(rx, a, b, n)
+    ay = _mean_axis(ry, a, b, n)
+    az = _mean_axis(rz, a, b, n)
+    bx = _mean_axis(rx, c, d, n)
+    by = _mean_axis(ry, c, d, n)
+    bz = _mean_axis(rz, c, d, n)
+    na = _isqrt(ax * ax + ay * ay + az * az, 250)
+    nb = _isqrt(bx * bx + by * by + bz * bz, 250)
+    if na == 0 or nb == 0:
+        return 1000
+    return (ax * bx + ay * by + az * bz) * 1000 // (na * nb)
 
-    One call per recording, so tests and the benchmark cross an interpreter boundary once.
-    """
-    d = FallDetector(**thresholds)
-    out = []
-    i = 0
-    for s in samples:
-        e = d.step(s[0], s[1], s[2])
-        if e != NONE:
-            out.append((i, e))
-        i += 1
-    return out
 
-
-def _isqrt(n):
-    # Integer square root (Newton), so reporting the peak needs no float.
-    if n <= 0:
+def _isqrt(v, guess):
+    # Integer square root by Newton's method from above; a neighbour's root is a close guess.
+    if v <= 0:
         return 0
-    x = n
-    y = (x + 1) // 2
+    x = guess if guess > 0 else 1
+    while x * x < v:
+        x <<= 1
+    y = (x + v // x) >> 1
     while y < x:
         x = y
-        y = (x + n // x) // 2
+        y = (x + v // x) >> 1
     return x

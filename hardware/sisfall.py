@@ -201,3 +201,45 @@ def default_data_dir(repo_root):
         if parent == here:
             return None
         here = parent
+
+
+# ---------------------------------------------------------------------------------------------
+# The same recording as a fob worn another way up, or with a smaller sensor range.
+
+
+def rotation(u1, u2, u3):
+    """A proper rotation matrix from three numbers in [0, 1), uniform over rotations when they are.
+
+    Shoemake's subgroup algorithm (Graphics Gems III, "Uniform random rotations"): the unit
+    quaternion (sqrt(1-u1) sin 2πu2, sqrt(1-u1) cos 2πu2, sqrt(u1) sin 2πu3, sqrt(u1) cos 2πu3).
+    """
+    import math
+
+    a = math.sqrt(1 - u1)
+    b = math.sqrt(u1)
+    qx, qy = a * math.sin(2 * math.pi * u2), a * math.cos(2 * math.pi * u2)
+    qz, qw = b * math.sin(2 * math.pi * u3), b * math.cos(2 * math.pi * u3)
+    return (
+        (1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qz * qw), 2 * (qx * qz + qy * qw)),
+        (2 * (qx * qy + qz * qw), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qx * qw)),
+        (2 * (qx * qz - qy * qw), 2 * (qy * qz + qx * qw), 1 - 2 * (qx * qx + qy * qy)),
+    )
+
+
+def mounted(samples, matrix):
+    """The samples as a fob mounted with rotation `matrix` reads them (rounded to integer mg)."""
+    (a, b, c), (d, e, f), (g, h, i) = matrix
+    return [
+        (
+            round(a * x + b * y + c * z),
+            round(d * x + e * y + f * z),
+            round(g * x + h * y + i * z),
+        )
+        for x, y, z in samples
+    ]
+
+
+def clipped(samples, range_mg):
+    """The samples as a sensor with full scale +-range_mg reads them: each axis saturates."""
+    lo, hi = -range_mg, range_mg
+    return [(min(hi, max(lo, x)), min(hi, max(lo, y)), min(hi, max(lo, z))) for x, y, z in samples]

@@ -4,15 +4,15 @@
 # falls sideways and lies still on the floor.
 #
 #   0    - 3000 ms  walking (hardware/sim/wearer.py): ~1 g with the gait's oscillation, upright;
-#                   the fall detector needs >= 2 s of posture history before an impact
+#                   the fall detector needs >= 3 s of history before an impact
 #   3000 - 3360 ms  falling: the reading drops towards free fall (~0.3 g; a trip is not a clean
 #                   drop) while the trunk rotates from upright towards the side
 #   3360 - 3440 ms  impact on the hip and shoulder: peaks at ~6.4 g (every axis inside +-8 g, so
 #                   nothing clips), 4 samples, as SisFall's waist-worn falls peak at 3-8 g
 #   3440 - 3800 ms  the body settles, a decaying wobble around the lying posture
 #   3800 - 8000 ms  lying on the side, still: gravity on +x, only sensor noise
-# The fob's fall detector (firmware/fall_detector.py) confirms it 1 s into the stillness,
-# about 4.8 s after the trace starts (host_tests/hardware/test_scripted_motion.py).
+# The fob's fall detector (firmware/fall_detector.py) confirms it 3 s after the impact's peak,
+# about 6.4 s after the trace starts (host_tests/firmware/test_fall_and_timers.py).
 from hardware.sim import wearer
 from protocol.const import const
 

@@ -176,7 +176,7 @@ def test_a_power_cut_inside_a_fall_cancel_leaves_it_either_cancelled_or_delivere
     write and rename (1, 2), then the cancel telemetry (3). Found by the property test above:
     the log said "raised" and never "cancelled" when the cut hit the raised table's write,
     because the log came last."""
-    log = scenario([["fall"], ["wait", 6000], ["cut", cut_at], ["hold", 2100, 0, 0]] + FINALE)
+    log = scenario([["fall"], ["wait", 8000], ["cut", cut_at], ["hold", 2100, 0, 0]] + FINALE)
     assert log["cuts"] == 1
     falls = [e for e in log["events"] if e["event"] == "raised" and e["type"] == "fall"]
     assert len(falls) == 1 and falls[0]["held"]
