@@ -125,3 +125,18 @@ class EnrolmentExpired(MonitorError):
 
 class EnrolmentUsed(Conflict):
     code = "enrolment_used"
+
+
+class DC09Error(MonitorError):
+    # Bytes that are not a DC-09 message the monitor can read (an ARC's answer, or a frame
+    # given to the decoder): the message says which part is wrong. Never an API answer in
+    # itself; the forwarder records it on the forward and retries (services/arc_forwarding.py).
+    status_code = 502
+    code = "dc09_malformed"
+
+
+class ArcUnreachable(MonitorError):
+    # The alarm receiving centre did not take a message: refused, timed out, or answered
+    # NAK/DUH. The forward stays due and is tried again with backoff.
+    status_code = 502
+    code = "arc_unreachable"
