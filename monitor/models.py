@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import true
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -318,3 +319,54 @@ class Incident(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ArcReceiver(Base):
+    """An alarm receiving centre the organisation contracts: where its alarms are forwarded with
+    SIA DC-09 (services/arc_forwarding.py). There is no organisation table yet: every enabled
+    receiver gets every alarm."""
+
+    __tablename__ = "arc_receivers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(3), default="tcp", server_default="tcp")
+    account: Mapped[str] = mapped_column(String(16))  # 3-16 hex digits, as the ARC issued it
+    receiver_number: Mapped[str] = mapped_column(String(6), default="0", server_default="0")
+    line_number: Mapped[str] = mapped_column(String(6), default="0", server_default="0")
+    # AES-128/192/256 key as hex (32/48/64 digits); NULL: messages go in clear.
+    aes_key_hex: Mapped[str | None] = mapped_column(String(64))
+    # A NULL message when nothing has been acknowledged for this long, so the ARC notices a
+    # silent link; 0 turns supervision off.
+    null_interval_s: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The next DC-09 sequence number (0001-9999, wrapping), taken in the transaction that
+    # creates the forward, so a resend after a crash reuses the number.
+    next_sequence: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_ack_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArcForward(Base):
+    """One alarm to one receiving centre: pending -> sent -> acked, or failing (retried)."""
+
+    __tablename__ = "arc_forwards"
+    __table_args__ = (
+        UniqueConstraint("alarm_id", "receiver_id", name="uq_arc_forward_alarm_receiver"),
+        Index("ix_arc_forwards_state_next", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    receiver_id: Mapped[int] = mapped_column(ForeignKey("arc_receivers.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8), default="pending")  # pending|sent|acked|failing
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
