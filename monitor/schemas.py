@@ -49,6 +49,18 @@ class Visit(BaseModel):
     with_: str | None = Field(alias="with")
 
 
+class ArcState(BaseModel):
+    """An alarm's SIA DC-09 forward; with several receivers, the least advanced one."""
+
+    state: str = Field(description="pending, sent, acked or failing")
+    sent_at: Time | None
+    acked_at: Time | None
+    failing_since: Time | None
+    attempts: int
+    last_error: str | None
+    receivers: int
+
+
 class AlarmOut(BaseModel):
     """An alarm in the queue; also the `data` of the stream's `event: alarm`."""
 
@@ -76,6 +88,7 @@ class AlarmOut(BaseModel):
     outcome: str | None
     notes: str | None
     cancelled_at: Time | None
+    arc: ArcState | None = Field(description="forwarding to the alarm receiving centre")
 
 
 class WorkerProfile(AlarmWorker):

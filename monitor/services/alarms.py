@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from monitor.core.crypto import KeyBox
 from monitor.errors import InvalidTransition, NotFound
 from monitor.models import Alarm, AuditEntry, Device, User, Worker, utcnow
-from monitor.services import alarm_kinds, audit, downlinks
+from monitor.services import alarm_kinds, arc_forwarding, audit, downlinks
 from monitor.services.events import queue_alarm_event
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
@@ -107,6 +107,9 @@ def payload(session: Session, alarm: Alarm) -> dict[str, Any]:
         "outcome": alarm.outcome,
         "notes": alarm.notes,
         "cancelled_at": alarm.cancelled_at.isoformat() if alarm.cancelled_at else None,
+        # Forwarding to the alarm receiving centre (services/arc_forwarding.py); None when
+        # no ARC is configured.
+        "arc": arc_forwarding.state(session, alarm.id),
     }
 
 
@@ -175,6 +178,8 @@ def raise_alarm(
             "received_at_clamped": received_at_clamped or None,
         },
     )
+    # In this transaction: the alarm is never stored without its forward to the ARC.
+    arc_forwarding.enqueue(session, alarm)
     _changed(session, alarm)
     return alarm
 

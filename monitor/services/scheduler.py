@@ -10,6 +10,7 @@ leading at once rather than risk two leaders. SQLite has one instance, always th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sqlalchemy import Connection, text
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
-from monitor.services import escalation, jobs, supervision
+from monitor.services import arc_forwarding, escalation, jobs, supervision
 
 log = logging.getLogger("vigil.scheduler")
 
@@ -111,6 +112,29 @@ def tick(
     return True
 
 
+def forward_round(db: Database) -> None:
+    """Forwards to the alarm receiving centres, then their NULL supervision."""
+    with jobs.isolated(None, "arc", "this round"):
+        arc_forwarding.forward_due(db)
+    with jobs.isolated(None, "arc", "supervision this round"):
+        arc_forwarding.supervise(db)
+
+
+async def forward_loop(db: Database, lead: Leadership, tick_s: float) -> None:
+    """Like deliver_due, but woken by the commit that stores an alarm rather than by the tick:
+    BS 8484 gives press-to-ARC 30 s and a tick's wait would spend a good part of that. Network
+    calls run in a worker thread, outside any transaction. Only the leader forwards."""
+    while True:
+        await asyncio.to_thread(arc_forwarding.WAKE.wait, tick_s)
+        if not lead.held:
+            arc_forwarding.WAKE.clear()
+            continue
+        try:
+            await run_in_threadpool(forward_round, db)
+        except Exception:  # noqa: BLE001 - one bad round must not stop forwarding for good
+            jobs.failed("arc", "this round; retrying next round")
+
+
 async def run(
     db: Database,
     settings: Settings,
@@ -120,6 +144,7 @@ async def run(
 ) -> None:
     lead = lead or Leadership(db)
     keybox = keybox or KeyBox(settings.master_key)
+    forwarder = asyncio.create_task(forward_loop(db, lead, settings.scheduler_tick_s))
     try:
         while True:
             try:
@@ -128,4 +153,8 @@ async def run(
                 jobs.failed("tick", "this tick; retrying next tick")
             await asyncio.sleep(settings.scheduler_tick_s)
     finally:
+        forwarder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await forwarder
+        await run_in_threadpool(arc_forwarding.close_links)
         await run_in_threadpool(lead.release)
