@@ -22,7 +22,10 @@ import threading
 import time
 from typing import Any
 
-from pysiaalarm import CommunicationsProtocol, SIAAccount, SIAClient, SIAEvent
+from pysiaalarm.account import SIAAccount
+from pysiaalarm.event import SIAEvent
+from pysiaalarm.sync.client import SIAClient
+from pysiaalarm.utils.enums import CommunicationsProtocol
 
 _out = threading.Lock()
 

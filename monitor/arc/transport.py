@@ -80,7 +80,9 @@ class Link:
                     self.close()
                     raise ArcUnreachable(f"ACK for sequence {msg.seq:04d}, sent {seq:04d}")
                 return msg
-            if msg.id == "NAK" and attempt == 0:
+            if msg.id == "NAK":
+                if attempt > 0:
+                    break
                 if msg.timestamp is not None:
                     self.offset = msg.timestamp - self._clock()
                 continue
