@@ -1,6 +1,9 @@
 """python -m monitor [serve] [--host H] [--port P] [--dev]   serve the monitor with uvicorn
 python -m monitor create-user --username U --name N --role operator|admin   (password prompted)
 python -m monitor create-gateway --name N   (prints the gateway's token once)
+python -m monitor add-arc --name N --host H --port P --account A [--key HEX] ...   (an ARC:
+    alarms are forwarded there with SIA DC-09, docs/arc-forwarding.md)
+python -m monitor arc-status   (each ARC's link: last ACK, failing since, alarms not yet ACKed)
 
 Every command needs VIGIL_ENVIRONMENT (production, test or development); `--dev` stands for
 VIGIL_ENVIRONMENT=development. With neither, the monitor refuses to start: development seals
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 
 import uvicorn
@@ -19,7 +23,7 @@ from monitor.api.main import create_app, uvicorn_config
 from monitor.core.config import settings_for
 from monitor.core.db import Database
 from monitor.errors import MonitorError
-from monitor.services import auth, provisioning
+from monitor.services import arc_forwarding, auth, provisioning
 
 MIN_PASSWORD = auth.MIN_PASSWORD
 
@@ -48,6 +52,34 @@ def _create_gateway(args: argparse.Namespace) -> None:
         gw, token = provisioning.create_gateway(s, "cli", args.name)
         gid = gw.id
     print(f"gateway {gid} ({args.name}); token, shown once: {token}")
+
+
+def _add_arc(args: argparse.Namespace) -> None:
+    db = Database(settings_for(args.dev).database_url)
+    db.migrate()
+    with db.session() as s:
+        r = arc_forwarding.add_receiver(
+            s,
+            "cli",
+            name=args.name,
+            host=args.host,
+            port=args.port,
+            account=args.account,
+            protocol=args.protocol,
+            receiver_number=args.receiver,
+            line_number=args.line,
+            aes_key_hex=args.key,
+            null_interval_s=args.null_interval,
+        )
+        rid = r.id
+    print(f"ARC {rid} ({args.name}): {args.protocol}://{args.host}:{args.port} #{args.account}")
+
+
+def _arc_status(args: argparse.Namespace) -> None:
+    db = Database(settings_for(args.dev).database_url)
+    with db.session() as s:
+        for row in arc_forwarding.health(s):
+            print(json.dumps(row))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,6 +114,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     gw.add_argument("--name", required=True)
     gw.set_defaults(func=_create_gateway)
+    arc = sub.add_parser(
+        "add-arc", help="forward alarms to an alarm receiving centre (DC-09)", parents=[common]
+    )
+    arc.add_argument("--name", required=True)
+    arc.add_argument("--host", required=True)
+    arc.add_argument("--port", type=int, required=True)
+    arc.add_argument("--account", required=True, help="3-16 hex digits, as the ARC issued it")
+    arc.add_argument("--protocol", choices=("tcp", "udp"), default="tcp")
+    arc.add_argument("--receiver", default="0", help="receiver number, 1-6 hex digits")
+    arc.add_argument("--line", default="0", help="line number, 1-6 hex digits")
+    arc.add_argument("--key", default=None, help="AES-128/192/256 key as 32/48/64 hex digits")
+    arc.add_argument("--null-interval", type=int, default=60, help="NULL supervision, s; 0 off")
+    arc.set_defaults(func=_add_arc)
+    status = sub.add_parser("arc-status", help="each ARC link's health", parents=[common])
+    status.set_defaults(func=_arc_status)
     args = parser.parse_args(argv)
     try:
         args.func(args)

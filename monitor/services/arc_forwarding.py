@@ -343,3 +343,42 @@ def health(session: Session) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def add_receiver(
+    session: Session,
+    actor: str,
+    *,
+    name: str,
+    host: str,
+    port: int,
+    account: str,
+    protocol: str = "tcp",
+    receiver_number: str = "0",
+    line_number: str = "0",
+    aes_key_hex: str | None = None,
+    null_interval_s: int = 60,
+) -> ArcReceiver:
+    """Configure an ARC; settings the transport would refuse are refused here (DC09Error)."""
+    if not 0 < port < 65536:
+        raise DC09Error(f"port {port} is not a TCP/UDP port")
+    if null_interval_s < 0:
+        raise DC09Error("null_interval_s is 0 (off) or a number of seconds")
+    r = ArcReceiver(
+        name=name,
+        host=host,
+        port=port,
+        protocol=protocol,
+        account=account.upper(),
+        receiver_number=receiver_number.upper(),
+        line_number=line_number.upper(),
+        aes_key_hex=aes_key_hex.upper() if aes_key_hex else None,
+        null_interval_s=null_interval_s,
+        enabled=True,
+        next_sequence=1,
+    )
+    config_of(r)  # raises on a bad account, number, key or protocol
+    session.add(r)
+    session.flush()
+    audit.record(session, actor, "arc_receiver_added", subject=name, details={"id": r.id})
+    return r
