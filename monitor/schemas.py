@@ -319,3 +319,17 @@ class RejectionOut(BaseModel):
 
 
 Rejections = dict[str, RejectionOut]
+
+
+class ArcLinkOut(BaseModel):
+    """One alarm receiving centre's link (services/arc_forwarding.health)."""
+
+    id: int
+    name: str
+    enabled: bool
+    protocol: str = Field(description="tcp or udp")
+    encrypted: bool = Field(description="AES-CBC per DC-09")
+    last_ack_at: Time | None = Field(description="the ARC's last ACK, to an alarm or a NULL")
+    failing_since: Time | None
+    last_error: str | None
+    unacknowledged: int = Field(description="forwards the ARC has not acknowledged yet")

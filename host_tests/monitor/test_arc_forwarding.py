@@ -338,6 +338,8 @@ def test_the_alarm_api_shows_the_forward_as_the_commit_wakes_the_forwarder(
         arc_forwarding.forward_due(db)
         [event] = arc.wait_for(1)
         detail = sqlite_env.client.get(f"/v1/alarms/{alarm['id']}", headers=h).json()
+        [link] = sqlite_env.client.get("/v1/reports/arc", headers=h).json()
+    assert link["last_ack_at"] and link["unacknowledged"] == 0 and link["failing_since"] is None
     assert event["code"] == "PA"
     assert detail["arc"]["state"] == "acked" and detail["arc"]["attempts"] == 1
     arc_forwarding.close_links()
@@ -357,6 +359,22 @@ def test_a_bad_receiver_setting_is_recorded_on_the_forward_not_a_crash(db: Datab
     assert arc_forwarding.forward_due(db) == 0
     [f] = forwards(db)
     assert f.state == "failing" and "hex digits" in (f.last_error or "")
+
+
+def test_add_receiver_refuses_settings_the_transport_would_refuse(db: Database) -> None:
+    with db.session() as s:
+        kw = {"name": "x", "host": "127.0.0.1", "port": 9000, "account": ACCOUNT}
+        with pytest.raises(DC09Error, match="16, 24 or 32"):
+            arc_forwarding.add_receiver(s, "test", **kw, aes_key_hex="00" * 15)  # type: ignore[arg-type]
+        with pytest.raises(DC09Error, match="tcp or udp"):
+            arc_forwarding.add_receiver(s, "test", **kw, protocol="sctp")  # type: ignore[arg-type]
+        r = arc_forwarding.add_receiver(s, "test", **kw, aes_key_hex="ab" * 32)  # type: ignore[arg-type]
+        assert config_key_len(r) == 32
+
+
+def config_key_len(r: ArcReceiver) -> int:
+    key = arc_forwarding.config_of(r).key
+    return len(key or b"")
 
 
 def _valid() -> bytes:
