@@ -44,6 +44,7 @@ EXPECTED = [
     ("post", "/v1/auth/tokens", "TokenOut"),
     ("get", "/v1/reports/incidents", "IncidentReport"),
     ("get", "/v1/reports/rejections", "RejectionOut"),
+    ("get", "/v1/reports/arc", "ArcLinkOut"),
     ("post", "/v1/frames", "FramesOut"),
     ("get", "/v1/downlink", "DownlinkOut"),
 ]
