@@ -21,7 +21,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from devstack.sia_receiver import ReceiverProcess
@@ -421,3 +424,61 @@ def test_silent_receiver_times_out_as_a_failure() -> None:
         link.send(1, None)
     link.close()
     arc.close()
+
+
+def test_the_running_monitor_forwards_on_commit_not_at_the_next_tick(
+    tmp_path: Path, sqlite_template: tuple[Path, Seeded]
+) -> None:
+    """A real uvicorn with its scheduler on and a 30 s tick: the alarm reaches pysiaalarm in
+    well under a tick, so the commit woke the forwarder."""
+    from devstack.localstack import uvicorn_in_thread
+    from host_tests.support.monitor import GATEWAY_TOKEN, make_settings
+    from monitor.api.main import create_app
+
+    shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/vigil.db", run_scheduler=True, scheduler_tick_s=30.0
+    )
+    app = create_app(settings)
+    with ReceiverProcess(ACCOUNT, KEY_128) as arc:
+        add_receiver(app.state.db, arc.port, KEY_128)
+        with uvicorn_in_thread(app, grace_s=2) as url:
+            time.sleep(0.5)  # the first tick (supervision) runs at start-up
+            started = time.monotonic()
+            r = httpx.post(
+                f"{url}/v1/frames",
+                json={"frames": [sos(50)]},
+                headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+            )
+            assert r.status_code == 200, r.text
+            [event] = arc.wait_for(1, timeout=10)
+            took = time.monotonic() - started
+    app.state.db.engine.dispose()
+    arc_forwarding.close_links()
+    assert event["code"] == "PA" and event["encrypted"]
+    assert took < 5, f"{took:.1f} s: forwarded by the tick, not by the commit"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_the_decoder_raises_only_its_own_clear_error_on_any_bytes(raw: bytes) -> None:
+    for key in (None, KEY_128.encode()):
+        try:
+            dc09.decode(raw, key)
+        except DC09Error as e:
+            assert e.message
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from([None, KEY_128.encode(), KEY_256.encode()]),
+    st.integers(0, 9999),
+    st.text(max_size=80),
+)
+def test_whatever_the_text_a_message_decodes_to_its_sequence(
+    key: bytes | None, seq: int, text: str
+) -> None:
+    ev = dc09.Event("PA", 7, 3, xdata=(("I", text), ("L", text)))
+    msg = dc09.decode(dc09.encode(dc09.Prefix(ACCOUNT), seq, ev, utcnow(), key), key)
+    assert msg.seq == seq and msg.encrypted is (key is not None)
+    assert msg.content.count("[") == 2 and "|Nid3/ri1/PA7]" in msg.content

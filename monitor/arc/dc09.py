@@ -37,7 +37,7 @@ _PAD_ALPHABET = string.ascii_letters + string.digits
 # Extended data values are free text from the database (a visit's "where", a worker's name):
 # anything that could end a block or the message is replaced, and the length kept short so the
 # whole message stays well under the 1024 bytes a receiver reads at once.
-_XDATA_FORBIDDEN = re.compile(r"[\[\]|\r\n\x00-\x1f\x7f-\uffff]")
+_XDATA_FORBIDDEN = re.compile(r"[^\x20-\x7e]|[\[\]|]")  # printable ASCII only
 XDATA_MAX = 64
 
 
@@ -120,7 +120,10 @@ class Event:
 
 
 def _frame(body: str) -> bytes:
-    raw = body.encode("ascii")
+    try:
+        raw = body.encode("ascii")
+    except UnicodeEncodeError as e:  # only free text can carry it, and clean_xdata removes it
+        raise DC09Error(f"a DC-09 message is ASCII: {e}") from e
     return b"\n" + f"{crc16(raw):04X}{len(raw):04X}".encode("ascii") + raw + b"\r"
 
 
