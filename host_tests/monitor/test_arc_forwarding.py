@@ -482,3 +482,56 @@ def test_whatever_the_text_a_message_decodes_to_its_sequence(
     msg = dc09.decode(dc09.encode(dc09.Prefix(ACCOUNT), seq, ev, utcnow(), key), key)
     assert msg.seq == seq and msg.encrypted is (key is not None)
     assert msg.content.count("[") == 2 and "|Nid3/ri1/PA7]" in msg.content
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_whole_monitor_mid_send_neither_loses_nor_doubles_the_alarm(
+    tmp_path: Path,
+) -> None:
+    """The real monitor process (`python -m monitor.demo`, scheduler on) is killed -9 while its
+    forwarder waits for the ARC's answer (scripted receiver: takes the bytes, never answers).
+    Restarted, it sends the alarm again once the attempt is stale, with the same sequence
+    number, and pysiaalarm gets it exactly once. About STALE_SENT (20 s) long."""
+    from devstack.localstack import Demo, free_port, start_monitor
+    from protocol import frame_types, frames
+
+    demo = Demo.load()
+    key = KEY_128.encode()
+    stuck = Scripted(["SILENT"], key)
+    port = free_port()
+    monitor = start_monitor(tmp_path, port)
+    url = f"sqlite:///{tmp_path / 'monitor.sqlite3'}"
+    db = Database(url)
+    try:
+        rid = add_receiver(db, stuck.port, KEY_128)
+        frame = frames.encode(frame_types.SOS, demo.device_id, 77, (80, 0, 0), demo.device_key)
+        item = {"frame": frame.hex(), "received_at": utcnow().isoformat(), "link": "serial"}
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/frames",
+            json={"frames": [item]},
+            headers={"Authorization": f"Bearer {demo.gateway_token}"},
+        )
+        assert r.status_code == 200, r.text
+        assert stuck.got.wait(10), "the monitor never sent to the ARC"
+        monitor.kill9()
+        stuck.close()
+        [f] = forwards(db)
+        assert f.state == "sent" and f.acked_at is None
+        with ReceiverProcess(ACCOUNT, KEY_128) as arc:
+            with db.session() as s:
+                s.get(ArcReceiver, rid).port = arc.port  # type: ignore[union-attr]
+            monitor = start_monitor(tmp_path, port)
+            wait = arc_forwarding.STALE_SENT.total_seconds() + 15
+            got = arc.wait_for(1, timeout=wait)
+            time.sleep(1.0)  # a second copy would be here by now
+            got = arc.alarms()
+        assert [e["sequence"] for e in got] == [f"{stuck.seen[0].seq:04d}"]
+        assert got[0]["code"] == "PA"
+        deadline = time.monotonic() + 5
+        while forwards(db)[0].state != "acked" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [f] = forwards(db)
+        assert f.state == "acked" and f.attempts == 2
+    finally:
+        monitor.stop()
+        db.engine.dispose()
