@@ -535,3 +535,22 @@ def test_kill_9_of_the_whole_monitor_mid_send_neither_loses_nor_doubles_the_alar
     finally:
         monitor.stop()
         db.engine.dispose()
+
+
+def test_forwarding_on_either_engine_takes_distinct_sequences_and_delivers(db_url: str) -> None:
+    """SQLite and PostgreSQL (the receivers' rows are locked while a sequence is taken)."""
+    database = Database(db_url)
+    try:
+        with ReceiverProcess(ACCOUNT) as arc:
+            add_receiver(database, arc.port)
+            threads = [threading.Thread(target=raise_alarm, args=(database,)) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert arc_forwarding.forward_due(database) == 8
+            got = arc.wait_for(8)
+        assert sorted(e["sequence"] for e in got) == [f"{n:04d}" for n in range(1, 9)]
+    finally:
+        arc_forwarding.close_links()
+        database.engine.dispose()

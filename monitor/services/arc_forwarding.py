@@ -31,6 +31,7 @@ from monitor.core.db import Database
 from monitor.errors import ArcUnreachable, DC09Error
 from monitor.models import Alarm, ArcForward, ArcReceiver, Worker, utcnow
 from monitor.services import audit, jobs
+from monitor.services.events import queue_alarm_event
 
 PENDING, SENT, ACKED, FAILING = "pending", "sent", "acked", "failing"
 RETRY_BASE_S = 1.0  # 1, 2, 4 ... s, capped: an ARC back after a minute's outage gets it in 30 s
@@ -234,31 +235,44 @@ def _record(db: Database, fid: int, rid: int, error: str | None) -> None:
         f, r = s.get(ArcForward, fid), s.get(ArcReceiver, rid)
         if f is None or r is None:
             return
-        if error is None:
-            f.state, f.acked_at, f.last_error = ACKED, at, None
-            r.last_ack_at, r.failing_since, r.last_error = at, None, None
-            audit.record(
-                s,
-                "system",
-                "arc_acknowledged",
-                alarm_id=f.alarm_id,
-                details={"receiver": r.name, "sequence": f.sequence, "attempts": f.attempts},
-            )
-            return
-        first = f.failing_since is None
-        f.state, f.last_error = FAILING, error[:500]
-        f.failing_since = f.failing_since or at
-        delay = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** max(0, f.attempts - 1))
-        f.next_attempt_at = at + dt.timedelta(seconds=delay)
-        r.failing_since, r.last_error = r.failing_since or at, error[:500]
-        if first:  # once per forward, not per retry: the timeline shows it, not a flood
-            audit.record(
-                s,
-                "system",
-                "arc_failing",
-                alarm_id=f.alarm_id,
-                details={"receiver": r.name, "sequence": f.sequence, "error": error[:500]},
-            )
+        _record_one(s, f, r, at, error)
+        # The console and the stream show the new state at once, as for any alarm change.
+        from monitor.services import alarms  # alarms imports this module
+
+        alarm = s.get(Alarm, f.alarm_id)
+        if alarm is not None:
+            s.flush()
+            queue_alarm_event(s, alarms.payload(s, alarm))
+
+
+def _record_one(
+    s: Session, f: ArcForward, r: ArcReceiver, at: dt.datetime, error: str | None
+) -> None:
+    if error is None:
+        f.state, f.acked_at, f.last_error = ACKED, at, None
+        r.last_ack_at, r.failing_since, r.last_error = at, None, None
+        audit.record(
+            s,
+            "system",
+            "arc_acknowledged",
+            alarm_id=f.alarm_id,
+            details={"receiver": r.name, "sequence": f.sequence, "attempts": f.attempts},
+        )
+        return
+    first = f.failing_since is None
+    f.state, f.last_error = FAILING, error[:500]
+    f.failing_since = f.failing_since or at
+    delay = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** max(0, f.attempts - 1))
+    f.next_attempt_at = at + dt.timedelta(seconds=delay)
+    r.failing_since, r.last_error = r.failing_since or at, error[:500]
+    if first:  # once per forward, not per retry: the timeline shows it, not a flood
+        audit.record(
+            s,
+            "system",
+            "arc_failing",
+            alarm_id=f.alarm_id,
+            details={"receiver": r.name, "sequence": f.sequence, "error": error[:500]},
+        )
 
 
 def supervise(db: Database, now: dt.datetime | None = None) -> int:
