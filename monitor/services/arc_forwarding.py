@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import threading
 from typing import Any
@@ -51,10 +53,35 @@ _SENDING = threading.Lock()
 _links: dict[int, Link] = {}
 
 
+# Forwarder loops waiting on their event loop (services/scheduler.forward_loop): an asyncio
+# waiter is woken thread-safely, so no thread sits blocked in WAKE.wait past shutdown.
+_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_waiters_guard = threading.Lock()
+
+
+def add_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
+    with _waiters_guard:
+        _waiters.add((loop, waiter))
+
+
+def remove_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
+    with _waiters_guard:
+        _waiters.discard((loop, waiter))
+
+
+def wake() -> None:
+    WAKE.set()
+    with _waiters_guard:
+        waiting = list(_waiters)
+    for loop, waiter in waiting:
+        with contextlib.suppress(RuntimeError):  # that loop has closed
+            loop.call_soon_threadsafe(waiter.set)
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     if session.info.pop("arc_wake", False):
-        WAKE.set()
+        wake()
 
 
 @event.listens_for(Session, "after_rollback")

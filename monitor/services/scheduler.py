@@ -124,15 +124,21 @@ async def forward_loop(db: Database, lead: Leadership, tick_s: float) -> None:
     """Like deliver_due, but woken by the commit that stores an alarm rather than by the tick:
     BS 8484 gives press-to-ARC 30 s and a tick's wait would spend a good part of that. Network
     calls run in a worker thread, outside any transaction. Only the leader forwards."""
-    while True:
-        await asyncio.to_thread(arc_forwarding.WAKE.wait, tick_s)
-        if not lead.held:
-            arc_forwarding.WAKE.clear()
-            continue
-        try:
-            await run_in_threadpool(forward_round, db)
-        except Exception:  # noqa: BLE001 - one bad round must not stop forwarding for good
-            jobs.failed("arc", "this round; retrying next round")
+    loop, waiter = asyncio.get_running_loop(), asyncio.Event()
+    arc_forwarding.add_waiter(loop, waiter)
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), tick_s)
+            waiter.clear()  # a commit during the round below wakes the next one at once
+            if not lead.held:
+                continue
+            try:
+                await run_in_threadpool(forward_round, db)
+            except Exception:  # noqa: BLE001 - one bad round must not stop forwarding for good
+                jobs.failed("arc", "this round; retrying next round")
+    finally:
+        arc_forwarding.remove_waiter(loop, waiter)
 
 
 async def run(
