@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from monitor.core.db import Database
 from monitor.errors import NotifyFailed
 from monitor.models import Alarm, Contact, Delivery, utcnow
+from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, audit, jobs
 
 MAX_ATTEMPTS = 6
@@ -44,20 +45,38 @@ class WebhookNotifier(Notifier):
             raise NotifyFailed(f"HTTP {r.status_code}", http_status=r.status_code)
 
 
-def schedule(session: Session, now: dt.datetime | None = None) -> list[int]:
-    """Create deliveries for open (unacknowledged) alarms whose contact delay has passed."""
+def schedule(
+    session: Session,
+    now: dt.datetime | None = None,
+    *,
+    low_battery: bool = False,
+    offline_delay_s: int = 900,
+) -> list[int]:
+    """Create deliveries for open alarms that still need a person, once a contact's delay passed.
+
+    Not escalated: alarms the worker cancelled at the fob, and low battery unless `low_battery`
+    (the organisation's setting). A device gone offline waits `offline_delay_s` more before its
+    first contact's delay starts.
+    """
     now = now or utcnow()
     created: list[int] = []
-    open_alarms = session.scalars(
-        select(Alarm).where(Alarm.status == alarms.OPEN, Alarm.worker_id.is_not(None))
+    wanted = select(Alarm).where(
+        Alarm.status == alarms.OPEN,
+        Alarm.worker_id.is_not(None),
+        Alarm.cancelled_at.is_(None),
     )
-    for alarm in open_alarms.all():
+    if not low_battery:
+        wanted = wanted.where(Alarm.kind != kinds.LOW_BATTERY)
+    for alarm in session.scalars(wanted).all():
+        extra = offline_delay_s if alarm.kind == kinds.DEVICE_OFFLINE else 0
         with jobs.isolated(session, "escalation", f"alarm {alarm.id}"):
-            created += _schedule_one(session, alarm, now)
+            created += _schedule_one(session, alarm, now, dt.timedelta(seconds=extra))
     return created
 
 
-def _schedule_one(session: Session, alarm: Alarm, now: dt.datetime) -> list[int]:
+def _schedule_one(
+    session: Session, alarm: Alarm, now: dt.datetime, extra: dt.timedelta
+) -> list[int]:
     created: list[int] = []
     contacts = session.scalars(
         select(Contact).where(Contact.worker_id == alarm.worker_id).order_by(Contact.position)
@@ -66,7 +85,7 @@ def _schedule_one(session: Session, alarm: Alarm, now: dt.datetime) -> list[int]
     for c in contacts:
         if c.id in done:
             continue
-        if now - alarm.stored_at < dt.timedelta(seconds=c.delay_s):
+        if now - alarm.stored_at < extra + dt.timedelta(seconds=c.delay_s):
             break  # ordered: later contacts wait for earlier ones' delays
         d = Delivery(alarm_id=alarm.id, contact_id=c.id, next_attempt_at=now)
         session.add(d)

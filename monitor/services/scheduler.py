@@ -105,7 +105,11 @@ def tick(
     with jobs.isolated(None, "reminder", "this tick"), db.session() as s:
         supervision.remind_visits(s, keybox or KeyBox(settings.master_key))
     with jobs.isolated(None, "escalation", "this tick"), db.session() as s:
-        escalation.schedule(s)
+        escalation.schedule(
+            s,
+            low_battery=settings.escalate_low_battery,
+            offline_delay_s=settings.offline_escalation_delay_s,
+        )
     with jobs.isolated(None, "delivery", "this tick"):
         escalation.deliver_due(db, notifier)
     return True
