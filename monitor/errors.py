@@ -125,3 +125,20 @@ class EnrolmentExpired(MonitorError):
 
 class EnrolmentUsed(Conflict):
     code = "enrolment_used"
+
+
+class LinkForged(MonitorError):
+    # An escalation contact's answer link that this monitor did not sign, or is damaged.
+    status_code = 400
+    code = "link_forged"
+
+
+class LinkExpired(MonitorError):
+    # Past its expiry, or its alarm is resolved: no answer is needed any more.
+    status_code = 410
+    code = "link_expired"
+
+
+class LinkUsed(Conflict):
+    # The contact answered already; the first answer stands.
+    code = "link_used"

@@ -19,6 +19,7 @@ from monitor.errors import NotifyFailed
 from monitor.models import Alarm, Contact, Delivery, utcnow
 from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, audit, jobs
+from monitor.services.responder_links import LINK_TTL, LinkSigner, someone_on_it
 
 MAX_ATTEMPTS = 6
 RETRY_BASE = dt.timedelta(seconds=5)  # 5, 10, 20, 40, 80 s: a minute-long outage is ridden out
@@ -82,6 +83,8 @@ def _schedule_one(
         select(Contact).where(Contact.worker_id == alarm.worker_id).order_by(Contact.position)
     )
     done = set(session.scalars(select(Delivery.contact_id).where(Delivery.alarm_id == alarm.id)))
+    if done and someone_on_it(session, alarm.id):
+        return created  # a contact answered "I'm on it": the ladder stops there
     for c in contacts:
         if c.id in done:
             continue
@@ -101,7 +104,12 @@ def _schedule_one(
     return created
 
 
-def deliver_due(db: Database, notifier: Notifier, now: dt.datetime | None = None) -> int:
+def deliver_due(
+    db: Database,
+    notifier: Notifier,
+    now: dt.datetime | None = None,
+    links: LinkSigner | None = None,
+) -> int:
     """Attempt every pending delivery that is due; returns how many were sent.
 
     The network call happens outside any transaction: a slow webhook must never hold the
@@ -121,11 +129,13 @@ def deliver_due(db: Database, notifier: Notifier, now: dt.datetime | None = None
         # Each delivery on its own: whatever one contact's channel, message or row raises is
         # recorded against that delivery and retried; the next contact is still notified.
         with jobs.isolated(None, "delivery", f"delivery {did}"):
-            sent += _deliver_one(db, notifier, did, now)
+            sent += _deliver_one(db, notifier, did, now, links)
     return sent
 
 
-def _message(s: Session, did: int) -> tuple[Contact, dict[str, Any]] | None:
+def _message(
+    s: Session, did: int, links: LinkSigner | None
+) -> tuple[Contact, dict[str, Any]] | None:
     d = s.get(Delivery, did)
     if d is None or d.status != "pending":
         return None
@@ -135,12 +145,17 @@ def _message(s: Session, did: int) -> tuple[Contact, dict[str, Any]] | None:
     s.expunge(contact)
     message: dict[str, Any] = {"event": "vigil.alarm.escalated", "contact": contact.name}
     message["alarm"] = alarms.payload(s, alarm)
+    if links is not None:
+        # One link per delivery: the contact answers "I'm on it" or "can't help" with no account.
+        message["respond_url"] = links.url(did, alarm.stored_at + LINK_TTL)
     return contact, message
 
 
-def _deliver_one(db: Database, notifier: Notifier, did: int, now: dt.datetime) -> int:
+def _deliver_one(
+    db: Database, notifier: Notifier, did: int, now: dt.datetime, links: LinkSigner | None
+) -> int:
     with db.session() as s:
-        job = _message(s, did)
+        job = _message(s, did, links)
     if job is None:
         return 0
     contact, message = job

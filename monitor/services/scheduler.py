@@ -19,6 +19,7 @@ from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
 from monitor.services import escalation, jobs, supervision
+from monitor.services.responder_links import LinkSigner
 
 log = logging.getLogger("vigil.scheduler")
 
@@ -111,7 +112,8 @@ def tick(
             offline_delay_s=settings.offline_escalation_delay_s,
         )
     with jobs.isolated(None, "delivery", "this tick"):
-        escalation.deliver_due(db, notifier)
+        links = LinkSigner(settings.master_key, settings.public_url)
+        escalation.deliver_due(db, notifier, links=links)
     return True
 
 
