@@ -104,10 +104,10 @@ class FallDetector:
         # filled in when a candidate is judged.
         # Filled from a range: on MicroPython that allocates exactly n items (from bytes or a
         # list it allocates about twice that). The contents are never read before written.
+        # Magnitudes are not kept: judging recomputes the few hundred it needs.
         self._rx = array("h", range(n))
         self._ry = array("h", range(n))
         self._rz = array("h", range(n))
-        self._mag = array("H", range(n))
         # Pending candidates, oldest first: ring index of the peak, samples since the trigger
         # and since the peak, squared peak magnitude.
         self._at = [0] * _SLOTS
@@ -198,22 +198,9 @@ class FallDetector:
         self._pending = p
 
     def _judge(self, at, peak2):
-        n = self._n
-        rx = self._rx
-        ry = self._ry
-        rz = self._rz
-        mag = self._mag
-        # Magnitudes of the whole ring, each Newton square root seeded with its neighbour's.
-        guess = 1000
-        for i in range(n):
-            x = rx[i]
-            y = ry[i]
-            z = rz[i]
-            guess = _isqrt(x * x + y * y + z * z, guess)
-            mag[i] = guess
         f = self.features
         f[0] = self.peak_mg = _isqrt(peak2, 1000)
-        base = at + n  # ring index of the peak, plus n so every offset >= -n stays positive
+        base = at + self._n  # ring index of the peak, plus n so every offset >= -n stays positive
         # The moving-on test first: walking and running make most candidates, and need no more.
         f[_LATE] = self._feature(_LATE, base)
         if f[_LATE] > MOVING_MG:
@@ -236,7 +223,55 @@ class FallDetector:
             c = base + (t[j + 3] - 64) * u
             d = base + (t[j + 4] - 64) * u
             return _cos(self._rx, self._ry, self._rz, lo, hi, c, d, self._n)
-        return _statistic(self._mag, lo, hi, self._n, t[j])
+        return self._statistic(lo, hi, t[j])
+
+    def _statistic(self, a, b, kind):
+        # One statistic of the magnitudes at ring positions [a, b) (taken modulo n); each
+        # Newton square root is seeded with the previous sample's.
+        n = self._n
+        rx = self._rx
+        ry = self._ry
+        rz = self._rz
+        level = 1000
+        if kind == _MAD:
+            level = self._statistic(a, b, _MEAN)
+        elif kind == _ABOVE:
+            level = 1300
+        elif kind == _BELOW:
+            level = 700
+        acc = 65535 if kind == _MIN else 0
+        i = (a - 1) % n
+        prev = _isqrt(rx[i] * rx[i] + ry[i] * ry[i] + rz[i] * rz[i], 1000)
+        for i in range(a, b):
+            i %= n
+            x = rx[i]
+            y = ry[i]
+            z = rz[i]
+            v = _isqrt(x * x + y * y + z * z, prev)
+            if kind == _MEAN:
+                acc += v
+            elif kind == _MIN:
+                if v < acc:
+                    acc = v
+            elif kind == _ABOVE:
+                if v > level:
+                    acc += 1
+            elif kind == _BELOW:
+                if v < level:
+                    acc += 1
+            else:
+                d = v - (prev if kind == _JERK else level)
+                if d < 0:
+                    d = -d
+                if kind == _MAXDEV or kind == _JERK:
+                    if d > acc:
+                        acc = d
+                else:
+                    acc += d  # _DEV, _MAD
+            prev = v
+        if kind == _MEAN or kind == _DEV or kind == _MAD:
+            return acc // (b - a)
+        return acc
 
 
 def is_fall(f, m):
@@ -271,45 +306,6 @@ def score(f, m):
         v = leaf[t * (inner + 1) + i - inner]
         s += v - 256 if v & 0x80 else v
     return s
-
-
-def _statistic(mag, a, b, n, kind):
-    # One statistic of the magnitudes in ring positions [a, b) (taken modulo n).
-    level = 1000
-    if kind == _MAD:
-        level = _statistic(mag, a, b, n, _MEAN)
-    elif kind == _ABOVE:
-        level = 1300
-    elif kind == _BELOW:
-        level = 700
-    acc = 65535 if kind == _MIN else 0
-    prev = mag[(a - 1) % n]
-    for i in range(a, b):
-        v = mag[i % n]
-        if kind == _MEAN:
-            acc += v
-        elif kind == _MIN:
-            if v < acc:
-                acc = v
-        elif kind == _ABOVE:
-            if v > level:
-                acc += 1
-        elif kind == _BELOW:
-            if v < level:
-                acc += 1
-        else:
-            d = v - (prev if kind == _JERK else level)
-            if d < 0:
-                d = -d
-            if kind == _MAXDEV or kind == _JERK:
-                if d > acc:
-                    acc = d
-            else:
-                acc += d  # _DEV, _MAD
-        prev = v
-    if kind == _MEAN or kind == _DEV or kind == _MAD:
-        return acc // (b - a)
-    return acc
 
 
 def _mean_axis(r, a, b, n):

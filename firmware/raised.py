@@ -7,8 +7,9 @@
 #   1. the counter is one of the alarms in this table (raised by this fob, this identity);
 #   2. that alarm was neither cancelled nor resolved, and help was not said for it this boot;
 #   3. it is younger than HELP_MAX_AGE_MS, counted by this fob's own clock;
-#   4. no newer alarm that calls for help (anything but low battery) is still waiting: help for
-#      an old alarm must not sound like the answer to a newer one.
+#   4. it is an alarm help comes for (protocol.frame_types.HELP_ALARMS: not low battery);
+#   5. no newer alarm that calls for help is still waiting: help for an old alarm must not
+#      sound like the answer to a newer one.
 #
 # The table is a few fixed slots, persisted whole (one file, CRC-checked) so that the monitor's
 # repeat of ACK_HELP after a reboot still finds the alarm. The fob has only uptime, so each slot
@@ -52,6 +53,7 @@ UNKNOWN = const(2)
 REFUSED_CLOSED = const(3)
 REFUSED_OLD = const(4)
 SUPERSEDED = const(5)  # a newer alarm is waiting
+REFUSED_KIND = const(6)  # not an alarm help comes for (low battery): never "help is coming"
 
 
 class Raised:
@@ -99,6 +101,8 @@ class Raised:
         i = self._find(counter)
         if i < 0:
             return UNKNOWN
+        if not ft.calls_for_help(self.ftype[i]):
+            return REFUSED_KIND  # the monitor sends a plain ACK for these; an old one may not
         s = self.state[i] & 0x7F
         if s == CLOSED:
             return REFUSED_CLOSED
@@ -113,7 +117,7 @@ class Raised:
             if (
                 self.counter[j] > counter
                 and self.state[j] & 0x7F == WAITING
-                and self.ftype[j] != ft.LOW_BATTERY
+                and ft.calls_for_help(self.ftype[j])
                 and self._live(j, up)
             ):
                 verdict = SUPERSEDED

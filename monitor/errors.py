@@ -140,3 +140,20 @@ class ArcUnreachable(MonitorError):
     # NAK/DUH. The forward stays due and is tried again with backoff.
     status_code = 502
     code = "arc_unreachable"
+
+
+class LinkForged(MonitorError):
+    # An escalation contact's answer link that this monitor did not sign, or is damaged.
+    status_code = 400
+    code = "link_forged"
+
+
+class LinkExpired(MonitorError):
+    # Past its expiry, or its alarm is resolved: no answer is needed any more.
+    status_code = 410
+    code = "link_expired"
+
+
+class LinkUsed(Conflict):
+    # The contact answered already; the first answer stands.
+    code = "link_used"

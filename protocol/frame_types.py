@@ -117,6 +117,9 @@ NAMES = {
 
 # Frames that raise an alarm for an operator, highest priority first (outbox order too).
 ALARMS = (SOS, FALL, NO_MOTION, CHECKIN_OVERDUE, LOW_BATTERY)
+# The alarms a person comes for. An operator's acknowledgement of one is ACK_HELP and the fob
+# says "help is coming"; a flat battery gets a plain ACK: nobody is on the way for it.
+HELP_ALARMS = (SOS, FALL, NO_MOTION, CHECKIN_OVERDUE)
 
 
 def layout(ftype):
@@ -134,6 +137,10 @@ def direction(ftype):
 
 def is_alarm(ftype):
     return ftype in ALARMS
+
+
+def calls_for_help(ftype):
+    return ftype in HELP_ALARMS
 
 
 def priority(ftype):

@@ -18,7 +18,7 @@ from protocol import frames
 
 QUIET = {"no_motion_s": 0, "heartbeat_s": 3600}
 # Verdicts of firmware.raised.Raised.answer, spelt out here so a renumbering fails loudly.
-SAY, REPEAT, UNKNOWN, REFUSED_CLOSED, REFUSED_OLD, SUPERSEDED = range(6)
+SAY, REPEAT, UNKNOWN, REFUSED_CLOSED, REFUSED_OLD, SUPERSEDED, REFUSED_KIND = range(7)
 MIN = 60000
 
 
@@ -195,3 +195,30 @@ def test_the_table_is_bounded_and_keeps_the_newest_alarms(
     ops += [["add", 20, ft.SOS, 13000], ["answer", 1, 14000], ["answer", 20, 14000]]
     out = device.call("hardware.sim.scenario:raised_run", new_root(), ops)
     assert out[-2:] == [UNKNOWN, SAY]
+
+
+def test_issue_15_help_for_a_low_battery_alarm_is_never_said(
+    device: Interpreter, new_root: Callable[[], str]
+) -> None:
+    # The monitor sends a plain ACK for a flat battery; an older monitor sent ACK_HELP, and the
+    # worker heard "help is coming" for it. The fob refuses that on its own.
+    out = device.call(
+        "hardware.sim.scenario:raised_run",
+        new_root(),
+        [["add", 7, ft.LOW_BATTERY, 0], ["answer", 7, 1000], ["add", 8, ft.SOS, 2000]],
+    )
+    assert out[1] == REFUSED_KIND
+
+
+def test_issue_15_a_low_battery_alarm_acknowledged_plays_nothing_on_the_fob(
+    scenario: Callable[..., dict[str, Any]],
+) -> None:
+    steps: list[Any] = [["acks", 0], ["battery", 4], ["wait", 3000]]
+    low = [
+        e["counter"]
+        for e in scenario(steps, config=QUIET)["events"]
+        if e["event"] == "raised" and e["type"] == "low_battery"
+    ]
+    assert len(low) == 1
+    log = scenario(steps + [help_for(low[0], 5), ["wait", 200]], config=QUIET)
+    assert helps(log) == 0  # before issue 15 the fob played "help is coming" here

@@ -26,6 +26,7 @@ from monitor.api.routes import (
     gateways,
     phones,
     reports,
+    respond,
     users,
     workers,
 )
@@ -141,6 +142,7 @@ def create_app(
         auth,
         reports,
         console,
+        respond,
     ):
         app.include_router(module.router, dependencies=checked)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     heartbeat_interval_s: int = 60
     heartbeat_grace_beats: int = 3  # missed beats before "device offline": one lost beat is noise
     scheduler_tick_s: float = 2.0  # supervision/escalation granularity; well under BS 8484's 30 s
+    # Escalation covers the alarms a person must act on. A flat battery is the worker's own
+    # errand unless the organisation wants contacts told; a fob gone silent escalates only after
+    # this much longer (a tunnel or a flat phone is common, a worker down behind it is not).
+    escalate_low_battery: bool = False
+    # Where contacts' phones reach this monitor: the base of the answer links in escalation
+    # messages (/respond/<token>). Behind a proxy, the proxy's public address.
+    public_url: str = "http://127.0.0.1:8000"
+    offline_escalation_delay_s: int = Field(default=900, ge=0, le=24 * 3600)
     run_scheduler: bool = True
     login_max_failures: int = 5
     login_window_s: int = 300  # failures counted over 5 minutes per address+user

@@ -31,6 +31,10 @@ PRIORITY: Final[dict[str, int]] = {
     DEVICE_OFFLINE: ft.priority(ft.CHECKIN_OVERDUE),
 }
 
+# Kinds a person comes for (protocol.frame_types.HELP_ALARMS): an operator's acknowledgement of
+# one sends ACK_HELP and the fob says "help is coming"; any other gets a plain ACK.
+HELP: Final[frozenset[str]] = frozenset(ft.NAMES[t] for t in ft.HELP_ALARMS)
+
 # Kinds where a repeat while one is open adds to the open alarm instead of a new card: a fob
 # still overdue or still low says nothing new, and a second card would only split the record.
 COALESCED: Final[frozenset[str]] = frozenset((CHECKIN_OVERDUE, LOW_BATTERY))

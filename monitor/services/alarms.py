@@ -198,8 +198,8 @@ def help_counters(session: Session, alarm: Alarm) -> list[int]:
     coalesced alarm (check-in overdue, low battery), the newest repeat the fob sent into it. The
     fob says help only for an alarm not followed by a newer one still waiting
     (firmware/raised.py), so help for the first alone would stay quiet behind its own repeat."""
-    if alarm.source_counter is None:
-        return []
+    if alarm.source_counter is None or alarm.kind not in alarm_kinds.HELP:
+        return []  # nobody is on the way for a flat battery: no "help is coming"
     out = [alarm.source_counter]
     repeats = session.scalars(
         select(AuditEntry.details)
@@ -259,8 +259,11 @@ def acknowledge(
     )
     device = session.get(Device, alarm.device_id) if alarm.device_id else None
     if device is not None and device.revoked_at is None:
-        for counter in help_counters(session, alarm):
-            downlinks.ack_help(session, keybox, device, counter, alarm.id)
+        if alarm.kind in alarm_kinds.HELP:
+            for counter in help_counters(session, alarm):
+                downlinks.ack_help(session, keybox, device, counter, alarm.id)
+        elif alarm.source_counter is not None:
+            downlinks.ack_plain(session, keybox, device, alarm.source_counter, alarm.id)
     _changed(session, alarm)
     return alarm
 

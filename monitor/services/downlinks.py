@@ -63,6 +63,14 @@ def ack_help(session: Session, keybox: KeyBox, device: Device, counter: int, ala
     queue(session, keybox, device, frame_types.ACK_HELP, (counter,), alarm_id)
 
 
+def ack_plain(
+    session: Session, keybox: KeyBox, device: Device, counter: int, alarm_id: int
+) -> None:
+    # Seen by an operator, nobody sent: the fob stops resending if it still was, and says no
+    # "help is coming".
+    queue(session, keybox, device, frame_types.ACK, (counter,), alarm_id)
+
+
 def ack_resolved(
     session: Session, keybox: KeyBox, device: Device, counter: int, alarm_id: int
 ) -> None:

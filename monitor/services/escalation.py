@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from monitor.core.db import Database
 from monitor.errors import NotifyFailed
 from monitor.models import Alarm, Contact, Delivery, utcnow
+from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, audit, jobs
+from monitor.services.responder_links import LINK_TTL, LinkSigner, someone_on_it
 
 MAX_ATTEMPTS = 6
 RETRY_BASE = dt.timedelta(seconds=5)  # 5, 10, 20, 40, 80 s: a minute-long outage is ridden out
@@ -44,29 +46,49 @@ class WebhookNotifier(Notifier):
             raise NotifyFailed(f"HTTP {r.status_code}", http_status=r.status_code)
 
 
-def schedule(session: Session, now: dt.datetime | None = None) -> list[int]:
-    """Create deliveries for open (unacknowledged) alarms whose contact delay has passed."""
+def schedule(
+    session: Session,
+    now: dt.datetime | None = None,
+    *,
+    low_battery: bool = False,
+    offline_delay_s: int = 900,
+) -> list[int]:
+    """Create deliveries for open alarms that still need a person, once a contact's delay passed.
+
+    Not escalated: alarms the worker cancelled at the fob, and low battery unless `low_battery`
+    (the organisation's setting). A device gone offline waits `offline_delay_s` more before its
+    first contact's delay starts.
+    """
     now = now or utcnow()
     created: list[int] = []
-    open_alarms = session.scalars(
-        select(Alarm).where(Alarm.status == alarms.OPEN, Alarm.worker_id.is_not(None))
+    wanted = select(Alarm).where(
+        Alarm.status == alarms.OPEN,
+        Alarm.worker_id.is_not(None),
+        Alarm.cancelled_at.is_(None),
     )
-    for alarm in open_alarms.all():
+    if not low_battery:
+        wanted = wanted.where(Alarm.kind != kinds.LOW_BATTERY)
+    for alarm in session.scalars(wanted).all():
+        extra = offline_delay_s if alarm.kind == kinds.DEVICE_OFFLINE else 0
         with jobs.isolated(session, "escalation", f"alarm {alarm.id}"):
-            created += _schedule_one(session, alarm, now)
+            created += _schedule_one(session, alarm, now, dt.timedelta(seconds=extra))
     return created
 
 
-def _schedule_one(session: Session, alarm: Alarm, now: dt.datetime) -> list[int]:
+def _schedule_one(
+    session: Session, alarm: Alarm, now: dt.datetime, extra: dt.timedelta
+) -> list[int]:
     created: list[int] = []
     contacts = session.scalars(
         select(Contact).where(Contact.worker_id == alarm.worker_id).order_by(Contact.position)
     )
     done = set(session.scalars(select(Delivery.contact_id).where(Delivery.alarm_id == alarm.id)))
+    if done and someone_on_it(session, alarm.id):
+        return created  # a contact answered "I'm on it": the ladder stops there
     for c in contacts:
         if c.id in done:
             continue
-        if now - alarm.stored_at < dt.timedelta(seconds=c.delay_s):
+        if now - alarm.stored_at < extra + dt.timedelta(seconds=c.delay_s):
             break  # ordered: later contacts wait for earlier ones' delays
         d = Delivery(alarm_id=alarm.id, contact_id=c.id, next_attempt_at=now)
         session.add(d)
@@ -82,7 +104,12 @@ def _schedule_one(session: Session, alarm: Alarm, now: dt.datetime) -> list[int]
     return created
 
 
-def deliver_due(db: Database, notifier: Notifier, now: dt.datetime | None = None) -> int:
+def deliver_due(
+    db: Database,
+    notifier: Notifier,
+    now: dt.datetime | None = None,
+    links: LinkSigner | None = None,
+) -> int:
     """Attempt every pending delivery that is due; returns how many were sent.
 
     The network call happens outside any transaction: a slow webhook must never hold the
@@ -102,11 +129,13 @@ def deliver_due(db: Database, notifier: Notifier, now: dt.datetime | None = None
         # Each delivery on its own: whatever one contact's channel, message or row raises is
         # recorded against that delivery and retried; the next contact is still notified.
         with jobs.isolated(None, "delivery", f"delivery {did}"):
-            sent += _deliver_one(db, notifier, did, now)
+            sent += _deliver_one(db, notifier, did, now, links)
     return sent
 
 
-def _message(s: Session, did: int) -> tuple[Contact, dict[str, Any]] | None:
+def _message(
+    s: Session, did: int, links: LinkSigner | None
+) -> tuple[Contact, dict[str, Any]] | None:
     d = s.get(Delivery, did)
     if d is None or d.status != "pending":
         return None
@@ -116,12 +145,17 @@ def _message(s: Session, did: int) -> tuple[Contact, dict[str, Any]] | None:
     s.expunge(contact)
     message: dict[str, Any] = {"event": "vigil.alarm.escalated", "contact": contact.name}
     message["alarm"] = alarms.payload(s, alarm)
+    if links is not None:
+        # One link per delivery: the contact answers "I'm on it" or "can't help" with no account.
+        message["respond_url"] = links.url(did, alarm.stored_at + LINK_TTL)
     return contact, message
 
 
-def _deliver_one(db: Database, notifier: Notifier, did: int, now: dt.datetime) -> int:
+def _deliver_one(
+    db: Database, notifier: Notifier, did: int, now: dt.datetime, links: LinkSigner | None
+) -> int:
     with db.session() as s:
-        job = _message(s, did)
+        job = _message(s, did, links)
     if job is None:
         return 0
     contact, message = job

@@ -20,6 +20,7 @@ from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
 from monitor.services import arc_forwarding, escalation, jobs, supervision
+from monitor.services.responder_links import LinkSigner
 
 log = logging.getLogger("vigil.scheduler")
 
@@ -106,9 +107,14 @@ def tick(
     with jobs.isolated(None, "reminder", "this tick"), db.session() as s:
         supervision.remind_visits(s, keybox or KeyBox(settings.master_key))
     with jobs.isolated(None, "escalation", "this tick"), db.session() as s:
-        escalation.schedule(s)
+        escalation.schedule(
+            s,
+            low_battery=settings.escalate_low_battery,
+            offline_delay_s=settings.offline_escalation_delay_s,
+        )
     with jobs.isolated(None, "delivery", "this tick"):
-        escalation.deliver_due(db, notifier)
+        links = LinkSigner(settings.master_key, settings.public_url)
+        escalation.deliver_due(db, notifier, links=links)
     return True
 
 

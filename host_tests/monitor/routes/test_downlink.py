@@ -86,3 +86,41 @@ def test_help_for_a_coalesced_alarm_also_names_its_newest_repeat(env: Env) -> No
     assert env.client.post(f"/v1/alarms/{alarm['id']}/acknowledge", headers=h).status_code == 200
     got, _ = _poll(env, env.gw)
     assert [(f.ftype, f.fields) for f in got] == [(ft.ACK_HELP, (20,)), (ft.ACK_HELP, (25,))]
+
+
+# -- issue 15: "help is coming" only where help is coming ----------------------------------------
+
+
+def _acknowledge_all(env: Env) -> None:
+    h = env.token()
+    for alarm in env.client.get("/v1/alarms", headers=h).json():
+        r = env.client.post(f"/v1/alarms/{alarm['id']}/acknowledge", headers=h)
+        assert r.status_code == 200, r.text
+
+
+def test_acknowledging_a_low_battery_alarm_sends_a_plain_ack_not_help(env: Env) -> None:
+    env.post_frames(frame_item(ft.LOW_BATTERY, 40, (9, 0, 0)))
+    _acknowledge_all(env)
+    assert [(f.ftype, f.fields) for f in _poll(env, env.gw)[0]] == [(ft.ACK, (40,))]
+
+
+def test_acknowledging_every_alarm_help_comes_for_sends_ack_help(env: Env) -> None:
+    env.post_frames(
+        sos(50),
+        frame_item(ft.FALL, 51, (70, 35, 0)),
+        frame_item(ft.NO_MOTION, 52, (70, 0, 0)),
+        frame_item(ft.CHECKIN_OVERDUE, 53, (70, 0, 0)),
+    )
+    _acknowledge_all(env)
+    got = sorted((f.ftype, f.fields) for f in _poll(env, env.gw)[0])
+    assert got == [(ft.ACK_HELP, (c,)) for c in (50, 51, 52, 53)]
+
+
+def test_a_fob_reboot_resends_help_for_help_alarms_only(env: Env) -> None:
+    env.post_frames(sos(60), frame_item(ft.LOW_BATTERY, 61, (8, 0, 0)))
+    _acknowledge_all(env)
+    _got, cursor = _poll(env, env.gw)
+    # The first heartbeat after power-on carries HB_BOOTED.
+    env.post_frames(frame_item(ft.HEARTBEAT, 200, (90, ft.HB_BOOTED, 0, 1)))
+    again = [(f.ftype, f.fields) for f in _poll(env, env.gw, cursor)[0]]
+    assert again == [(ft.ACK_HELP, (60,))]

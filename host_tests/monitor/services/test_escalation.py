@@ -16,9 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from host_tests.support.monitor import Env, sos
-from monitor.models import Alarm, AuditEntry, Contact, Delivery, Worker
+from host_tests.support.monitor import DEVICE_ID, Env, frame_item, sos
+from monitor.models import Alarm, AuditEntry, Contact, Delivery, Device, Worker
+from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, escalation, jobs, scheduler, supervision
+from protocol import frame_types as ft
 
 
 class Receiver:
@@ -277,3 +279,56 @@ def test_finding_1_a_failing_supervision_job_does_not_stop_escalation_in_the_sam
     )
     assert jobs.FAILURES["supervision"] == before + 1
     assert [p for p, _ in receiver.calls] == ["/first"]
+
+
+# -- issue 15: only alarms that still need a person escalate ---------------------------------
+
+
+def _schedule(env: Env, at: dt.datetime, **policy: Any) -> list[str]:
+    # The kinds of the alarms whose deliveries this round created.
+    with env.app.state.db.session() as s:
+        ids = escalation.schedule(s, now=at, **policy)
+        return [
+            s.get(Alarm, s.get(Delivery, d).alarm_id).kind  # type: ignore[union-attr]
+            for d in ids
+        ]
+
+
+def test_an_alarm_the_worker_cancelled_at_the_fob_does_not_escalate(env: Env) -> None:
+    _ladder(env, "http://127.0.0.1:9")
+    t0 = dt.datetime.now(dt.UTC)
+    env.post_frames(sos(20, received_at=t0), frame_item(ft.SOS_CANCEL, 21, (1, 0)))
+    env.post_frames(sos(30, received_at=t0))
+    assert _schedule(env, t0 + dt.timedelta(seconds=31)) == ["sos"]  # only the one not cancelled
+
+
+def test_low_battery_escalates_only_when_the_organisation_asks(env: Env) -> None:
+    _ladder(env, "http://127.0.0.1:9")
+    t0 = dt.datetime.now(dt.UTC)
+    env.post_frames(frame_item(ft.LOW_BATTERY, 5, (9, 0, 0), received_at=t0))
+    later = t0 + dt.timedelta(seconds=31)
+    assert _schedule(env, later) == []
+    assert _schedule(env, later, low_battery=True) == ["low_battery"]
+
+
+def test_device_offline_waits_its_own_longer_delay(env: Env) -> None:
+    _ladder(env, "http://127.0.0.1:9")
+    t0 = dt.datetime.now(dt.UTC)
+    with env.app.state.db.session() as s:
+        device = s.get(Device, DEVICE_ID)
+        assert device is not None
+        alarms.raise_alarm(
+            s,
+            kind=kinds.DEVICE_OFFLINE,
+            device=device,
+            raised_at=t0,
+            received_at=t0,
+            stored_at=t0,
+            actor="system",
+        )
+    # First contact after 30 s for any other alarm; for offline, 30 s after the extra 600 s.
+    assert _schedule(env, t0 + dt.timedelta(seconds=31), offline_delay_s=600) == []
+    assert _schedule(env, t0 + dt.timedelta(seconds=629), offline_delay_s=600) == []
+    assert _schedule(env, t0 + dt.timedelta(seconds=631), offline_delay_s=600) == [
+        "device_offline"
+    ]

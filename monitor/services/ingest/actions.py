@@ -34,6 +34,7 @@ def _resend_help_after_reboot(session: Session, keybox: KeyBox, device: Device) 
             Alarm.device_id == device.id,
             Alarm.status == alarms.ACKNOWLEDGED,
             Alarm.source_counter.is_not(None),
+            Alarm.kind.in_(kinds.HELP),
         )
     )
     for alarm in handling:
