@@ -342,9 +342,12 @@ def test_the_alarm_api_shows_the_forward_as_the_commit_wakes_the_forwarder(
         [event] = arc.wait_for(1)
         detail = sqlite_env.client.get(f"/v1/alarms/{alarm['id']}", headers=h).json()
         [link] = sqlite_env.client.get("/v1/reports/arc", headers=h).json()
+        sqlite_env.login()
+        page = sqlite_env.client.get(f"/alarms/{alarm['id']}").text
     assert link["last_ack_at"] and link["unacknowledged"] == 0 and link["failing_since"] is None
     assert event["code"] == "PA"
     assert detail["arc"]["state"] == "acked" and detail["arc"]["attempts"] == 1
+    assert "acknowledged by the ARC" in page  # the operator sees it on the alarm's page
     arc_forwarding.close_links()
 
 
@@ -554,3 +557,17 @@ def test_forwarding_on_either_engine_takes_distinct_sequences_and_delivers(db_ur
     finally:
         arc_forwarding.close_links()
         database.engine.dispose()
+
+
+def test_a_failing_forward_tells_the_operator_to_call_the_arc(sqlite_env: Env) -> None:
+    db: Database = sqlite_env.app.state.db
+    add_receiver(db, free_port())  # nothing listens there
+    sqlite_env.post_frames(sos(42))
+    arc_forwarding.forward_due(db)
+    h = sqlite_env.token()
+    [alarm] = sqlite_env.client.get("/v1/alarms", headers=h).json()
+    assert alarm["arc"]["state"] == "failing"
+    sqlite_env.login()
+    page = sqlite_env.client.get(f"/alarms/{alarm['id']}").text
+    assert "not accepted by the ARC since" in page and "call the ARC" in page
+    arc_forwarding.close_links()
