@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -65,3 +68,52 @@ def smtp() -> Iterator[SmtpSink]:
     sink = SmtpSink().start()
     yield sink
     sink.stop()
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class HttpReceiver:
+    """A real HTTP server on loopback that records every request and answers with the next
+    status in `statuses` (then `default`)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.statuses: list[int] = []
+        self.default = 200
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.requests.append(
+                    Request(self.command, self.path, dict(self.headers.items()), body)
+                )
+                status = outer.statuses.pop(0) if outer.statuses else outer.default
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_POST = do_GET = _any  # noqa: N815 - http.server's naming
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[HttpReceiver]:
+    r = HttpReceiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
