@@ -120,6 +120,8 @@ class ModemSmsChannel(Notifier):
         with self._lock:
             try:
                 with serial.Serial(self._config.port, self._config.baudrate, timeout=0.5) as port:
+                    # Replies left from an abandoned exchange would answer our first commands.
+                    port.reset_input_buffer()
                     self._send(_Conversation(port), number, body)
             except serial.SerialException as e:
                 # Unplugged, wrong port, busy: may be fixed by the next attempt.
