@@ -213,3 +213,25 @@ def test_a_relay_that_requires_starttls_refuses_a_plaintext_client_permanently(
         assert d.status == "failed" and "530" in (d.last_error or ""), d.last_error
     finally:
         sink.stop()
+
+
+def test_every_attempt_shows_on_the_alarms_timeline_with_channel_outcome_and_error(
+    sqlite_env: Env, smtp: SmtpSink
+) -> None:
+    add_contact(sqlite_env, "email", "busy@example.org")
+    smtp.defer.add("busy@example.org")
+    t0 = dt.datetime.now(dt.UTC)
+    sqlite_env.post_frames(sos(1, received_at=t0))
+    channels = _channels(smtp)
+    step(sqlite_env, channels, t0 + _S)
+    smtp.defer.clear()
+    step(sqlite_env, channels, t0 + dt.timedelta(minutes=1))
+    h = sqlite_env.token()
+    [alarm] = sqlite_env.client.get("/v1/alarms", headers=h).json()
+    timeline = sqlite_env.client.get(f"/v1/alarms/{alarm['id']}", headers=h).json()["timeline"]
+    tried = [e["details"] for e in timeline if e["action"] == "delivery_attempt"]
+    assert [(a["channel"], a["attempt"], a["outcome"]) for a in tried] == [
+        ("email", 1, "retry"),
+        ("email", 2, "sent"),
+    ]
+    assert "451" in tried[0]["error"]
