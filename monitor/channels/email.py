@@ -38,10 +38,12 @@ class SmtpConfig:
 
 
 def valid_email(address: str) -> bool:
+    """A plain addr-spec: one @, a dotted domain, no spaces, control characters or the
+    punctuation that would let an address smuggle a second recipient or header."""
     local, at, domain = address.partition("@")
-    return bool(
-        at and local and "." in domain.strip(".") and not any(c in address for c in " \r\n<>,")
-    )
+    if not (at and local and "." in domain.strip(".")) or "@" in domain:
+        return False
+    return not any(ord(c) < 33 or ord(c) == 127 or c in '<>,;:()[]\\"' for c in address)
 
 
 def build(config: SmtpConfig, to: str, message: dict[str, Any]) -> EmailMessage:

@@ -69,3 +69,18 @@ def test_an_address_that_does_not_fit_its_channel_is_refused_with_a_clear_error(
         r = _put(sqlite_env, [contact])
         assert r.status_code == 422, (contact, r.text)
         assert "error" in r.json()
+
+
+def test_hostile_text_in_an_address_is_a_clean_422_not_a_crash(sqlite_env: Env) -> None:
+    import json
+
+    admin = sqlite_env.token("admin")
+    for address in ("lead\ud800@example.org", "+44\udfff7700900456", "a@b.org\x00"):
+        for channel in ("email", "sms_modem"):
+            body = [{"name": "X", "channel": channel, "address": address, "delay_s": 0}]
+            r = sqlite_env.client.put(
+                f"/v1/workers/{sqlite_env.seeded.worker_id}/contacts",
+                content=json.dumps(body).encode(),
+                headers={**admin, "content-type": "application/json"},
+            )
+            assert r.status_code == 422, (address, channel, r.text)
