@@ -96,8 +96,9 @@ def run(n: int, tick_s: float, work: Path) -> dict[str, float]:
                 r.raise_for_status()
                 got = sink.wait_for(i + 1, WAIT_S)[-1]
                 latencies.append((got.at - committed) * 1000)
-                # Spread arrivals over the tick, as real alarms are: no lock-step with it.
-                time.sleep((i * 0.37 % 1.0) * tick_s * 0.5)
+                # Spread arrivals evenly over the whole tick, as real alarms fall: posting
+                # right after a delivery would always land just after a tick began.
+                time.sleep((i * 0.618034 % 1.0) * tick_s)
     finally:
         sink.stop()
         app.state.db.engine.dispose()
