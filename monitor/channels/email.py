@@ -90,7 +90,11 @@ class EmailChannel(Notifier):
         to = contact.target
         if not valid_email(to):
             raise NotifyFailed(f"not an e-mail address: {to!r}", permanent=True)
-        mail = build(self._config, to, message)
+        try:
+            mail = build(self._config, to, message)
+        except (ValueError, TypeError) as e:
+            # A From address or text the e-mail library refuses will be refused every time.
+            raise NotifyFailed(f"e-mail not built: {type(e).__name__}: {e}", permanent=True) from e
         c = self._config
         try:
             smtp: smtplib.SMTP
@@ -110,6 +114,9 @@ class EmailChannel(Notifier):
             raise _smtp_failure(e) from e
         except ssl.SSLCertVerificationError as e:
             raise NotifyFailed(f"SMTP TLS certificate refused: {e}", permanent=True) from e
-        except (OSError, UnicodeError) as e:
+        except UnicodeError as e:
+            # A non-ASCII address to a relay without SMTPUTF8: the same next time.
+            raise NotifyFailed(f"SMTP {type(e).__name__}: {e}", permanent=True) from e
+        except OSError as e:
             # Connection refused, timeout, DNS: the relay may be back on the next attempt.
             raise NotifyFailed(f"SMTP {type(e).__name__}: {e}") from e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
 from monitor.channels.base import Notifier
@@ -12,6 +13,8 @@ from monitor.channels.webhook import WebhookChannel
 from monitor.core.config import Settings
 from monitor.errors import NotifyFailed
 from monitor.models import Contact
+
+log = logging.getLogger("vigil.channels")
 
 CHANNELS: Final[tuple[str, ...]] = ("webhook", "email", "sms_modem", "sms_http")
 
@@ -40,6 +43,9 @@ class ChannelRegistry(Notifier):
 
 
 def from_settings(settings: Settings) -> ChannelRegistry:
+    if not settings.webhook_secret and settings.environment == "production":
+        # Not refused: existing receivers may not verify yet. But say it at every start.
+        log.warning("VIGIL_WEBHOOK_SECRET is not set: webhooks go unsigned and can be forged")
     channels: dict[str, Notifier] = {"webhook": WebhookChannel(secret=settings.webhook_secret)}
     if settings.smtp_host:
         channels["email"] = EmailChannel(
