@@ -50,6 +50,7 @@ bench: setup
 	$(PY) -m bench.alarm_latency
 	$(PY) -m bench.phone_latency
 	$(PY) -m bench.load
+	$(PY) -m bench.handoff_email
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis
