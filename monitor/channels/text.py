@@ -104,6 +104,10 @@ def body(message: dict[str, Any], now: dt.datetime | None = None) -> str:
         "2. No answer, or you hear danger: call 999 (112) and give the position above.",
         "3. Tell the Vigil operator what you are doing: nobody has acknowledged it yet.",
     ]
+    if message.get("respond_url"):
+        # The one-time answer link (services/responder_links.py, where present): "I'm on it"
+        # stops the next contact being called.
+        lines += ["", f"Answer (I'm on it / can't help): {message['respond_url']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -128,4 +132,6 @@ def sms(message: dict[str, Any], now: dt.datetime | None = None) -> str:
         )
     parts.append(f"Call {phone}" if phone else "Call the worker")
     parts.append("no answer: 999")
+    if message.get("respond_url"):
+        parts.append(f"Answer: {message['respond_url']}")
     return ". ".join(parts)
