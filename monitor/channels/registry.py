@@ -28,6 +28,10 @@ class ChannelRegistry(Notifier):
             raise ValueError(f"unknown channels: {sorted(unknown)}")
         self._channels = channels
 
+    @property
+    def configured(self) -> frozenset[str]:
+        return frozenset(self._channels)
+
     def channel_for(self, contact: Contact) -> str:
         return contact.channel or "webhook"
 
@@ -60,15 +64,20 @@ def from_settings(settings: Settings) -> ChannelRegistry:
             )
         )
     if settings.sms_http_url:
-        channels["sms_http"] = SmsHttpChannel(
-            SmsHttpConfig(
-                url=settings.sms_http_url,
-                method=settings.sms_http_method,
-                body_template=settings.sms_http_body,
-                body_format=settings.sms_http_body_format,
-                authorization=settings.sms_http_authorization,
+        try:
+            channels["sms_http"] = SmsHttpChannel(
+                SmsHttpConfig(
+                    url=settings.sms_http_url,
+                    method=settings.sms_http_method,
+                    body_template=settings.sms_http_body,
+                    body_format=settings.sms_http_body_format,
+                    authorization=settings.sms_http_authorization,
+                )
             )
-        )
+        except ValueError as e:
+            # The monitor still starts (alarms must still arrive); sms_http deliveries then
+            # fail as "not configured" on each alarm, and this says why.
+            log.error("VIGIL_SMS_HTTP_* refused, SMS by provider is off: %s", e)
     if settings.sms_modem_port:
         channels["sms_modem"] = ModemSmsChannel(
             ModemConfig(port=settings.sms_modem_port, baudrate=settings.sms_modem_baudrate)

@@ -33,6 +33,16 @@ class SmsHttpConfig:
     authorization: str | None = None  # the whole header value, e.g. "Bearer ..." or "Basic ..."
     timeout_s: float = 10.0
 
+    def __post_init__(self) -> None:
+        # Caught at start-up, not at the first alarm: a template that never names the number
+        # would send every SMS to nobody.
+        sent = self.url + ("" if self.method == "GET" else self.body_template)
+        missing = [f for f in ("{to}", "{text}") if f not in sent]
+        if missing:
+            raise ValueError(f"SMS provider template has no {' or '.join(missing)}")
+        if not self.url.startswith(("https://", "http://")):
+            raise ValueError(f"SMS provider URL must be http(s): {self.url!r}")
+
 
 def _fill(template: str, escape: Any, to: str, body: str) -> str:
     # str.replace, not str.format: JSON templates are full of braces.

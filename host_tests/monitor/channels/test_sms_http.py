@@ -7,6 +7,8 @@ import datetime as dt
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from host_tests.monitor.channels.conftest import (
     LOCATION,
     HttpReceiver,
@@ -99,3 +101,20 @@ def test_a_number_that_is_not_e164_never_reaches_the_provider(
     d = delivery(sqlite_env)
     assert d.status == "failed" and "E.164" in (d.last_error or "")
     assert http_receiver.requests == []
+
+
+def test_a_template_that_never_names_the_number_is_refused_at_start_and_the_monitor_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from monitor.channels import registry
+    from monitor.core.config import Settings
+
+    settings = Settings(
+        environment="development",
+        sms_http_url="https://sms.example/send",
+        sms_http_body='{"text": "{text}"}',
+    )
+    with caplog.at_level("ERROR"):
+        channels = registry.from_settings(settings)
+    assert "no {to}" in caplog.text
+    assert "sms_http" not in channels.configured
