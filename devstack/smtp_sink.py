@@ -1,7 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, for tests and benches.
 
-Optional STARTTLS with a self-signed certificate made on the spot (cryptography), and optional
-AUTH with one username and password. Each message is kept with the time it arrived, so a bench
+Optional STARTTLS or implicit TLS with a self-signed certificate made on the spot (cryptography),
+and optional AUTH with one username and password. Each message is kept with the time it arrived, so a bench
 can measure alarm committed -> message received.
 """
 
@@ -114,6 +114,7 @@ class SmtpSink:
         *,
         tls_cert: tuple[Path, Path] | None = None,
         credentials: tuple[str, str] | None = None,
+        implicit_tls: bool = False,
     ) -> None:
         self.received: list[Received] = []
         self.arrived = threading.Condition()
@@ -126,7 +127,10 @@ class SmtpSink:
         if tls_cert is not None:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(str(tls_cert[0]), str(tls_cert[1]))
-            kwargs.update(tls_context=ctx, require_starttls=True)
+            if implicit_tls:  # TLS from the first byte, as on port 465
+                kwargs.update(ssl_context=ctx)
+            else:
+                kwargs.update(tls_context=ctx, require_starttls=True)
         if credentials is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=tls_cert is not None)
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)

@@ -235,3 +235,34 @@ def test_every_attempt_shows_on_the_alarms_timeline_with_channel_outcome_and_err
         ("email", 2, "sent"),
     ]
     assert "451" in tried[0]["error"]
+
+
+def test_implicit_tls_relay_on_its_own_port(sqlite_env: Env, tmp_path: Path) -> None:
+    cert = self_signed(tmp_path)
+    sink = SmtpSink(tls_cert=cert, implicit_tls=True).start()
+    try:
+        add_contact(sqlite_env, "email", "lead@example.org")
+        t0 = dt.datetime.now(dt.UTC)
+        sqlite_env.post_frames(sos(1, received_at=t0))
+        tls = _channels(sink, security="tls", ca_file=str(cert[0]), host="localhost")
+        assert step(sqlite_env, tls, t0 + _S) == 1
+        assert len(sink.wait_for(1)) == 1
+    finally:
+        sink.stop()
+
+
+def test_a_relay_certificate_nobody_trusts_is_refused_and_nothing_is_sent(
+    sqlite_env: Env, tmp_path: Path
+) -> None:
+    sink = SmtpSink(tls_cert=self_signed(tmp_path)).start()
+    try:
+        add_contact(sqlite_env, "email", "lead@example.org")
+        t0 = dt.datetime.now(dt.UTC)
+        sqlite_env.post_frames(sos(1, received_at=t0))
+        untrusting = _channels(sink, security="starttls", host="localhost")  # system CAs only
+        step(sqlite_env, untrusting, t0 + _S)
+        d = delivery(sqlite_env)
+        assert d.status == "failed" and "certificate" in (d.last_error or ""), d.last_error
+        assert sink.received == []
+    finally:
+        sink.stop()
