@@ -1,8 +1,8 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, for tests and benches.
 
 Optional STARTTLS or implicit TLS with a self-signed certificate made on the spot (cryptography),
-and optional AUTH with one username and password. Each message is kept with the time it arrived, so a bench
-can measure alarm committed -> message received.
+and optional AUTH with one username and password. Each message is kept with the time it
+arrived, so a bench can measure alarm committed -> message received.
 """
 
 from __future__ import annotations
