@@ -98,14 +98,19 @@ class ListenerUnavailable(Unavailable):
 
 
 class NotifyFailed(MonitorError):
-    # One escalation delivery failed (network, HTTP status): recorded on the delivery and
-    # retried with backoff by services/escalation.py; never reaches an HTTP client.
+    # One escalation delivery failed (network, HTTP status, SMTP reply, modem error): recorded
+    # on the delivery and retried with backoff by services/escalation.py; never reaches an HTTP
+    # client. permanent: retrying cannot help (a refused address, a 4xx, an unknown number), so
+    # the delivery is dead-lettered at once instead of being retried for minutes.
     status_code = 502
     code = "notify_failed"
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, permanent: bool = False
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
+        self.permanent = permanent
 
 
 class UnsafeSettings(MonitorError):

@@ -147,8 +147,19 @@ class Contact(Base):
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(120))
-    webhook_url: Mapped[str] = mapped_column(String(500))
+    # How this contact is reached: webhook | email | sms_modem | sms_http (monitor/channels/),
+    # and where: a URL, an e-mail address or an E.164 number.
+    channel: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    address: Mapped[str | None] = mapped_column(String(500))
+    # Before channels every contact was a webhook. Kept so old API clients and rows work: a
+    # webhook contact without an address is reached at webhook_url (see target).
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
     delay_s: Mapped[int] = mapped_column(Integer)
+
+    @property
+    def target(self) -> str:
+        """Where this contact's channel sends: the address, or the legacy webhook_url."""
+        return self.address or self.webhook_url or ""
 
 
 class Device(Base):

@@ -192,7 +192,9 @@ class DownlinkOut(BaseModel):
 class ContactOut(BaseModel):
     position: int
     name: str
-    webhook_url: str
+    channel: str
+    address: str
+    webhook_url: str | None  # webhook contacts only; kept for clients written before channels
     delay_s: int
 
 

@@ -57,6 +57,8 @@ def seed(
                         worker_id=worker.id,
                         position=0,
                         name="Team leader",
+                        channel="webhook",
+                        address=escalation_webhook,
                         webhook_url=escalation_webhook,
                         delay_s=60,
                     )

@@ -114,7 +114,9 @@ def worker_out(session: Session, w: Worker) -> dict[str, Any]:
             {
                 "position": c.position,
                 "name": c.name,
-                "webhook_url": c.webhook_url,
+                "channel": c.channel,
+                "address": c.target,
+                "webhook_url": c.target if c.channel == "webhook" else None,
                 "delay_s": c.delay_s,
             }
             for c in contacts

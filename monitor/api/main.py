@@ -31,6 +31,8 @@ from monitor.api.routes import (
     workers,
 )
 from monitor.api.validation import valid_input, validation_error
+from monitor.channels import registry as channel_registry
+from monitor.channels.base import Notifier
 from monitor.core.config import Settings, get_settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
@@ -40,7 +42,6 @@ from monitor.models import Alarm
 from monitor.services import alarms as alarm_service
 from monitor.services import scheduler
 from monitor.services.auth import LoginThrottle
-from monitor.services.escalation import Notifier, WebhookNotifier
 from monitor.services.events import AlarmLoader, EventHub
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -72,7 +73,7 @@ def create_app(
         db.migrate()
     hub = EventHub()
     hub.attach(db.sessionmaker, via_postgres=not db.is_sqlite)
-    the_notifier = notifier or WebhookNotifier()
+    the_notifier = notifier or channel_registry.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -68,6 +68,27 @@ class Settings(BaseSettings):
     # client cannot pick its own address for the login throttle. Behind nginx on this host:
     # 127.0.0.1.
     forwarded_allow_ips: str = ""
+    # --- escalation channels (monitor/channels/; docs/escalation.md). A channel left
+    # unconfigured fails its deliveries at once with "not configured", visible on the alarm.
+    # Webhooks: HMAC-SHA256 signing secret for the Vigil-Signature header. Unset: unsigned.
+    webhook_secret: str | None = None
+    # E-mail: an SMTP relay. security: starttls (port 587), tls (implicit, port 465) or none.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "vigil@localhost"
+    smtp_ca_file: str | None = None  # trust this CA bundle instead of the system's
+    # SMS through an HTTP provider: {to} and {text} are filled in the URL and body.
+    sms_http_url: str | None = None
+    sms_http_method: Literal["POST", "GET"] = "POST"
+    sms_http_body: str = '{"to": "{to}", "text": "{text}"}'
+    sms_http_body_format: Literal["json", "form"] = "json"
+    sms_http_authorization: str | None = None  # the Authorization header's whole value
+    # SMS through a GSM modem on this serial port (e.g. /dev/ttyUSB2).
+    sms_modem_port: str | None = None
+    sms_modem_baudrate: int = 115200
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -1,19 +1,22 @@
 """Escalation: an alarm nobody acknowledges walks down the worker's ordered contact list.
 
-Deliveries are rows: created when due, attempted by a Notifier, retried with backoff until
-MAX_ATTEMPTS, each attempt recorded. A restart picks up pending deliveries where they were.
+Deliveries are rows: created when due, attempted by a Notifier (monitor/channels/), retried
+with backoff until MAX_ATTEMPTS, each attempt recorded. A failure the channel calls permanent
+(a refused address, a 4xx, an unknown number) is dead-lettered at once: status "failed",
+audited "escalation_failed". Every attempt is audited ("delivery_attempt") against the alarm,
+with channel, outcome and error. A restart picks up pending deliveries where they were.
 """
 
 from __future__ import annotations
 
-import abc
 import datetime as dt
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.channels.base import Notifier
+from monitor.channels.webhook import WebhookChannel
 from monitor.core.db import Database
 from monitor.errors import NotifyFailed
 from monitor.models import Alarm, Contact, Delivery, utcnow
@@ -21,29 +24,14 @@ from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, audit, jobs
 from monitor.services.responder_links import LINK_TTL, LinkSigner, someone_on_it
 
+__all__ = ["MAX_ATTEMPTS", "Notifier", "NotifyFailed", "WebhookNotifier", "deliver_due"]
+
 MAX_ATTEMPTS = 6
 RETRY_BASE = dt.timedelta(seconds=5)  # 5, 10, 20, 40, 80 s: a minute-long outage is ridden out
-WEBHOOK_TIMEOUT_S = 5.0  # one slow endpoint must not hold back the next contact's delivery
 
-
-class Notifier(abc.ABC):
-    @abc.abstractmethod
-    def send(self, contact: Contact, message: dict[str, Any]) -> None:
-        """Deliver or raise NotifyFailed."""
-
-
-class WebhookNotifier(Notifier):
-    def __init__(self, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
-
-    def send(self, contact: Contact, message: dict[str, Any]) -> None:
-        try:
-            r = self._client.post(contact.webhook_url, json=message)
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, TypeError) as e:
-            # ValueError/TypeError: a message httpx cannot encode, or a URL it cannot parse.
-            raise NotifyFailed(f"{type(e).__name__}: {e}") from e
-        if r.status_code >= 300:
-            raise NotifyFailed(f"HTTP {r.status_code}", http_status=r.status_code)
+# The channel interface and the webhook channel live in monitor/channels/; these names stay
+# for callers written before there was more than one channel.
+WebhookNotifier = WebhookChannel
 
 
 def schedule(
@@ -160,39 +148,85 @@ def _deliver_one(
         return 0
     contact, message = job
     error: str | None = None
+    permanent = False
     try:
+        channel = notifier.channel_for(contact)
         notifier.send(contact, message)
     except NotifyFailed as e:
-        error = str(e)
+        error, permanent = str(e), e.permanent
     except Exception as e:  # noqa: BLE001 - a broken channel is a failed attempt, not a crash
         jobs.failed("delivery", f"delivery {did} to {contact.name}")
         error = f"{type(e).__name__}: {e}"
+        channel = getattr(contact, "channel", None) or "webhook"
     with db.session() as s:
         d = s.get(Delivery, did)
         if d is None:
             return 0
         d.attempts += 1
+        attempt: dict[str, Any] = {
+            "contact": contact.name,
+            "channel": channel,
+            "attempt": d.attempts,
+            "delivery_id": d.id,
+        }
         if error is None:
             d.status = "sent"
             d.sent_at = now
             audit.record(
                 s,
                 "system",
+                "delivery_attempt",
+                alarm_id=d.alarm_id,
+                details={**attempt, "outcome": "sent"},
+            )
+            audit.record(
+                s,
+                "system",
                 "notified",
                 alarm_id=d.alarm_id,
-                details={"contact": contact.name, "attempts": d.attempts},
+                details={"contact": contact.name, "attempts": d.attempts, "channel": channel},
             )
             return 1
         d.last_error = error[:500]
-        if d.attempts >= MAX_ATTEMPTS:
+        if permanent or d.attempts >= MAX_ATTEMPTS:
             d.status = "failed"
+            audit.record(
+                s,
+                "system",
+                "delivery_attempt",
+                alarm_id=d.alarm_id,
+                details={
+                    **attempt,
+                    "outcome": "failed",
+                    "permanent": permanent,
+                    "error": error[:500],
+                },
+            )
             audit.record(
                 s,
                 "system",
                 "escalation_failed",
                 alarm_id=d.alarm_id,
-                details={"contact": contact.name, "error": error[:500]},
+                details={
+                    "contact": contact.name,
+                    "channel": channel,
+                    "attempts": d.attempts,
+                    "reason": "permanent" if permanent else "max_attempts",
+                    "error": error[:500],
+                },
             )
         else:
             d.next_attempt_at = now + RETRY_BASE * (2 ** (d.attempts - 1))
+            audit.record(
+                s,
+                "system",
+                "delivery_attempt",
+                alarm_id=d.alarm_id,
+                details={
+                    **attempt,
+                    "outcome": "retry",
+                    "error": error[:500],
+                    "next_attempt_at": d.next_attempt_at.isoformat(),
+                },
+            )
     return 0

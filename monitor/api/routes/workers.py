@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, model_validator
 from sqlalchemy import delete, select
 
 from monitor.api.deps import CurrentAdmin, CurrentOperator, RowId, SessionDep
-from monitor.errors import NotFound
+from monitor.channels.email import valid_email
+from monitor.channels.phone_numbers import e164
+from monitor.errors import NotFound, NotifyFailed
 from monitor.models import Contact, Worker
 from monitor.schemas import WorkerOut
 from monitor.serialise import worker_out
@@ -27,8 +29,37 @@ class WorkerIn(BaseModel):
 
 class ContactIn(BaseModel):
     name: str = Field(min_length=1, max_length=120)
-    webhook_url: HttpUrl
+    channel: Literal["webhook", "email", "sms_modem", "sms_http"] = "webhook"
+    address: str | None = Field(
+        default=None,
+        max_length=500,
+        description="webhook: https URL; email: an e-mail address; sms_*: an E.164 number",
+    )
+    # Clients written before channels send only this; it stands for channel=webhook.
+    webhook_url: HttpUrl | None = None
     delay_s: int = Field(ge=0, le=86400, description="seconds after the alarm was received")
+
+    @model_validator(mode="after")
+    def _address_fits_channel(self) -> ContactIn:
+        if self.channel == "webhook":
+            if self.address is None and self.webhook_url is None:
+                raise ValueError("a webhook contact needs address (or webhook_url)")
+            if self.address is not None:
+                self.webhook_url = HttpUrl(self.address)  # raises for anything not a URL
+            self.address = str(self.webhook_url)
+            return self
+        if self.webhook_url is not None:
+            raise ValueError(f"webhook_url is for webhook contacts, not {self.channel}")
+        if not self.address:
+            raise ValueError(f"a {self.channel} contact needs an address")
+        if self.channel == "email" and not valid_email(self.address):
+            raise ValueError(f"not an e-mail address: {self.address!r}")
+        if self.channel.startswith("sms_"):
+            try:
+                self.address = e164(self.address)
+            except NotifyFailed as e:
+                raise ValueError(str(e)) from e
+        return self
 
 
 def _get(session: Any, worker_id: int) -> Worker:
@@ -82,7 +113,9 @@ def set_contacts(
                 worker_id=w.id,
                 position=i,
                 name=c.name,
-                webhook_url=str(c.webhook_url),
+                channel=c.channel,
+                address=c.address,
+                webhook_url=str(c.webhook_url) if c.webhook_url else None,
                 delay_s=c.delay_s,
             )
         )
