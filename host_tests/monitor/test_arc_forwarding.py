@@ -571,3 +571,15 @@ def test_a_failing_forward_tells_the_operator_to_call_the_arc(sqlite_env: Env) -
     page = sqlite_env.client.get(f"/alarms/{alarm['id']}").text
     assert "not accepted by the ARC since" in page and "call the ARC" in page
     arc_forwarding.close_links()
+
+
+def test_the_console_reports_page_shows_each_arc_links_health(sqlite_env: Env) -> None:
+    db: Database = sqlite_env.app.state.db
+    add_receiver(db, free_port())  # nothing listens: the link fails
+    sqlite_env.post_frames(sos(43))
+    arc_forwarding.forward_due(db)
+    sqlite_env.login()
+    page = sqlite_env.client.get("/reports").text
+    assert "Alarm receiving centres" in page and "failing since" in page
+    assert "1 alarm" in page  # waiting for the ARC's acknowledgement
+    arc_forwarding.close_links()

@@ -26,7 +26,7 @@ from monitor.core import jsonsafe
 from monitor.errors import CsrfFailed, MonitorError, NotAuthenticated
 from monitor.models import Alarm, Device, Gateway, RejectionCount, Worker, utcnow
 from monitor.serialise import alarm_detail, device_out, worker_out
-from monitor.services import alarms, auth, ingest, phones, reports
+from monitor.services import alarms, arc_forwarding, auth, ingest, phones, reports
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[2] / "templates"))
@@ -247,4 +247,5 @@ def reports_page(request: Request, p: ConsoleUser, session: SessionDep) -> HTMLR
         "By team": report["by_team"],
         "By month": report["by_month"],
     }
-    return page(request, "reports.html", p, report=report, charts=charts, nav="reports")
+    arc = arc_forwarding.health(session)
+    return page(request, "reports.html", p, report=report, charts=charts, arc=arc, nav="reports")
