@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--email-tick",
         type=float,
-        default=Settings().scheduler_tick_s,
+        default=Settings.model_fields["scheduler_tick_s"].default,
         help="scheduler tick for the e-mail run (default: the service's own)",
     )
     args = p.parse_args(argv)
