@@ -62,7 +62,9 @@ def alarm_detail(session: Session, alarm: Any) -> dict[str, Any]:
                     "accuracy_m": device.last_accuracy_m,
                     "at": _iso(device.last_location_at),
                 }
-                if device.last_lat is not None
+                # Both or nothing: a row with one coordinate (an older write, a hand edit) is
+                # no position, and the console would fail to format it.
+                if device.last_lat is not None and device.last_lon is not None
                 else None
             ),
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,8 +51,8 @@ def ago(value: str | dt.datetime | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
+    if seconds is None or not math.isfinite(seconds):
+        return "—"  # a non-finite figure from a damaged row is no duration
     if seconds < 60:
         return f"{seconds:.1f} s"
     s = int(seconds)
