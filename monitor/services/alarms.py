@@ -118,6 +118,9 @@ def _changed(session: Session, alarm: Alarm) -> None:
     queue_alarm_event(session, payload(session, alarm))
 
 
+ESCALATE_AFTER_COMMIT = "escalate_after_commit"
+
+
 def raise_alarm(
     session: Session,
     *,
@@ -180,6 +183,9 @@ def raise_alarm(
     )
     # In this transaction: the alarm is never stored without its forward to the ARC.
     arc_forwarding.enqueue(session, alarm)
+    # After the commit, the scheduler runs at once rather than at its next tick, so a contact
+    # with no delay hears within a round trip (services/escalation.py, scheduler.run).
+    session.info[ESCALATE_AFTER_COMMIT] = True
     _changed(session, alarm)
     return alarm
 

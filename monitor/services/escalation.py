@@ -9,10 +9,13 @@ with channel, outcome and error. A restart picks up pending deliveries where the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import threading
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from monitor.channels.base import Notifier
@@ -32,6 +35,37 @@ RETRY_BASE = dt.timedelta(seconds=5)  # 5, 10, 20, 40, 80 s: a minute-long outag
 # The channel interface and the webhook channel live in monitor/channels/; these names stay
 # for callers written before there was more than one channel.
 WebhookNotifier = WebhookChannel
+
+
+# Scheduler loops waiting for their next tick (services/scheduler.run), woken early by the commit
+# of a new alarm: thread-safe, as commits happen in worker threads.
+_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_waiters_guard = threading.Lock()
+
+
+def add_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
+    with _waiters_guard:
+        _waiters.add((loop, waiter))
+
+
+def remove_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
+    with _waiters_guard:
+        _waiters.discard((loop, waiter))
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop(alarms.ESCALATE_AFTER_COMMIT, False):
+        with _waiters_guard:
+            waiting = list(_waiters)
+        for loop, waiter in waiting:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(waiter.set)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(alarms.ESCALATE_AFTER_COMMIT, None)
 
 
 def schedule(

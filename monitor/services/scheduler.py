@@ -23,6 +23,7 @@ from monitor.services import arc_forwarding, escalation, jobs, supervision
 from monitor.services.responder_links import LinkSigner
 
 log = logging.getLogger("vigil.scheduler")
+WOKEN_GAP_S = 0.2  # the closest two ticks come when alarms keep arriving
 
 # Any fixed 64-bit number, the same on every instance: "the Vigil scheduler" (as a signed bigint).
 ADVISORY_LOCK_KEY = 0x5647_494C_5343_4844 - (1 << 63)
@@ -157,14 +158,25 @@ async def run(
     lead = lead or Leadership(db)
     keybox = keybox or KeyBox(settings.master_key)
     forwarder = asyncio.create_task(forward_loop(db, lead, settings.scheduler_tick_s))
+    loop, woken = asyncio.get_running_loop(), asyncio.Event()
+    escalation.add_waiter(loop, woken)
     try:
         while True:
             try:
                 await run_in_threadpool(tick, db, settings, notifier, lead, keybox)
             except Exception:  # noqa: BLE001 - one bad tick must not stop supervision for good
                 jobs.failed("tick", "this tick; retrying next tick")
-            await asyncio.sleep(settings.scheduler_tick_s)
+            # Next tick at the interval, or as soon as a new alarm commits (a contact with no
+            # delay is told within a round trip), but never closer than WOKEN_GAP_S: a burst of
+            # alarms costs a few ticks a second, not one per alarm.
+            await asyncio.sleep(min(WOKEN_GAP_S, settings.scheduler_tick_s))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    woken.wait(), max(0.0, settings.scheduler_tick_s - WOKEN_GAP_S)
+                )
+            woken.clear()
     finally:
+        escalation.remove_waiter(loop, woken)
         forwarder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await forwarder

@@ -70,3 +70,50 @@ def test_one_instance_leads_until_it_lets_go(env: Env) -> None:
     assert scheduler.tick(db, settings, notifier, first) is False
     second.release()
     other.engine.dispose()
+
+
+def test_a_new_alarm_wakes_the_scheduler_so_a_zero_delay_contact_hears_before_the_tick(
+    tmp_path: Path, sqlite_template: tuple[Path, Seeded]
+) -> None:
+    """A 30 s tick, and an e-mail contact with no delay: the message reaches a real SMTP
+    server (aiosmtpd) within a second of the alarm, because the alarm's commit wakes the
+    scheduler; before, it waited for the next tick."""
+    from devstack.smtp_sink import SmtpSink
+    from host_tests.support.monitor import sos
+    from monitor.models import Contact
+
+    shutil.copy(sqlite_template[0], tmp_path / "vigil.db")
+    sink = SmtpSink().start()
+    try:
+        settings = make_settings(
+            f"sqlite:///{tmp_path}/vigil.db",
+            run_scheduler=True,
+            scheduler_tick_s=30.0,
+            smtp_host=sink.host,
+            smtp_port=sink.port,
+            smtp_security="none",
+            smtp_from="vigil@test.invalid",
+        )
+        app = create_app(settings)
+        with app.state.db.session() as s:
+            s.add(
+                Contact(
+                    worker_id=sqlite_template[1].worker_id,
+                    position=0,
+                    name="Lead",
+                    channel="email",
+                    address="lead@test.invalid",
+                    delay_s=0,
+                )
+            )
+        gw = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
+        with TestClient(app) as c:
+            time.sleep(0.5)  # the first tick has run: the next is 30 s away
+            started = time.monotonic()
+            c.post("/v1/frames", json={"frames": [sos(1)]}, headers=gw).raise_for_status()
+            sink.wait_for(1, timeout_s=5.0)
+            took = time.monotonic() - started
+        app.state.db.engine.dispose()
+    finally:
+        sink.stop()
+    assert took < 2.0, took
