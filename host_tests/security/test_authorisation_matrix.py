@@ -106,6 +106,10 @@ def _redirect_to(target: str) -> Callable[[httpx.Response], bool]:
     return lambda r: r.status_code == 303 and r.headers.get("location") == target
 
 
+def _refused_link(r: httpx.Response) -> bool:
+    return r.status_code == 400 and "Nothing has been changed" in r.text
+
+
 def _logged_out(r: httpx.Response) -> bool:
     # Success and refusal both redirect to /login; only success clears the cookie.
     return r.status_code == 303 and f"{SESSION_COOKIE}=" in r.headers.get("set-cookie", "")
@@ -214,6 +218,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # Reports: incident trends for operators, rejected-frame counters for admins.
     ("GET", "/v1/reports/incidents"): Rule(OPERATOR),
     ("GET", "/v1/reports/rejections"): Rule(ADMIN),
+    ("GET", "/v1/reports/arc"): Rule(OPERATOR),
     # Console pages: operators and admins; everyone else is sent to the login page.
     ("GET", "/login"): Rule(EVERYONE),
     ("POST", "/login"): Rule(
@@ -229,6 +234,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/devices"): Rule(OPERATOR, console=True),
     ("GET", "/workers"): Rule(OPERATOR, console=True),
     ("GET", "/reports"): Rule(OPERATOR, console=True),
+    # An escalation contact's answer page: the signed token in the path is the only credential,
+    # so every caller, with any credential or none, gets the same clear refusal for a forged one.
+    ("GET", "/respond/{token}"): Rule(
+        EVERYONE, lambda c, s: {"path": {"token": "forged"}}, _refused_link
+    ),
+    ("POST", "/respond/{token}"): Rule(
+        EVERYONE,
+        lambda c, s: {"path": {"token": "forged"}, "data": {"answer": "on_it"}},
+        _refused_link,
+    ),
     # The API description and static assets are not secret (the source is open).
     ("GET", "/openapi.json"): Rule(EVERYONE),
     ("GET", "/docs"): Rule(EVERYONE),
