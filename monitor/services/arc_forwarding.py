@@ -18,8 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import threading
 from typing import Any
@@ -34,6 +32,7 @@ from monitor.errors import ArcUnreachable, DC09Error
 from monitor.models import Alarm, ArcForward, ArcReceiver, Worker, utcnow
 from monitor.services import audit, jobs
 from monitor.services.events import queue_alarm_event
+from monitor.services.wakeups import Waiters
 
 PENDING, SENT, ACKED, FAILING = "pending", "sent", "acked", "failing"
 RETRY_BASE_S = 1.0  # 1, 2, 4 ... s, capped: an ARC back after a minute's outage gets it in 30 s
@@ -53,29 +52,13 @@ _SENDING = threading.Lock()
 _links: dict[int, Link] = {}
 
 
-# Forwarder loops waiting on their event loop (services/scheduler.forward_loop): an asyncio
-# waiter is woken thread-safely, so no thread sits blocked in WAKE.wait past shutdown.
-_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-_waiters_guard = threading.Lock()
-
-
-def add_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
-    with _waiters_guard:
-        _waiters.add((loop, waiter))
-
-
-def remove_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
-    with _waiters_guard:
-        _waiters.discard((loop, waiter))
+# Forwarder loops waiting on their event loop (services/scheduler.forward_loop).
+WAITERS = Waiters()
 
 
 def wake() -> None:
     WAKE.set()
-    with _waiters_guard:
-        waiting = list(_waiters)
-    for loop, waiter in waiting:
-        with contextlib.suppress(RuntimeError):  # that loop has closed
-            loop.call_soon_threadsafe(waiter.set)
+    WAITERS.wake()
 
 
 @event.listens_for(Session, "after_commit")

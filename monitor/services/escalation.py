@@ -9,10 +9,7 @@ with channel, outcome and error. A restart picks up pending deliveries where the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import threading
 from typing import Any
 
 from sqlalchemy import event, select
@@ -26,6 +23,7 @@ from monitor.models import Alarm, Contact, Delivery, utcnow
 from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, audit, jobs
 from monitor.services.responder_links import LINK_TTL, LinkSigner, someone_on_it
+from monitor.services.wakeups import Waiters
 
 __all__ = ["MAX_ATTEMPTS", "Notifier", "NotifyFailed", "WebhookNotifier", "deliver_due"]
 
@@ -38,29 +36,14 @@ WebhookNotifier = WebhookChannel
 
 
 # Scheduler loops waiting for their next tick (services/scheduler.run), woken early by the commit
-# of a new alarm: thread-safe, as commits happen in worker threads.
-_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-_waiters_guard = threading.Lock()
-
-
-def add_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
-    with _waiters_guard:
-        _waiters.add((loop, waiter))
-
-
-def remove_waiter(loop: asyncio.AbstractEventLoop, waiter: asyncio.Event) -> None:
-    with _waiters_guard:
-        _waiters.discard((loop, waiter))
+# of a new alarm.
+WAITERS = Waiters()
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     if session.info.pop(alarms.ESCALATE_AFTER_COMMIT, False):
-        with _waiters_guard:
-            waiting = list(_waiters)
-        for loop, waiter in waiting:
-            with contextlib.suppress(RuntimeError):  # that loop has closed
-                loop.call_soon_threadsafe(waiter.set)
+        WAITERS.wake()
 
 
 @event.listens_for(Session, "after_rollback")

@@ -132,7 +132,7 @@ async def forward_loop(db: Database, lead: Leadership, tick_s: float) -> None:
     BS 8484 gives press-to-ARC 30 s and a tick's wait would spend a good part of that. Network
     calls run in a worker thread, outside any transaction. Only the leader forwards."""
     loop, waiter = asyncio.get_running_loop(), asyncio.Event()
-    arc_forwarding.add_waiter(loop, waiter)
+    arc_forwarding.WAITERS.add(loop, waiter)
     try:
         while True:
             with contextlib.suppress(TimeoutError):
@@ -145,7 +145,7 @@ async def forward_loop(db: Database, lead: Leadership, tick_s: float) -> None:
             except Exception:  # noqa: BLE001 - one bad round must not stop forwarding for good
                 jobs.failed("arc", "this round; retrying next round")
     finally:
-        arc_forwarding.remove_waiter(loop, waiter)
+        arc_forwarding.WAITERS.remove(loop, waiter)
 
 
 async def run(
@@ -159,7 +159,7 @@ async def run(
     keybox = keybox or KeyBox(settings.master_key)
     forwarder = asyncio.create_task(forward_loop(db, lead, settings.scheduler_tick_s))
     loop, woken = asyncio.get_running_loop(), asyncio.Event()
-    escalation.add_waiter(loop, woken)
+    escalation.WAITERS.add(loop, woken)
     try:
         while True:
             try:
@@ -176,7 +176,7 @@ async def run(
                 )
             woken.clear()
     finally:
-        escalation.remove_waiter(loop, woken)
+        escalation.WAITERS.remove(loop, woken)
         forwarder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await forwarder
