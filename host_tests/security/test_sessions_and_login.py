@@ -61,7 +61,7 @@ def test_session_cookie_is_httponly_strict_secure_and_lasts_one_shift(
 
 
 def test_production_refuses_cookies_without_secure_and_development_secrets() -> None:
-    keys = {"master_key": "m" * 40}
+    keys = {"master_key": "m" * 40, "webhook_secret": "w" * 40}
     with pytest.raises(UnsafeSettings, match="COOKIE_SECURE"):
         Settings(environment="production", **keys)
     with pytest.raises(UnsafeSettings, match="MASTER_KEY"):

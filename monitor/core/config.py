@@ -103,6 +103,13 @@ class Settings(BaseSettings):
             raise UnsafeSettings("set VIGIL_MASTER_KEY to a random secret of 32+ characters")
         if self.environment == "production" and not self.cookie_secure:
             raise UnsafeSettings("set VIGIL_COOKIE_SECURE=true behind TLS in production")
+        if self.environment == "production" and len(self.webhook_secret or "") < 32:
+            # An unsigned escalation webhook can be forged or replayed by anyone who learns a
+            # receiver's address; receivers verify Vigil-Signature with this secret.
+            raise UnsafeSettings(
+                "set VIGIL_WEBHOOK_SECRET to a random secret of 32+ characters in production, "
+                "and give it to your webhook receivers (docs/escalation.md)"
+            )
         return self
 
 

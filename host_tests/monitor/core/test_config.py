@@ -36,11 +36,30 @@ def test_production_refuses_default_or_short_master_key() -> None:
 
 
 def test_secret_key_is_gone_and_an_old_env_file_still_loads() -> None:
-    s = Settings(environment="production", master_key=GOOD, cookie_secure=True, secret_key="x")
+    s = Settings(
+        environment="production",
+        master_key=GOOD,
+        cookie_secure=True,
+        webhook_secret=GOOD,
+        secret_key="x",
+    )
     assert not hasattr(s, "secret_key")
 
 
 def test_production_requires_secure_cookies() -> None:
     with pytest.raises(UnsafeSettings, match="COOKIE_SECURE"):
         Settings(environment="production", master_key=GOOD)
-    assert Settings(environment="production", master_key=GOOD, cookie_secure=True).cookie_secure
+    assert Settings(
+        environment="production", master_key=GOOD, cookie_secure=True, webhook_secret=GOOD
+    ).cookie_secure
+
+
+def test_production_refuses_unsigned_or_weakly_signed_webhooks() -> None:
+    for secret in (None, "", "short"):
+        with pytest.raises(UnsafeSettings, match="WEBHOOK_SECRET"):
+            Settings(
+                environment="production",
+                master_key=GOOD,
+                cookie_secure=True,
+                webhook_secret=secret,
+            )
