@@ -11,7 +11,8 @@ scikit-learn model, are what the fob runs and what every figure is scored with.
 (m2cgen writes float Python; emlearn writes C for a native module. Neither gives integer
 MicroPython, and the table walk is twenty lines in the detector.)
 
-Training data: every candidate of every trial, in several versions of the trial
+Training data: every candidate the detector scores (those its walking-on rule ends are never
+recorded, so the trees never see them) of every trial, in several versions of the trial
 (`TRAIN_VARIANTS`): as recorded at 50 and 25 Hz, and from a fob mounted at a random rotation
 with a +-2 g sensor at 50 and 25 Hz. Labels: in a fall trial, candidates whose peak is within
 1 s of the trial's largest magnitude are falls; its other candidates are left out (they may be
@@ -122,7 +123,7 @@ def training_set(
             if r[0][1] not in subjects:
                 continue
             lab = label(r, v[1], impact)
-            if lab >= 0 and not fd.moving_on(r[4]):  # the rule decides those, not the trees
+            if lab >= 0:
                 x.append(r[4])
                 y.append(lab)
     return x, y
@@ -241,8 +242,6 @@ def trial_scores(model: SimpleNamespace, rows: list[Row]) -> dict[Key, int]:
     """Highest score of any candidate per trial (trials without a candidate are absent)."""
     best: dict[Key, int] = {}
     for r in rows:
-        if fd.moving_on(r[4]):
-            continue
         s = fd.score(r[4], model)
         if s > best.get(r[0], -(1 << 30)):
             best[r[0]] = s

@@ -24,6 +24,7 @@
 # This module runs on CPython only (it reads files); it lives in hardware/ because it is the
 # "simulated sensor" that replays real recordings into device code.
 import gzip
+import math
 import os
 import re
 
@@ -213,8 +214,6 @@ def rotation(u1, u2, u3):
     Shoemake's subgroup algorithm (Graphics Gems III, "Uniform random rotations"): the unit
     quaternion (sqrt(1-u1) sin 2πu2, sqrt(1-u1) cos 2πu2, sqrt(u1) sin 2πu3, sqrt(u1) cos 2πu3).
     """
-    import math
-
     a = math.sqrt(1 - u1)
     b = math.sqrt(u1)
     qx, qy = a * math.sin(2 * math.pi * u2), a * math.cos(2 * math.pi * u2)

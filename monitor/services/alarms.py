@@ -204,8 +204,8 @@ def help_counters(session: Session, alarm: Alarm) -> list[int]:
     coalesced alarm (check-in overdue, low battery), the newest repeat the fob sent into it. The
     fob says help only for an alarm not followed by a newer one still waiting
     (firmware/raised.py), so help for the first alone would stay quiet behind its own repeat."""
-    if alarm.source_counter is None or alarm.kind not in alarm_kinds.HELP:
-        return []  # nobody is on the way for a flat battery: no "help is coming"
+    if alarm.source_counter is None:
+        return []
     out = [alarm.source_counter]
     repeats = session.scalars(
         select(AuditEntry.details)

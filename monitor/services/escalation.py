@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from monitor.channels.base import Notifier
 from monitor.channels.webhook import WebhookChannel
+from monitor.core.config import Settings
 from monitor.core.db import Database
 from monitor.errors import NotifyFailed
 from monitor.models import Alarm, Contact, Delivery, utcnow
@@ -56,7 +57,7 @@ def schedule(
     now: dt.datetime | None = None,
     *,
     low_battery: bool = False,
-    offline_delay_s: int = 900,
+    offline_delay_s: int = Settings.model_fields["offline_escalation_delay_s"].default,
 ) -> list[int]:
     """Create deliveries for open alarms that still need a person, once a contact's delay passed.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -72,6 +73,12 @@ class LinkSigner:
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_MAC_LEN]
+
+
+@functools.lru_cache(maxsize=4)
+def signer(master_key: str, public_url: str) -> LinkSigner:
+    """The signer for these settings, derived once (the scheduler ticks and each page ask)."""
+    return LinkSigner(master_key, public_url)
 
 
 @dataclass(frozen=True)

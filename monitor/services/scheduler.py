@@ -19,8 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
-from monitor.services import arc_forwarding, escalation, jobs, supervision
-from monitor.services.responder_links import LinkSigner
+from monitor.services import arc_forwarding, escalation, jobs, responder_links, supervision
 
 log = logging.getLogger("vigil.scheduler")
 WOKEN_GAP_S = 0.2  # the closest two ticks come when alarms keep arriving
@@ -114,7 +113,7 @@ def tick(
             offline_delay_s=settings.offline_escalation_delay_s,
         )
     with jobs.isolated(None, "delivery", "this tick"):
-        links = LinkSigner(settings.master_key, settings.public_url)
+        links = responder_links.signer(settings.master_key, settings.public_url)
         escalation.deliver_due(db, notifier, links=links)
     return True
 

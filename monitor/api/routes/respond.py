@@ -24,7 +24,7 @@ Token = Annotated[str, Path(max_length=64)]
 
 
 def _signer(settings: SettingsDep) -> LinkSigner:
-    return LinkSigner(settings.master_key, settings.public_url)
+    return responder_links.signer(settings.master_key, settings.public_url)
 
 
 def _page(request: Request, status: int = 200, **ctx: object) -> HTMLResponse:
