@@ -129,23 +129,34 @@ def test_a_relay_that_is_down_is_retried_then_dead_lettered_after_max_attempts(
     assert outcomes == ["retry"] * (escalation.MAX_ATTEMPTS - 1) + ["failed"]
 
 
+RELAY_USER, RELAY_PASSWORD = "vigil", "s3cret-relay"
+
+
+def _to_relay(
+    env: Env, sink: SmtpSink, cert: tuple[Path, Path], password: str
+) -> tuple[ChannelRegistry, dt.datetime]:
+    """An SOS for an e-mail contact, and the STARTTLS channel logging in with `password`."""
+    add_contact(env, "email", "lead@example.org")
+    t0 = dt.datetime.now(dt.UTC)
+    env.post_frames(sos(1, received_at=t0))
+    channels = _channels(
+        sink,
+        security="starttls",
+        ca_file=str(cert[0]),
+        username=RELAY_USER,
+        password=password,
+        host="localhost",
+    )
+    return channels, t0
+
+
 def test_starttls_and_auth_against_a_relay_that_requires_both(
     sqlite_env: Env, tmp_path: Path
 ) -> None:
     cert = self_signed(tmp_path)
-    sink = SmtpSink(tls_cert=cert, credentials=("vigil", "s3cret-relay")).start()
+    sink = SmtpSink(tls_cert=cert, credentials=(RELAY_USER, RELAY_PASSWORD)).start()
     try:
-        add_contact(sqlite_env, "email", "lead@example.org")
-        t0 = dt.datetime.now(dt.UTC)
-        sqlite_env.post_frames(sos(1, received_at=t0))
-        good = _channels(
-            sink,
-            security="starttls",
-            ca_file=str(cert[0]),
-            username="vigil",
-            password="s3cret-relay",
-            host="localhost",
-        )
+        good, t0 = _to_relay(sqlite_env, sink, cert, RELAY_PASSWORD)
         assert step(sqlite_env, good, t0 + _S) == 1
         assert sink.wait_for(1)[0].envelope_to == ["lead@example.org"]
     finally:
@@ -154,19 +165,9 @@ def test_starttls_and_auth_against_a_relay_that_requires_both(
 
 def test_wrong_relay_password_is_dead_lettered_at_once(sqlite_env: Env, tmp_path: Path) -> None:
     cert = self_signed(tmp_path)
-    sink = SmtpSink(tls_cert=cert, credentials=("vigil", "s3cret-relay")).start()
+    sink = SmtpSink(tls_cert=cert, credentials=(RELAY_USER, RELAY_PASSWORD)).start()
     try:
-        add_contact(sqlite_env, "email", "lead@example.org")
-        t0 = dt.datetime.now(dt.UTC)
-        sqlite_env.post_frames(sos(1, received_at=t0))
-        wrong = _channels(
-            sink,
-            security="starttls",
-            ca_file=str(cert[0]),
-            username="vigil",
-            password="guess",
-            host="localhost",
-        )
+        wrong, t0 = _to_relay(sqlite_env, sink, cert, "guess")
         step(sqlite_env, wrong, t0 + _S)
         d = delivery(sqlite_env)
         assert d.status == "failed" and "535" in (d.last_error or ""), d.last_error
