@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -78,10 +80,35 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(16))  # operator | admin
+    role: Mapped[str] = mapped_column(String(16))  # operator | supervisor | admin
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by an admin (a new account, a reset): the console sends them to change it first.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+
+
+class Team(Base):
+    """A team or office. Workers name theirs in `Worker.team`; a supervisor handles only the
+    workers, alarms and incidents of the teams in `user_teams`."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    office: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserTeam(Base):
+    __tablename__ = "user_teams"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class AuthToken(Base):
@@ -137,6 +164,28 @@ class Worker(Base):
     team: Mapped[str | None] = mapped_column(String(80))
     risk_notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(200))
+    job_title: Mapped[str | None] = mapped_column(String(120))
+
+
+class RiskAssessment(Base):
+    """One saved version of a worker's risk assessment. Rows are only added, never changed:
+    the newest version is the assessment, and the older ones are its history (who changed
+    what, when)."""
+
+    __tablename__ = "risk_assessments"
+    __table_args__ = (UniqueConstraint("worker_id", "version", name="uq_risk_worker_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    hazards: Mapped[str] = mapped_column(Text)
+    controls: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(8))  # low | medium | high
+    owner: Mapped[str] = mapped_column(String(120))
+    review_due: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(200))  # e.g. "follow-up to incident 4"
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Contact(Base):
@@ -325,11 +374,25 @@ class RejectionCount(Base):
 class Incident(Base):
     __tablename__ = "incidents"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), unique=True)
+    # Most incidents a council records (online or phone abuse) had no alarm at all.
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), unique=True)
     type: Mapped[str] = mapped_column(String(32))
     summary: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="SET NULL", name="fk_incidents_worker")
+    )
+    # The worker's team when it was recorded: reports by team keep their history when a worker
+    # moves, and a supervisor's scope is decided by it.
+    team: Mapped[str | None] = mapped_column(String(80))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    location: Mapped[str | None] = mapped_column(String(200))
+    reported_by: Mapped[str | None] = mapped_column(String(120))
+    people_involved: Mapped[str | None] = mapped_column(Text)
+    police_reference: Mapped[str | None] = mapped_column(String(60))
+    actions_taken: Mapped[str | None] = mapped_column(Text)
+    lessons_learnt: Mapped[str | None] = mapped_column(Text)
 
 
 class ArcReceiver(Base):

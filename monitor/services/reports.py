@@ -33,7 +33,16 @@ def file_incident(
         raise Conflict(f"type must be one of {', '.join(INCIDENT_TYPES)}")
     if session.scalar(select(Incident).where(Incident.alarm_id == alarm_id)) is not None:
         raise Conflict(f"alarm {alarm_id} is already filed as an incident")
-    inc = Incident(alarm_id=alarm_id, type=type_, summary=summary, created_by=user.id)
+    worker = session.get(Worker, alarm.worker_id) if alarm.worker_id else None
+    inc = Incident(
+        alarm_id=alarm_id,
+        type=type_,
+        summary=summary,
+        created_by=user.id,
+        occurred_at=alarm.raised_at,
+        worker_id=alarm.worker_id,
+        team=worker.team if worker else None,
+    )
     session.add(inc)
     session.flush()
     audit.record(

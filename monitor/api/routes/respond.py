@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse
 
 from monitor.api.deps import SessionDep, SettingsDep
-from monitor.api.routes.console import templates
+from monitor.api.routes.console.common import templates
 from monitor.errors import MonitorError
 from monitor.services import alarms, responder_links
 from monitor.services.responder_links import LinkSigner

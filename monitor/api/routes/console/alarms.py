@@ -1,0 +1,54 @@
+"""The alarm queue and one alarm: live updates come from /v1/alarms/stream."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from monitor.api.deps import RowId, SessionDep
+from monitor.api.routes.console.common import ConsoleUser, page
+from monitor.models import Alarm
+from monitor.serialise import alarm_detail
+from monitor.services import alarms, ingest, reports
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def queue(request: Request, p: ConsoleUser, session: SessionDep) -> HTMLResponse:
+    active = session.scalars(
+        select(Alarm)
+        .where(Alarm.status != alarms.RESOLVED)
+        .order_by(Alarm.priority, Alarm.raised_at.desc())
+    )
+    recent = session.scalars(
+        select(Alarm)
+        .where(Alarm.status == alarms.RESOLVED)
+        .order_by(Alarm.resolved_at.desc())
+        .limit(8)
+    )
+    return page(
+        request,
+        "queue.html",
+        p,
+        alarms=[alarms.payload(session, a) for a in active],
+        recent=[alarms.payload(session, a) for a in recent],
+        nav="queue",
+    )
+
+
+@router.get("/alarms/{alarm_id}", response_class=HTMLResponse)
+def alarm_page(
+    alarm_id: RowId, request: Request, p: ConsoleUser, session: SessionDep
+) -> HTMLResponse:
+    return page(
+        request,
+        "alarm.html",
+        p,
+        alarm=alarm_detail(session, alarms.get(session, alarm_id)),
+        relay_window=f"{ingest.MAX_RELAY_DELAY.days} days",
+        outcomes=alarms.OUTCOMES,
+        incident_types=reports.INCIDENT_TYPES,
+        nav="queue",
+    )
