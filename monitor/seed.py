@@ -1,4 +1,5 @@
-"""Demo and test data: an admin, an operator, a worker with escalation, a provisioned fob."""
+"""Demo and test data: an admin, an operator, a supervisor of the worker's team, a worker with
+escalation, a provisioned fob."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from sqlalchemy import select
 
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
-from monitor.models import Contact, Device, Gateway, User, Worker
-from monitor.services import auth, provisioning
+from monitor.models import Contact, Device, Gateway, Team, User, Worker
+from monitor.services import auth, provisioning, scope
+
+SEED_TEAM = "Housing visits"
 
 
 @dataclass
 class Seeded:
     admin_id: int
     operator_id: int
+    supervisor_id: int
+    team_id: int
     worker_id: int
     device_id: int
     gateway_id: int
@@ -40,12 +45,24 @@ def seed(
         op = s.scalar(select(User).where(User.username == "operator")) or auth.create_user(
             s, "system", "operator", "Olu Operator", "operator", operator_password
         )
+        team = s.scalar(select(Team).where(Team.name == SEED_TEAM))
+        if team is None:
+            team = Team(name=SEED_TEAM, office="Civic Centre, floor 2")
+            s.add(team)
+            s.flush()
+        sup = s.scalar(select(User).where(User.username == "supervisor"))
+        if sup is None:
+            # The operator's password: tests and the demo log in as either the same way.
+            sup = auth.create_user(
+                s, "system", "supervisor", "Sasha Supervisor", "supervisor", operator_password
+            )
+            scope.set_teams(s, sup, [team.id])
         worker = s.scalar(select(Worker).where(Worker.name == "Sam Rivera"))
         if worker is None:
             worker = Worker(
                 name="Sam Rivera",
                 phone="+44 7700 900123",
-                team="Housing visits",
+                team=SEED_TEAM,
                 risk_notes="Visits tenants alone in the evenings. Asthma: inhaler in left "
                 "jacket pocket. Two properties on Elm Road flagged for verbal abuse.",
             )
@@ -77,4 +94,4 @@ def seed(
         gw = s.scalar(select(Gateway).where(Gateway.name == "demo-gateway"))
         if gw is None:
             gw, _ = provisioning.create_gateway(s, "system", "demo-gateway", token=gateway_token)
-        return Seeded(admin.id, op.id, worker.id, device_id, gw.id)
+        return Seeded(admin.id, op.id, sup.id, team.id, worker.id, device_id, gw.id)

@@ -49,6 +49,9 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         admin_api = auth.create_api_token(s, admin, "security tests")
         op_sess, op_csrf = auth.start_session(s, op, 12)
         admin_sess, admin_csrf = auth.start_session(s, admin, 12)
+        sup = s.scalars(select(User).where(User.username == "supervisor")).one()
+        sup_api = auth.create_api_token(s, sup, "security tests")
+        sup_sess, sup_csrf = auth.start_session(s, sup, 12)
         reset, _ = auth.issue_reset(s, "user:admin", op, 60)
         _, used = phones.create_enrolment(s, "user:admin", admin.id, seeded.worker_id)
         phone = phones.redeem(s, keybox, used, "phone-test", None)
@@ -98,6 +101,9 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         reset,
         phone.token,
         fresh,
+        sup_api,
+        sup_sess,
+        sup_csrf,
     )
 
 

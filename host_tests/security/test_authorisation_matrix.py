@@ -43,6 +43,9 @@ FORGED = "made_up_bearer_token"
 OP_BEARER = "operator_bearer"
 OP_SESSION = "operator_session"
 OP_NO_CSRF = "operator_session_no_csrf"
+SUP_BEARER = "supervisor_bearer"  # a supervisor of the seeded worker's team (issue 16)
+SUP_SESSION = "supervisor_session"
+SUP_NO_CSRF = "supervisor_session_no_csrf"
 AD_BEARER = "admin_bearer"
 AD_SESSION = "admin_session"
 AD_NO_CSRF = "admin_session_no_csrf"
@@ -55,6 +58,9 @@ ROLES = (
     OP_BEARER,
     OP_SESSION,
     OP_NO_CSRF,
+    SUP_BEARER,
+    SUP_SESSION,
+    SUP_NO_CSRF,
     AD_BEARER,
     AD_SESSION,
     AD_NO_CSRF,
@@ -67,9 +73,13 @@ EVERYONE = frozenset(ROLES)
 PUBLIC_NO_BAD_TOKEN = EVERYONE - {GW_REVOKED, FORGED}
 GATEWAY = frozenset({GW, PHONE})  # a phone relays, polls and reports health like a gateway
 PHONES = frozenset({PHONE})
-OPERATOR = frozenset({OP_BEARER, OP_SESSION, AD_BEARER, AD_SESSION})
+# Everyone who handles alarms. The supervisor's team holds every seeded alarm and worker, so
+# they succeed here; another team's supervisor is refused in host_tests/monitor (scoping tests).
+OPERATOR = frozenset({OP_BEARER, OP_SESSION, SUP_BEARER, SUP_SESSION, AD_BEARER, AD_SESSION})
+OPERATOR_ONLY = frozenset({OP_BEARER, OP_SESSION, AD_BEARER, AD_SESSION})  # not supervisors
+MANAGER = frozenset({SUP_BEARER, SUP_SESSION, AD_BEARER, AD_SESSION})  # keeps workers' records
 ADMIN = frozenset({AD_BEARER, AD_SESSION})
-SESSION_USERS = frozenset({OP_SESSION, AD_SESSION})
+SESSION_USERS = frozenset({OP_SESSION, SUP_SESSION, AD_SESSION})
 
 
 @dataclass
@@ -98,6 +108,7 @@ def _login_json(c: Creds, s: Any) -> dict[str, Any]:
 
 
 def _own_password_change(role: str) -> dict[str, Any]:
+    # The seeded supervisor shares the operator's password (monitor/seed.py).
     current = ADMIN_PASSWORD if role.startswith("admin") else OPERATOR_PASSWORD
     return {"json": {"current_password": current, "new_password": "a-brand-new-password"}}
 
@@ -287,7 +298,7 @@ def allowed(method: str, rule: Rule, role: str) -> bool:
     if role in rule.who:
         return True
     # A cookie without the CSRF token is still a logged-in user for reads.
-    base = {OP_NO_CSRF: OP_SESSION, AD_NO_CSRF: AD_SESSION}.get(role)
+    base = {OP_NO_CSRF: OP_SESSION, SUP_NO_CSRF: SUP_SESSION, AD_NO_CSRF: AD_SESSION}.get(role)
     return base is not None and method in SAFE and base in rule.who
 
 
@@ -299,6 +310,7 @@ def credentials(role: str, c: Creds) -> tuple[dict[str, str], dict[str, str], st
         PHONE: c.phone_token,
         FORGED: "vgw_" + "A" * 43,
         OP_BEARER: c.operator_api,
+        SUP_BEARER: c.supervisor_api,
         AD_BEARER: c.admin_api,
     }.get(role)
     if bearer:
@@ -306,6 +318,8 @@ def credentials(role: str, c: Creds) -> tuple[dict[str, str], dict[str, str], st
     session = {
         OP_SESSION: (c.operator_session, c.operator_csrf),
         OP_NO_CSRF: (c.operator_session, None),
+        SUP_SESSION: (c.supervisor_session, c.supervisor_csrf),
+        SUP_NO_CSRF: (c.supervisor_session, None),
         AD_SESSION: (c.admin_session, c.admin_csrf),
         AD_NO_CSRF: (c.admin_session, None),
     }.get(role)

@@ -40,6 +40,10 @@ class Creds:
     reset_token: str  # a password reset token for the operator, issued by the admin
     phone_token: str  # an enrolled phone's gateway token, scoped to the seeded worker
     enrolment_code: str  # an unused enrolment code for the seeded worker
+    # A supervisor of the seeded worker's team: every alarm in the template is theirs.
+    supervisor_api: str
+    supervisor_session: str
+    supervisor_csrf: str
 
 
 @dataclass

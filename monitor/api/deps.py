@@ -17,7 +17,7 @@ from monitor.core.crypto import KeyBox, token_hash
 from monitor.core.db import Database
 from monitor.errors import CsrfFailed, Forbidden, NotAuthenticated
 from monitor.models import AuthToken, Gateway, User, utcnow
-from monitor.services import auth, refused
+from monitor.services import auth, refused, scope
 from monitor.services.auth import LoginThrottle
 from monitor.services.events import EventHub
 
@@ -71,7 +71,7 @@ ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
 
 @dataclass
 class Principal:
-    role: str  # anonymous | gateway | operator | admin
+    role: str  # anonymous | gateway | operator | supervisor | admin
     user: User | None = None
     gateway: Gateway | None = None
     csrf_token: str | None = None
@@ -161,10 +161,22 @@ def _csrf_ok(request: Request, p: Principal) -> None:
 
 
 def require_operator(request: Request, p: PrincipalDep) -> Principal:
+    """Operators, supervisors and admins: anyone who handles alarms. A supervisor's view is
+    narrowed to their teams by `ScopeDep`, not here."""
     if p.role == "anonymous":
         raise NotAuthenticated("log in or send an operator bearer token")
-    if p.role not in ("operator", "admin") or p.user is None:
-        raise Forbidden("operators and admins only")
+    if p.role not in scope.STAFF_ROLES or p.user is None:
+        raise Forbidden("operators, supervisors and admins only")
+    _csrf_ok(request, p)
+    return p
+
+
+def require_manager(request: Request, p: PrincipalDep) -> Principal:
+    """Supervisors (for their own teams) and admins: who keeps workers' records."""
+    if p.role == "anonymous":
+        raise NotAuthenticated("log in or send a supervisor or admin bearer token")
+    if p.role not in (scope.SUPERVISOR, "admin") or p.user is None:
+        raise Forbidden("supervisors and admins only")
     _csrf_ok(request, p)
     return p
 
@@ -195,9 +207,19 @@ def require_session_user(p: Annotated[Principal, Depends(require_operator)]) -> 
 
 
 CurrentOperator = Annotated[Principal, Depends(require_operator)]
+CurrentManager = Annotated[Principal, Depends(require_manager)]
 CurrentSessionUser = Annotated[Principal, Depends(require_session_user)]
 CurrentAdmin = Annotated[Principal, Depends(require_admin)]
 CurrentGateway = Annotated[Principal, Depends(require_gateway)]
+
+
+def get_scope(p: PrincipalDep, session: SessionDep) -> scope.Scope:
+    found = scope.for_user(session, p.user)
+    session.commit()  # as get_principal: a long poll or stream must not hold a read open
+    return found
+
+
+ScopeDep = Annotated[scope.Scope, Depends(get_scope)]
 
 
 def operator_user(p: Principal) -> User:

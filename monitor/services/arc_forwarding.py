@@ -349,9 +349,7 @@ def health(session: Session) -> list[dict[str, Any]]:
     out = []
     for r in session.scalars(select(ArcReceiver).order_by(ArcReceiver.id)):
         waiting = session.scalars(
-            select(ArcForward.id).where(
-                ArcForward.receiver_id == r.id, ArcForward.state != ACKED
-            )
+            select(ArcForward.id).where(ArcForward.receiver_id == r.id, ArcForward.state != ACKED)
         ).all()
         out.append(
             {

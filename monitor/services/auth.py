@@ -18,7 +18,7 @@ from monitor.models import AuthToken, User, utcnow
 from monitor.services import audit
 from monitor.services.events import queue_credentials_ended
 
-ROLES = ("operator", "admin")
+ROLES = ("operator", "supervisor", "admin")
 MIN_PASSWORD = 10  # characters; the only rule: length beats composition rules (NIST 800-63B)
 
 

@@ -130,6 +130,7 @@ const Vigil = (() => {
   }
 
   function queue() {
+    forms();
     const box = document.getElementById("queue");
     const alarms = new Map();
     const fresh = new Set();
@@ -201,6 +202,7 @@ const Vigil = (() => {
   }
 
   function alarm(id) {
+    forms();
     const err = document.getElementById("action-error");
     const fail = (e) => { err.textContent = e.message; err.hidden = false; };
     document.getElementById("ack")?.addEventListener("click", () =>
@@ -221,7 +223,69 @@ const Vigil = (() => {
     live((a) => { if (a.id === id && a.status !== document.getElementById("status").textContent.trim()) location.reload(); });
   }
 
-  function generic() { if (document.getElementById("live")) live(() => {}); }
+  function generic() { if (document.getElementById("live")) live(() => {}); forms(); }
+
+  // Every console form that changes something calls the JSON API, so the console can do nothing
+  // the API (and its authorisation matrix) does not allow:
+  //   <form data-api="/v1/workers/3" data-method="PUT" data-then="reload|show|go:/path"
+  //         data-confirm="Revoke it?">
+  // A field's data-type says what JSON it becomes: int, float, bool (a checkbox), lines (one
+  // item a line), json. A name ending in [] collects every checked/filled field into a list.
+  // An empty field is null. With data-then="show" the answer fills [data-field=key] inside the
+  // form's [data-result] (for what is shown once: a new token). Errors go to its [role=alert].
+  function fieldValue(el) {
+    const t = el.dataset.type;
+    if (t === "bool") return el.checked;
+    const v = el.value;
+    if (v === "" && t !== "text") return null;
+    if (t === "int") return Number.parseInt(v, 10);
+    if (t === "float") return Number.parseFloat(v);
+    if (t === "lines") return v.split("\n").map((x) => x.trim()).filter(Boolean);
+    if (t === "json") return JSON.parse(v);
+    return v;
+  }
+  function formBody(form) {
+    const body = {};
+    for (const el of form.elements) {
+      if (!el.name || el.disabled || el.dataset.skip !== undefined) continue;
+      if (el.name.endsWith("[]")) {
+        const key = el.name.slice(0, -2);
+        body[key] = body[key] || [];
+        if ((el.type === "checkbox" || el.type === "radio") ? el.checked : el.value !== "") {
+          body[key].push(el.dataset.type === "int" ? Number.parseInt(el.value, 10) : el.value);
+        }
+        continue;
+      }
+      if (el.type === "radio" && !el.checked) continue;
+      body[el.name] = fieldValue(el);
+    }
+    return body;
+  }
+  function forms(root) {
+    (root || document).querySelectorAll("form[data-api]").forEach((form) => form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const alertBox = form.querySelector("[role=alert]");
+      if (alertBox) { alertBox.hidden = true; alertBox.textContent = ""; }
+      if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
+      let body;
+      try { body = formBody(form); } catch (e) { fail(e); return; }
+      const method = form.dataset.method || "POST";
+      const then = form.dataset.then || "reload";
+      const button = form.querySelector("[type=submit]");
+      if (button) button.disabled = true;
+      api(method, form.dataset.api, method === "GET" ? undefined : body).then((r) => {
+        if (button) button.disabled = false;
+        if (then === "show") {
+          const box = form.querySelector("[data-result]");
+          box.querySelectorAll("[data-field]").forEach((n) => { n.textContent = r[n.dataset.field] ?? ""; });
+          box.hidden = false;
+        } else if (then.startsWith("go:")) {
+          location.assign(then.slice(3).replace("{id}", r.id));
+        } else location.reload();
+      }, (e) => { if (button) button.disabled = false; fail(e); });
+      function fail(e) { if (alertBox) { alertBox.textContent = e.message; alertBox.hidden = false; } else alert(e.message); }
+    }));
+  }
 
   function showError(e) { const p = document.getElementById("action-error"); if (p) { p.textContent = e.message; p.hidden = false; } else alert(e.message); }
 
@@ -257,5 +321,5 @@ const Vigil = (() => {
       }, showError);
     }));
   }
-  return { queue, alarm, generic, devices, workers };
+  return { queue, alarm, generic, devices, workers, forms, api, esc, when, since };
 })();

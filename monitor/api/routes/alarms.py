@@ -20,16 +20,17 @@ from monitor.api.deps import (
     HubDep,
     KeyBoxDep,
     RowId,
+    ScopeDep,
     SessionDep,
     SettingsDep,
     operator_user,
 )
 from monitor.core import jsonsafe
 from monitor.core.db import Database
-from monitor.models import Alarm
+from monitor.models import Alarm, User
 from monitor.schemas import AlarmDetail, AlarmOut, IncidentOut
 from monitor.serialise import alarm_detail
-from monitor.services import alarms, auth, reports
+from monitor.services import alarms, auth, reports, scope
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"])
 
@@ -49,6 +50,7 @@ class IncidentIn(BaseModel):
 @router.get("", response_model=list[AlarmOut])
 def list_alarms(
     _: CurrentOperator,
+    view: ScopeDep,
     session: SessionDep,
     status: Literal["active", "open", "acknowledged", "resolved", "all"] = "active",
     limit: int = Query(200, ge=1, le=1000),
@@ -58,28 +60,40 @@ def list_alarms(
         q = q.where(Alarm.status != alarms.RESOLVED)
     elif status != "all":
         q = q.where(Alarm.status == status)
+    q = view.filter(q, view.alarm_clause())
     q = q.order_by(Alarm.priority, Alarm.raised_at.desc()).limit(limit)
     return [alarms.payload(session, a) for a in session.scalars(q)]
 
 
-def _still_allowed(db: Database, token_id: int) -> bool:
+def _still_allowed(db: Database, token_id: int, user_id: int) -> scope.Scope | None:
+    """The caller's scope now, or None once their credential has ended."""
     with db.session() as s:
-        return auth.credential_valid(s, token_id)
+        if not auth.credential_valid(s, token_id):
+            return None
+        return scope.for_user(s, s.get(User, user_id))
 
 
 @router.get("/stream")
 async def stream(
-    request: Request, op: CurrentOperator, hub: HubDep, db: DatabaseDep, settings: SettingsDep
+    request: Request,
+    op: CurrentOperator,
+    view: ScopeDep,
+    hub: HubDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
 ) -> EventSourceResponse:
     """Alarm changes as they happen. The caller's session or API token is checked again every
     VIGIL_STREAM_RECHECK_S seconds: once it is logged out, expired, revoked or its user is
     disabled, the stream sends `event: end` and closes (reconnecting then gets a 401). A logout
-    or revocation on this instance ends it at once."""
+    or revocation on this instance ends it at once. A supervisor receives only their teams'
+    alarms; a change of their teams takes effect at the next check."""
     token_id = op.token_id
+    user_id = operator_user(op).id
     q = hub.subscribe(token_id)
     recheck_s = settings.stream_recheck_s
 
     async def events() -> AsyncIterator[dict[str, str]]:
+        seen = view
         try:
             yield {"event": "hello", "data": "{}"}
             now = time.monotonic()
@@ -98,16 +112,21 @@ async def stream(
                 if now >= next_check:
                     # Before anything else goes out: nothing reaches a logged-out console
                     # more than one interval after logout.
-                    if token_id is None or not await run_in_threadpool(
-                        _still_allowed, db, token_id
-                    ):
+                    now_seen = (
+                        None
+                        if token_id is None
+                        else await run_in_threadpool(_still_allowed, db, token_id, user_id)
+                    )
+                    if now_seen is None:
                         yield {"event": "end", "data": json.dumps({"reason": "logged_out"})}
                         return
+                    seen = now_seen
                     next_check = now + recheck_s
                 if item is None:
                     return  # this stream missed events: the console reconnects and resyncs
-                if item is not False:
-                    yield {"event": "alarm", "data": jsonsafe.dumps(item)}
+                if isinstance(item, dict):
+                    if seen.sees_payload(item):
+                        yield {"event": "alarm", "data": jsonsafe.dumps(item)}
                 elif now >= next_ping:
                     yield {"event": "ping", "data": "{}"}
                     next_ping = now + SSE_PING_S
@@ -118,14 +137,17 @@ async def stream(
 
 
 @router.get("/{alarm_id}", response_model=AlarmDetail)
-def get_alarm(alarm_id: RowId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
-    return alarm_detail(session, alarms.get(session, alarm_id))
+def get_alarm(
+    alarm_id: RowId, _: CurrentOperator, view: ScopeDep, session: SessionDep
+) -> dict[str, Any]:
+    return alarm_detail(session, view.check_alarm(session, alarms.get(session, alarm_id)))
 
 
 @router.post("/{alarm_id}/acknowledge", response_model=AlarmDetail)
 def acknowledge(
-    alarm_id: RowId, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
+    alarm_id: RowId, op: CurrentOperator, view: ScopeDep, session: SessionDep, keybox: KeyBoxDep
 ) -> dict[str, Any]:
+    view.check_alarm(session, alarms.get(session, alarm_id))
     a = alarms.acknowledge(session, keybox, alarm_id, operator_user(op))
     session.commit()
     return alarm_detail(session, a)
@@ -133,8 +155,14 @@ def acknowledge(
 
 @router.post("/{alarm_id}/resolve", response_model=AlarmDetail)
 def resolve(
-    alarm_id: RowId, body: ResolveIn, op: CurrentOperator, session: SessionDep, keybox: KeyBoxDep
+    alarm_id: RowId,
+    body: ResolveIn,
+    op: CurrentOperator,
+    view: ScopeDep,
+    session: SessionDep,
+    keybox: KeyBoxDep,
 ) -> dict[str, Any]:
+    view.check_alarm(session, alarms.get(session, alarm_id))
     a = alarms.resolve(
         session, keybox, alarm_id, op.actor, body.outcome, body.notes, user=operator_user(op)
     )
@@ -144,8 +172,9 @@ def resolve(
 
 @router.post("/{alarm_id}/incident", response_model=IncidentOut, status_code=201)
 def file_incident(
-    alarm_id: RowId, body: IncidentIn, op: CurrentOperator, session: SessionDep
+    alarm_id: RowId, body: IncidentIn, op: CurrentOperator, view: ScopeDep, session: SessionDep
 ) -> dict[str, Any]:
+    view.check_alarm(session, alarms.get(session, alarm_id))
     inc = reports.file_incident(session, alarm_id, operator_user(op), body.type, body.summary)
     session.commit()
     return {"id": inc.id, "alarm_id": inc.alarm_id, "type": inc.type, "summary": inc.summary}

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from monitor.api.deps import RowId, SessionDep
+from monitor.api.deps import RowId, ScopeDep, SessionDep
 from monitor.api.routes.console.common import ConsoleUser, page
 from monitor.models import Alarm
 from monitor.serialise import alarm_detail
@@ -16,15 +16,15 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def queue(request: Request, p: ConsoleUser, session: SessionDep) -> HTMLResponse:
+def queue(request: Request, p: ConsoleUser, view: ScopeDep, session: SessionDep) -> HTMLResponse:
+    mine = view.alarm_clause()
     active = session.scalars(
-        select(Alarm)
-        .where(Alarm.status != alarms.RESOLVED)
-        .order_by(Alarm.priority, Alarm.raised_at.desc())
+        view.filter(select(Alarm).where(Alarm.status != alarms.RESOLVED), mine).order_by(
+            Alarm.priority, Alarm.raised_at.desc()
+        )
     )
     recent = session.scalars(
-        select(Alarm)
-        .where(Alarm.status == alarms.RESOLVED)
+        view.filter(select(Alarm).where(Alarm.status == alarms.RESOLVED), mine)
         .order_by(Alarm.resolved_at.desc())
         .limit(8)
     )
@@ -40,13 +40,13 @@ def queue(request: Request, p: ConsoleUser, session: SessionDep) -> HTMLResponse
 
 @router.get("/alarms/{alarm_id}", response_class=HTMLResponse)
 def alarm_page(
-    alarm_id: RowId, request: Request, p: ConsoleUser, session: SessionDep
+    alarm_id: RowId, request: Request, p: ConsoleUser, view: ScopeDep, session: SessionDep
 ) -> HTMLResponse:
     return page(
         request,
         "alarm.html",
         p,
-        alarm=alarm_detail(session, alarms.get(session, alarm_id)),
+        alarm=alarm_detail(session, view.check_alarm(session, alarms.get(session, alarm_id))),
         relay_window=f"{ingest.MAX_RELAY_DELAY.days} days",
         outcomes=alarms.OUTCOMES,
         incident_types=reports.INCIDENT_TYPES,

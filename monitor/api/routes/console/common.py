@@ -18,6 +18,7 @@ from monitor.api.deps import (
 from monitor.core import jsonsafe
 from monitor.errors import NotAuthenticated
 from monitor.models import utcnow
+from monitor.services import scope
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[3] / "templates"))
 
@@ -86,7 +87,7 @@ templates.env.policies["json.dumps_function"] = jsonsafe.dumps
 
 
 def console_user(p: PrincipalDep) -> Principal:
-    if p.user is None or p.role not in ("operator", "admin"):
+    if p.user is None or p.role not in scope.STAFF_ROLES:
         raise NotAuthenticated("log in to use the console")
     return p
 
