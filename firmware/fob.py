@@ -295,6 +295,8 @@ class Fob:
         elif cmd == ft.CMD_SET_NO_MOTION:
             self.config.update({"no_motion_s": value})
             self.motion.moved(up)
+        elif cmd == ft.CMD_SET_CHECKIN_MIN and value:
+            self.config.update({"checkin_min": value})
         else:
             self.log("unknown command %d" % cmd)
 

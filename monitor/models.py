@@ -223,7 +223,16 @@ class Device(Base):
     replay_highest: Mapped[int] = mapped_column(BigInteger, default=-1)
     replay_bitmap: Mapped[int] = mapped_column(U64, default=0)
     downlink_counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The interval supervision judges silence by. A shorter one sent from the console waits in
+    # `heartbeat_pending_s` until the fob's heartbeats show it applied it (ingest/device_state.py):
+    # until then the fob still beats at the old pace, and judging it by the new one would raise
+    # false "device offline" alarms.
     heartbeat_interval_s: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_pending_s: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_pending_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The settings last sent from the console (services/fob_settings.py), shown on its form.
+    settings_json: Mapped[str | None] = mapped_column(Text)
     battery_pct: Mapped[int | None] = mapped_column(Integer)
     last_flags: Mapped[int | None] = mapped_column(Integer)
     outbox_depth: Mapped[int | None] = mapped_column(Integer)

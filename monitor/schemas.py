@@ -93,6 +93,7 @@ class AlarmOut(BaseModel):
 
 class WorkerProfile(AlarmWorker):
     risk_notes: str | None
+    risk_assessment: RiskAssessmentOut | None = None  # the current version, for whoever answers
 
 
 class LastLocation(BaseModel):
@@ -148,6 +149,14 @@ class DeviceOut(BaseModel):
     checkin_due_at: Time | None
     test_ok_at: Time | None
     last_link: str | None
+    # From the last heartbeat's flags: a fob whose accelerometer failed its self-test cannot
+    # detect falls or stillness, although it looks healthy otherwise.
+    sensor_fault: bool
+    charging: bool
+    supervised_interval_s: int = Field(description="the heartbeat interval supervision judges by")
+    pending_interval_s: int | None = Field(
+        description="a shorter interval sent, taken up once the fob's heartbeats show it"
+    )
 
 
 class DeviceProvisioned(BaseModel):
@@ -198,12 +207,58 @@ class ContactOut(BaseModel):
     delay_s: int
 
 
+class RiskChange(BaseModel):
+    field: str
+    # "from" is a Python keyword: the JSON key is still "from".
+    from_: str | None = Field(alias="from", serialization_alias="from")
+    to: str
+
+
+class RiskAssessmentOut(BaseModel):
+    version: int
+    hazards: str
+    controls: str
+    level: str
+    owner: str
+    review_due: str
+    reason: str | None
+    changed_at: Time
+    changed_by: str | None
+
+
+class RiskVersionOut(RiskAssessmentOut):
+    changes: list[RiskChange]
+
+
+class RiskOut(BaseModel):
+    current: RiskAssessmentOut | None
+    history: list[RiskVersionOut]
+    incidents_since: list[int] = Field(
+        description="incidents recorded for the worker after the current assessment"
+    )
+
+
+class ReviewDueOut(BaseModel):
+    worker: WorkerRef
+    level: str | None
+    owner: str | None
+    review_due: str | None
+    why: str
+    incidents_since: int
+
+
 class WorkerOut(BaseModel):
     id: int
     name: str
     phone: str | None
     team: str | None
+    email: str | None
+    job_title: str | None
+    # Risk notes and the assessment go to supervisors (their teams) and admins; an operator
+    # reads them on the alarm page of that worker's alarm, when they need them.
     risk_notes: str | None
+    risk_level: str | None
+    review_due: str | None
     devices: list[int]
     contacts: list[ContactOut]
 

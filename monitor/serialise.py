@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.models import Contact, Device, Gateway, RejectionCount, User, Worker, utcnow
-from monitor.services import alarms
+from monitor.services import alarms, risk
+from protocol import frame_types
 
 
 def _iso(value: Any) -> str | None:
@@ -33,6 +34,11 @@ def timeline(session: Session, alarm_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def _current_risk(session: Session, worker_id: int) -> dict[str, Any] | None:
+    latest = risk.current(session, worker_id)
+    return risk.out(session, latest) if latest else None
+
+
 def alarm_detail(session: Session, alarm: Any) -> dict[str, Any]:
     """schemas.AlarmDetail: the alarm with its worker's profile, device and timeline."""
     out = alarms.payload(session, alarm)
@@ -45,6 +51,7 @@ def alarm_detail(session: Session, alarm: Any) -> dict[str, Any]:
             "phone": worker.phone,
             "team": worker.team,
             "risk_notes": worker.risk_notes,
+            "risk_assessment": _current_risk(session, worker.id),
         }
         if worker
         else None
@@ -75,9 +82,10 @@ def alarm_detail(session: Session, alarm: Any) -> dict[str, Any]:
     return out
 
 
-def device_out(session: Session, d: Device) -> dict[str, Any]:
-    """schemas.DeviceOut."""
+def device_out(session: Session, d: Device, default_interval_s: int = 60) -> dict[str, Any]:
+    """schemas.DeviceOut. `default_interval_s` is Settings.heartbeat_interval_s."""
     now = utcnow()
+    flags = d.last_flags or 0
     worker = session.get(Worker, d.worker_id) if d.worker_id else None
     return {
         "id": d.id,
@@ -96,11 +104,17 @@ def device_out(session: Session, d: Device) -> dict[str, Any]:
         "checkin_due_at": _iso(d.checkin_due_at),
         "test_ok_at": _iso(d.test_ok_at),
         "last_link": d.last_link,
+        "sensor_fault": bool(flags & frame_types.HB_SENSOR_FAULT),
+        "charging": bool(flags & frame_types.HB_CHARGING),
+        "supervised_interval_s": d.heartbeat_interval_s or default_interval_s,
+        "pending_interval_s": d.heartbeat_pending_s,
     }
 
 
-def worker_out(session: Session, w: Worker) -> dict[str, Any]:
-    """schemas.WorkerOut: profile, fobs and escalation ladder in order."""
+def worker_out(session: Session, w: Worker, with_risk: bool = True) -> dict[str, Any]:
+    """schemas.WorkerOut: profile, fobs and escalation ladder in order. Without `with_risk`
+    (an operator outside an alarm) the risk notes and assessment are left out."""
+    latest = risk.current(session, w.id) if with_risk else None
     contacts = session.scalars(
         select(Contact).where(Contact.worker_id == w.id).order_by(Contact.position)
     )
@@ -110,7 +124,11 @@ def worker_out(session: Session, w: Worker) -> dict[str, Any]:
         "name": w.name,
         "phone": w.phone,
         "team": w.team,
-        "risk_notes": w.risk_notes,
+        "email": w.email,
+        "job_title": w.job_title,
+        "risk_notes": w.risk_notes if with_risk else None,
+        "risk_level": latest.level if latest else None,
+        "review_due": latest.review_due.isoformat() if latest else None,
         "devices": list(devices),
         "contacts": [
             {

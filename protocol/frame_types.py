@@ -75,6 +75,7 @@ CMD_SET_HEARTBEAT = const(3)  # value: seconds
 CMD_SET_COVERT = const(4)  # argument: 0 off, 1 on
 CMD_LOCATE = const(5)  # buzz so the fob can be found
 CMD_SET_NO_MOTION = const(6)  # value: seconds
+CMD_SET_CHECKIN_MIN = const(7)  # value: minutes a check-in started from the button lasts
 
 _LAYOUT = {
     SOS: ALARM_BODY,

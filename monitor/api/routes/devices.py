@@ -1,4 +1,5 @@
-"""Devices: list (battery, last seen), provision (key shown once), assign, revoke, command."""
+"""Devices: list (battery, last seen, sensor fault), provision (key shown once), allocate from the
+spare pool, swap, return, settings, revoke, command. Supervisors see their teams' fobs only."""
 
 from __future__ import annotations
 
@@ -8,12 +9,21 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from monitor.api.deps import CurrentAdmin, CurrentOperator, DeviceId, KeyBoxDep, RefId, SessionDep
+from monitor.api.deps import (
+    CurrentAdmin,
+    CurrentOperator,
+    DeviceId,
+    KeyBoxDep,
+    RefId,
+    ScopeDep,
+    SessionDep,
+    SettingsDep,
+)
 from monitor.errors import NotFound
 from monitor.models import Device, Worker, utcnow
 from monitor.schemas import CommandQueued, DeviceOut, DeviceProvisioned, FrameResult
 from monitor.serialise import device_out
-from monitor.services import audit, downlinks, ingest, provisioning
+from monitor.services import audit, downlinks, fleet, fob_settings, ingest, provisioning, scope
 from protocol import frame_types, frames
 from protocol.errors import ProtocolError
 
@@ -35,6 +45,21 @@ class DevicePatch(BaseModel):
     heartbeat_interval_s: int | None = Field(default=None, ge=5, le=86400)
 
 
+class AssignIn(BaseModel):
+    worker_id: RefId
+
+
+class SwapIn(BaseModel):
+    spare_id: int = Field(ge=0, le=0xFFFFFF, description="the spare that replaces this fob")
+
+
+class SettingsIn(BaseModel):
+    heartbeat_s: int | None = Field(default=None, ge=10, le=65535)
+    covert: bool | None = None
+    checkin_min: int | None = Field(default=None, ge=1, le=720)
+    no_motion_s: int | None = Field(default=None, ge=0, le=65535)
+
+
 class CommandIn(BaseModel):
     command: int = Field(ge=1, le=255)
     argument: int = Field(default=0, ge=0, le=255)
@@ -42,8 +67,21 @@ class CommandIn(BaseModel):
 
 
 @router.get("", response_model=list[DeviceOut])
-def list_devices(_: CurrentOperator, session: SessionDep) -> list[dict[str, Any]]:
-    return [device_out(session, d) for d in session.scalars(select(Device).order_by(Device.id))]
+def list_devices(
+    _: CurrentOperator, view: ScopeDep, session: SessionDep, settings: SettingsDep
+) -> list[dict[str, Any]]:
+    q = select(Device).order_by(Device.id)
+    if not view.everything:
+        q = view.filter(q.join(Worker, Worker.id == Device.worker_id), view.worker_clause())
+    return [device_out(session, d, settings.heartbeat_interval_s) for d in session.scalars(q)]
+
+
+def _visible(session: Any, view: scope.Scope, device_id: int) -> Device:
+    d: Device | None = session.get(Device, device_id)
+    worker = session.get(Worker, d.worker_id) if d is not None and d.worker_id else None
+    if d is None or not (view.everything or (worker and view.sees_team(worker.team))):
+        raise NotFound(f"device {device_id} does not exist")
+    return d
 
 
 @router.post("", response_model=DeviceProvisioned, status_code=201)
@@ -67,11 +105,80 @@ def provision(
 
 
 @router.get("/{device_id}", response_model=DeviceOut)
-def get_device(device_id: DeviceId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
+def get_device(
+    device_id: DeviceId,
+    _: CurrentOperator,
+    view: ScopeDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    return device_out(session, _visible(session, view, device_id), settings.heartbeat_interval_s)
+
+
+@router.post("/{device_id}/assign", response_model=DeviceOut)
+def assign(
+    device_id: DeviceId,
+    body: AssignIn,
+    admin: CurrentAdmin,
+    view: ScopeDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Give a spare fob to a worker."""
+    d = fleet.assign(session, view, admin.actor, device_id, body.worker_id)
+    session.commit()
+    return device_out(session, d, settings.heartbeat_interval_s)
+
+
+@router.post("/{device_id}/swap", response_model=DeviceOut)
+def swap(
+    device_id: DeviceId,
+    body: SwapIn,
+    admin: CurrentAdmin,
+    view: ScopeDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Replace this fob with a spare: the worker (and a running check-in) move to the spare,
+    this fob returns to the pool. Returns the replacement."""
+    _, new = fleet.swap(session, view, admin.actor, device_id, body.spare_id)
+    session.commit()
+    return device_out(session, new, settings.heartbeat_interval_s)
+
+
+@router.post("/{device_id}/return", response_model=DeviceOut)
+def return_to_spares(
+    device_id: DeviceId,
+    admin: CurrentAdmin,
+    view: ScopeDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Back to the spare pool (refused during a check-in: swap instead)."""
+    d = fleet.return_to_spares(session, view, admin.actor, device_id)
+    session.commit()
+    return device_out(session, d, settings.heartbeat_interval_s)
+
+
+@router.post("/{device_id}/settings", response_model=DeviceOut, status_code=202)
+def send_settings(
+    device_id: DeviceId,
+    body: SettingsIn,
+    admin: CurrentAdmin,
+    session: SessionDep,
+    keybox: KeyBoxDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Queue the given settings to the fob as signed commands. A new heartbeat interval also
+    becomes the monitor's supervision interval: at once if longer, once the fob's heartbeats
+    show it if shorter."""
+    fob_settings.send(
+        session, keybox, settings, admin.actor, device_id, **body.model_dump(exclude_none=True)
+    )
+    session.commit()
     d = session.get(Device, device_id)
-    if d is None:
-        raise NotFound(f"device {device_id} does not exist")
-    return device_out(session, d)
+    assert d is not None
+    return device_out(session, d, settings.heartbeat_interval_s)
 
 
 @router.patch("/{device_id}", response_model=DeviceOut)
@@ -98,6 +205,9 @@ def revoke(device_id: DeviceId, admin: CurrentAdmin, session: SessionDep) -> dic
     d = provisioning.revoke_device(session, admin.actor, device_id)
     session.commit()
     return device_out(session, d)
+
+
+# Commands by number, for scripts; the console sends settings through /settings.
 
 
 @router.post("/{device_id}/commands", response_model=CommandQueued, status_code=202)

@@ -15,11 +15,13 @@ from monitor.api.deps import (
     KeyBoxDep,
     Principal,
     RefId,
+    ScopeDep,
     SessionDep,
     client_address,
     operator_user,
 )
 from monitor.errors import EnrolmentExpired, EnrolmentUnknown, EnrolmentUsed, Forbidden
+from monitor.models import Worker
 from monitor.schemas import EnrolmentOut, Redeemed, VisitOut
 from monitor.services import phones
 from monitor.services.auth import LoginThrottle
@@ -68,9 +70,12 @@ CurrentPhone = Annotated[Principal, Depends(require_phone)]
 
 @router.post("/enrolments", status_code=201, response_model=EnrolmentOut)
 def create_enrolment(
-    body: EnrolmentIn, request: Request, op: CurrentOperator, session: SessionDep
+    body: EnrolmentIn, request: Request, op: CurrentOperator, view: ScopeDep, session: SessionDep
 ) -> dict[str, Any]:
     """A one-time code for the worker's phone, valid ENROLMENT_TTL, and its QR code."""
+    worker = session.get(Worker, body.worker_id)
+    if worker is not None:
+        view.check_worker(worker)  # a supervisor enrols phones for their own teams only
     row, code = phones.create_enrolment(session, op.actor, operator_user(op).id, body.worker_id)
     session.commit()
     path = f"/phone/#code={code}"

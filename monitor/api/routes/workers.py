@@ -1,21 +1,34 @@
-"""Workers: profile, risk notes, escalation contacts."""
+"""Workers: profile, risk notes and assessments, escalation contacts.
+
+Operators see every worker's profile and contacts but not their risk notes or assessment (they
+read those on the alarm page, when they answer that worker's alarm). Supervisors see and keep
+the records of their own teams' workers; admins, everyone's."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from sqlalchemy import delete, select
 
-from monitor.api.deps import CurrentAdmin, CurrentOperator, RowId, SessionDep
+from monitor.api.deps import (
+    CurrentManager,
+    CurrentOperator,
+    Principal,
+    RowId,
+    ScopeDep,
+    SessionDep,
+    operator_user,
+)
 from monitor.channels.email import valid_email
 from monitor.channels.phone_numbers import e164
-from monitor.errors import NotFound, NotifyFailed
-from monitor.models import Contact, Worker
-from monitor.schemas import WorkerOut
+from monitor.errors import Forbidden, NotFound, NotifyFailed
+from monitor.models import Contact, Team, Worker
+from monitor.schemas import ReviewDueOut, RiskOut, WorkerOut
 from monitor.serialise import worker_out
-from monitor.services import audit
+from monitor.services import audit, risk, scope
 
 router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
@@ -25,6 +38,23 @@ class WorkerIn(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
     team: str | None = Field(default=None, max_length=80)
     risk_notes: str | None = Field(default=None, max_length=8000)
+    email: str | None = Field(default=None, max_length=200)
+    job_title: str | None = Field(default=None, max_length=120)
+
+    @model_validator(mode="after")
+    def _email_is_one(self) -> WorkerIn:
+        if self.email is not None and not valid_email(self.email):
+            raise ValueError(f"not an e-mail address: {self.email!r}")
+        return self
+
+
+class RiskIn(BaseModel):
+    hazards: str = Field(min_length=1, max_length=8000)
+    controls: str = Field(min_length=1, max_length=8000)
+    level: Literal[risk.LEVELS]  # type: ignore[valid-type]
+    owner: str = Field(min_length=1, max_length=120)
+    review_due: dt.date
+    reason: str | None = Field(default=None, max_length=200)
 
 
 class ContactIn(BaseModel):
@@ -62,20 +92,47 @@ class ContactIn(BaseModel):
         return self
 
 
-def _get(session: Any, worker_id: int) -> Worker:
+def _get(session: Any, view: scope.Scope, worker_id: int) -> Worker:
     w: Worker | None = session.get(Worker, worker_id)
     if w is None:
         raise NotFound(f"worker {worker_id} does not exist")
-    return w
+    return view.check_worker(w)
+
+
+def _team_allowed(session: Any, view: scope.Scope, team: str | None) -> None:
+    """A supervisor keeps workers in their own teams. A team an admin names for the first time
+    is created, so scripts written before teams existed keep working."""
+    if not view.sees_team(team):
+        raise Forbidden("supervisors keep workers in their own teams only")
+    if team is not None and session.scalar(select(Team.id).where(Team.name == team)) is None:
+        session.add(Team(name=team))
+        session.flush()
+
+
+def sees_risk(p: Principal) -> bool:
+    return p.role in (scope.SUPERVISOR, "admin")
 
 
 @router.get("", response_model=list[WorkerOut])
-def list_workers(_: CurrentOperator, session: SessionDep) -> list[dict[str, Any]]:
-    return [worker_out(session, w) for w in session.scalars(select(Worker).order_by(Worker.name))]
+def list_workers(p: CurrentOperator, view: ScopeDep, session: SessionDep) -> list[dict[str, Any]]:
+    q = view.filter(select(Worker), view.worker_clause()).order_by(Worker.name)
+    return [worker_out(session, w, sees_risk(p)) for w in session.scalars(q)]
+
+
+@router.get("/reviews-due", response_model=list[ReviewDueOut])
+def reviews_due(_: CurrentManager, view: ScopeDep, session: SessionDep) -> list[dict[str, Any]]:
+    """Workers whose risk assessment needs attention: overdue, never done, an incident since
+    the last one, or due within 30 days."""
+    return risk.reviews_due(session, view)
 
 
 @router.post("", response_model=WorkerOut, status_code=201)
-def create_worker(body: WorkerIn, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+def create_worker(
+    body: WorkerIn, admin: CurrentManager, view: ScopeDep, session: SessionDep
+) -> dict[str, Any]:
+    if not view.everything and body.team is None:
+        raise Forbidden("a supervisor's new worker must be in one of their teams")
+    _team_allowed(session, view, body.team)
     w = Worker(**body.model_dump())
     session.add(w)
     session.flush()
@@ -85,27 +142,44 @@ def create_worker(body: WorkerIn, admin: CurrentAdmin, session: SessionDep) -> d
 
 
 @router.get("/{worker_id}", response_model=WorkerOut)
-def get_worker(worker_id: RowId, _: CurrentOperator, session: SessionDep) -> dict[str, Any]:
-    return worker_out(session, _get(session, worker_id))
+def get_worker(
+    worker_id: RowId, p: CurrentOperator, view: ScopeDep, session: SessionDep
+) -> dict[str, Any]:
+    return worker_out(session, _get(session, view, worker_id), sees_risk(p))
 
 
 @router.put("/{worker_id}", response_model=WorkerOut)
 def update_worker(
-    worker_id: RowId, body: WorkerIn, admin: CurrentAdmin, session: SessionDep
+    worker_id: RowId, body: WorkerIn, admin: CurrentManager, view: ScopeDep, session: SessionDep
 ) -> dict[str, Any]:
-    w = _get(session, worker_id)
+    w = _get(session, view, worker_id)
+    if body.team != w.team:
+        _team_allowed(session, view, body.team)
+    changed = [k for k, v in body.model_dump().items() if getattr(w, k) != v]
     for k, v in body.model_dump().items():
         setattr(w, k, v)
-    audit.record(session, admin.actor, "worker_updated", subject=f"worker:{w.id}")
+    audit.record(
+        session,
+        admin.actor,
+        "worker_updated",
+        subject=f"worker:{w.id}",
+        details={"changed": changed},
+    )
     session.commit()
     return worker_out(session, w)
 
 
 @router.put("/{worker_id}/contacts", response_model=WorkerOut)
 def set_contacts(
-    worker_id: RowId, body: list[ContactIn], admin: CurrentAdmin, session: SessionDep
+    worker_id: RowId,
+    body: Annotated[list[ContactIn], Body(max_length=20)],
+    admin: CurrentManager,
+    view: ScopeDep,
+    session: SessionDep,
 ) -> dict[str, Any]:
-    w = _get(session, worker_id)
+    """The escalation ladder, in order: each contact is called `delay_s` after the alarm was
+    received if nobody has acknowledged it by then."""
+    w = _get(session, view, worker_id)
     session.execute(delete(Contact).where(Contact.worker_id == w.id))
     for i, c in enumerate(body):
         session.add(
@@ -124,3 +198,27 @@ def set_contacts(
     )
     session.commit()
     return worker_out(session, w)
+
+
+@router.get("/{worker_id}/risk", response_model=RiskOut)
+def get_risk(
+    worker_id: RowId, _: CurrentManager, view: ScopeDep, session: SessionDep
+) -> dict[str, Any]:
+    w = _get(session, view, worker_id)
+    latest = risk.current(session, w.id)
+    return {
+        "current": risk.out(session, latest) if latest else None,
+        "history": risk.history(session, w.id),
+        "incidents_since": risk.incidents_since(session, w.id),
+    }
+
+
+@router.post("/{worker_id}/risk", response_model=RiskOut, status_code=201)
+def assess_risk(
+    worker_id: RowId, body: RiskIn, p: CurrentManager, view: ScopeDep, session: SessionDep
+) -> dict[str, Any]:
+    """Save a new version of the worker's risk assessment; the old ones stay as its history."""
+    w = _get(session, view, worker_id)
+    risk.save(session, operator_user(p), w, **body.model_dump())
+    session.commit()
+    return get_risk(worker_id, p, view, session)

@@ -1,5 +1,5 @@
 """console for admins and supervisors: teams, supervisors' teams, risk assessments, incidents
-without an alarm, forced password change
+without an alarm, forced password change, fob settings sent from the console
 
 Revision ID: 0009_console_admin
 Revises: 0008_contact_channels
@@ -49,6 +49,11 @@ def upgrade() -> None:
                 "must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False
             )
         )
+    with op.batch_alter_table("devices") as batch:
+        batch.add_column(sa.Column("heartbeat_pending_s", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("heartbeat_pending_since", _UTC, nullable=True))
+        batch.add_column(sa.Column("last_heartbeat_at", _UTC, nullable=True))
+        batch.add_column(sa.Column("settings_json", sa.Text(), nullable=True))
     with op.batch_alter_table("workers") as batch:
         batch.add_column(sa.Column("email", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("job_title", sa.String(length=120), nullable=True))
@@ -123,6 +128,14 @@ def downgrade() -> None:
             batch.drop_column(col)
         batch.alter_column("alarm_id", existing_type=sa.Integer(), nullable=False)
     op.drop_table("risk_assessments")
+    with op.batch_alter_table("devices") as batch:
+        for col in (
+            "settings_json",
+            "last_heartbeat_at",
+            "heartbeat_pending_since",
+            "heartbeat_pending_s",
+        ):
+            batch.drop_column(col)
     with op.batch_alter_table("workers") as batch:
         batch.drop_column("job_title")
         batch.drop_column("email")

@@ -33,6 +33,10 @@ HOT = (
     "battery_pct",
     "last_flags",
     "outbox_depth",
+    "last_heartbeat_at",
+    "heartbeat_interval_s",
+    "heartbeat_pending_s",
+    "heartbeat_pending_since",
 )
 _WRITTEN = HOT[3:]  # id, key and revocation are only read
 
@@ -55,6 +59,10 @@ class DeviceState:
         self.battery_pct: int | None = row.battery_pct
         self.last_flags: int | None = row.last_flags
         self.outbox_depth: int | None = row.outbox_depth
+        self.last_heartbeat_at: dt.datetime | None = row.last_heartbeat_at
+        self.heartbeat_interval_s: int | None = row.heartbeat_interval_s
+        self.heartbeat_pending_s: int | None = row.heartbeat_pending_s
+        self.heartbeat_pending_since: dt.datetime | None = row.heartbeat_pending_since
         self.touched = False
         self.moved = False  # now heard through another gateway than before this batch
 
@@ -84,8 +92,26 @@ def update_hot(d: DeviceState, p: Parsed, frame: frames.Frame, gateway_id: int |
     fields = frame.fields
     if p.ftype == ft.HEARTBEAT:
         d.battery_pct, d.last_flags, d.outbox_depth = fields[0], fields[1], fields[2]
+        previous = d.last_heartbeat_at
+        if previous is None or received > previous:
+            d.last_heartbeat_at = received
+            if d.heartbeat_pending_s is not None and previous is not None:
+                _confirm_shorter_heartbeat(d, previous, received)
     elif ft.layout(p.ftype) == ft.ALARM_BODY and p.ftype != ft.TEST:
         d.battery_pct = fields[0] & 0x7F
+
+
+def _confirm_shorter_heartbeat(d: DeviceState, previous: dt.datetime, now: dt.datetime) -> None:
+    """Supervision takes up a shorter heartbeat interval only once the fob beats at it: two
+    heartbeats, both after the change was sent, closer together than halfway between the old and
+    the new interval. Until then it keeps judging by the old, longer one."""
+    pending, since, old = d.heartbeat_pending_s, d.heartbeat_pending_since, d.heartbeat_interval_s
+    if pending is None or since is None or previous < since:
+        return
+    if old is None or (now - previous).total_seconds() <= (old + pending) / 2:
+        d.heartbeat_interval_s = pending
+        d.heartbeat_pending_s = None
+        d.heartbeat_pending_since = None
 
 
 def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> str:
