@@ -122,7 +122,8 @@ def summarise(rows: list[AlarmRow]) -> list[dict[str, Any]]:
     for r in rows:
         kinds.setdefault(r.kind, []).append(r)
     out = []
-    for kind, group in kinds.items():
+    by_size = sorted(kinds.items(), key=lambda kv: (-sum(r.counted for r in kv[1]), kv[0]))
+    for kind, group in by_size:
         counted = [r for r in group if r.counted]
         times = [s for r in counted if (s := r.seconds) is not None]
         out.append(
@@ -140,7 +141,6 @@ def summarise(rows: list[AlarmRow]) -> list[dict[str, Any]]:
                 "within_40_s_pct": _pct(sum(1 for r in counted if r.within(40)), len(counted)),
             }
         )
-    out.sort(key=lambda k: (-int(k["alarms"]), str(k["kind"])))
     return out
 
 
