@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from host_tests.monitor.test_console_browser import log_in
 from host_tests.support.browser import ARGS, CHROMIUM, UI_TIMEOUT_MS
-from host_tests.support.monitor import OPERATOR_PASSWORD, LiveServer
+from host_tests.support.monitor import OPERATOR_PASSWORD, LiveServer, gateway_client, sos
 from monitor.models import Team, Worker
 from monitor.services import auth, scope
 
@@ -74,7 +74,7 @@ def test_admin_records_an_incident_without_an_alarm_filters_and_downloads_it(
     incident_id = page.url.rsplit("/", 1)[1]
     recorded = page.locator("#recorded")
     expect(recorded).to_contain_text("phone abuse")
-    expect(recorded).to_contain_text("20 Nov 09:15:00 UTC")
+    expect(recorded).to_contain_text("2026-11-20 09:15 UTC")
     expect(recorded).to_contain_text("none: recorded without an alarm")
     expect(recorded).to_contain_text("CAD 4471")
     expect(page.locator("#summary")).to_have_text("Threatening voicemail after a tenancy decision")
@@ -142,4 +142,36 @@ def test_a_bad_date_in_the_filters_is_shown_back_not_a_bare_error(
     expect(page.get_by_role("alert")).to_contain_text("is after to")
     expect(page.locator("input[name=from]")).to_have_value("2026-11-30")  # nothing typed is lost
     expect(page.locator("select[name=team]")).to_have_value("Housing visits")
+    page.close()
+
+
+def test_operator_files_a_resolved_alarm_as_an_incident_from_its_page(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    with gateway_client(live_server.url) as gw:
+        gw.post("/v1/frames", json={"frames": [sos(2)]}).raise_for_status()
+    page = browser.new_page(viewport={"width": 768, "height": 1000})
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    log_in(page, live_server.url, "operator")
+    expect(page.locator("h1")).to_have_text("Alarm queue")
+    alarm_id = page.evaluate(
+        """async () => { const [a] = await Vigil.api("GET", "/v1/alarms");
+             await Vigil.api("POST", `/v1/alarms/${a.id}/resolve`, {outcome: "help_sent"});
+             return a.id; }"""
+    )
+    page.goto(live_server.url + f"/alarms/{alarm_id}")
+    page.get_by_role("link", name="File as an incident").click()
+    expect(page).to_have_url(re.compile(rf"/incidents/new\?alarm_id={alarm_id}$"))
+    expect(page.locator("select[name=worker_id] option:checked")).to_contain_text("Sam Rivera")
+    page.select_option("select[name=type]", "in_person")
+    page.fill("textarea[name=actions_taken]", "Security attended; worker escorted out")
+    page.click("#incident-form button[type=submit]")  # "when" left empty: the alarm's time
+    expect(page).to_have_url(re.compile(r"/incidents/\d+$"))
+    incident_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#recorded")).to_contain_text(f"#{alarm_id} (sos)")
+    expect(page.locator("#actions")).to_have_text("Security attended; worker escorted out")
+    page.goto(live_server.url + f"/alarms/{alarm_id}")
+    expect(page.locator("#incident-link")).to_contain_text(f"incident #{incident_id}")
+    page.goto(live_server.url + f"/incidents/new?alarm_id={alarm_id}")  # a second time: refused
+    expect(page.locator("main")).to_contain_text("already filed as incident")
     page.close()
