@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
@@ -238,3 +241,45 @@ def test_team_snapshot_stays_when_the_worker_moves(env: Env) -> None:
     )
     with env.app.state.db.session() as s:
         assert s.get(Incident, inc["id"]) is not None
+
+
+def test_an_old_row_with_the_combined_type_is_still_listed_labelled_and_reported(env: Env) -> None:
+    """Written straight to the table: no route creates this type any more, but rows recorded
+    before the split hold it."""
+    with env.app.state.db.session() as s:
+        s.add(
+            Incident(
+                type="online_phone_abuse",
+                occurred_at=dt.datetime(2026, 3, 4, 10, tzinfo=dt.UTC),
+                team="Housing visits",
+                summary="recorded before the split",
+            )
+        )
+        s.commit()
+    h = env.token()
+    [row] = env.client.get("/v1/incidents", headers=h, params={"type": "online_phone_abuse"}).json()
+    assert row["type_label"] == "online or phone abuse (recorded before the split)"
+    rep = env.client.get("/v1/reports/incidents", headers=h).json()
+    assert rep["by_type"] == {"online_phone_abuse": 1} and rep["by_month"] == {"2026-03": 1}
+    env.login()
+    page = env.client.get("/incidents", params={"type": "online_phone_abuse"})
+    assert page.status_code == 200 and "recorded before the split" in page.text
+
+
+def test_console_filters_carry_into_the_csv_link(env: Env) -> None:
+    env.login()
+    wid = env.seeded.worker_id
+    params = {"from": "2026-11-01", "to": "2026-11-30", "type": "at_home", "worker": str(wid)}
+    page = env.client.get("/incidents", params=params)
+    assert page.status_code == 200
+    [href] = re.findall(r'id="csv" href="([^"]+)"', page.text)
+    path, _, query = html.unescape(href).partition("?")
+    assert path == "/v1/incidents.csv"
+    assert parse_qs(query) == {
+        "type": ["at_home"],
+        "worker_id": [str(wid)],
+        "from": ["2026-11-01"],
+        "to": ["2026-11-30"],
+    }
+    bad = env.client.get("/incidents", params={"worker": "abc", "from": "2026-13-01"})
+    assert bad.status_code == 200 and "is not a date like" in bad.text
