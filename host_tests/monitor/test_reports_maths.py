@@ -2,9 +2,10 @@
 
 Random alarms (kind, when the monitor stored them, acknowledged or not, resolved by a person, by
 the monitor or not at all, cancelled at the fob or not, of which team) are written to a real
-seeded SQLite database; the service's figures for a random date range and scope must equal a
-plain re-computation here with `statistics.median`. The strategy lives in this file, not in
-host_tests/strategies.py: it builds database rows for this one report, not protocol values.
+seeded database (SQLite, then PostgreSQL); the service's figures for a random date range and
+scope must equal a plain re-computation here with `statistics.median`. The strategy lives in
+this file, not in host_tests/strategies.py: it builds database rows for this one report, not
+protocol values.
 Delays are whole milliseconds so that the 10 s and 40 s boundaries are hit exactly.
 """
 
@@ -76,19 +77,20 @@ def ranges(draw: st.DrawFn) -> DateRange:
 
 
 @pytest.fixture
-def db(sqlite_env: Env) -> Iterator[tuple[Any, dict[str | None, int | None], int]]:
-    """A seeded database, a worker per team (None: no worker) and a user who resolves."""
-    with sqlite_env.app.state.db.session() as s:
+def db(env: Env) -> Iterator[tuple[Any, dict[str | None, int | None], int]]:
+    """A seeded database (SQLite and PostgreSQL: the date bounds are compared by each engine),
+    a worker per team (None: no worker) and a user who resolves."""
+    with env.app.state.db.session() as s:
         s.add(Team(name="Planning enforcement"))
         other = Worker(name="Pat Other", team="Planning enforcement")
         s.add(other)
         s.commit()
         workers = {
-            OUR_TEAM: sqlite_env.seeded.worker_id,
+            OUR_TEAM: env.seeded.worker_id,
             "Planning enforcement": other.id,
             None: None,
         }
-    yield sqlite_env.app.state.db, workers, sqlite_env.seeded.operator_id
+    yield env.app.state.db, workers, env.seeded.operator_id
 
 
 def expected(rows: list[Spec], dates: DateRange, view: Scope) -> dict[str, dict[str, Any]]:
