@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.errors import Conflict, InvalidInput, InvalidTransition, NotFound
@@ -182,8 +182,8 @@ def get(session: Session, view: Scope, incident_id: int) -> Incident:
     return view.check_incident(inc)
 
 
-def query(session: Session, view: Scope, f: Filters) -> list[Incident]:
-    stmt = view.filter(select(Incident), view.incident_clause())
+def _where(view: Scope, f: Filters, stmt: Any) -> Any:
+    stmt = view.filter(stmt, view.incident_clause())
     if f.type is not None:
         stmt = stmt.where(Incident.type == f.type)
     if f.team is not None:
@@ -194,7 +194,18 @@ def query(session: Session, view: Scope, f: Filters) -> list[Incident]:
         stmt = stmt.where(Incident.occurred_at >= f.dates.lower)
     if f.dates.upper is not None:
         stmt = stmt.where(Incident.occurred_at < f.dates.upper)
-    return list(session.scalars(stmt.order_by(Incident.occurred_at.desc(), Incident.id.desc())))
+    return stmt
+
+
+def query(session: Session, view: Scope, f: Filters, limit: int | None = None) -> list[Incident]:
+    """Newest first; `limit` keeps a page short (the CSV and the reports take every row)."""
+    stmt = _where(view, f, select(Incident))
+    stmt = stmt.order_by(Incident.occurred_at.desc(), Incident.id.desc())
+    return list(session.scalars(stmt if limit is None else stmt.limit(limit)))
+
+
+def count(session: Session, view: Scope, f: Filters) -> int:
+    return session.scalar(_where(view, f, select(func.count(Incident.id)))) or 0
 
 
 def out(session: Session, inc: Incident) -> dict[str, Any]:

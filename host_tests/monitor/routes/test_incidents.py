@@ -13,9 +13,11 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+import pytest
 from sqlalchemy import select
 
 from host_tests.support.monitor import OPERATOR_PASSWORD, Env, sos
+from monitor.api.routes.console import incidents as console_incidents
 from monitor.models import AuditEntry, Incident, Team, Worker
 from monitor.services import auth, scope
 
@@ -283,3 +285,19 @@ def test_console_filters_carry_into_the_csv_link(env: Env) -> None:
     }
     bad = env.client.get("/incidents", params={"worker": "abc", "from": "2026-13-01"})
     assert bad.status_code == 200 and "is not a date like" in bad.text
+
+
+def test_a_long_list_shows_the_newest_and_says_how_many_match(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's page size is lowered to 2 here (it is 500) so that three incidents are
+    enough to go past it."""
+    monkeypatch.setattr(console_incidents, "PAGE_ROWS", 2)
+    h = env.token("admin")
+    made = [_record(env, h, occurred_at=_at(days_ago=d)).json()["id"] for d in (3, 1, 2)]
+    newest = env.client.get("/v1/incidents", headers=h, params={"limit": 1}).json()
+    assert [i["id"] for i in newest] == [made[1]]
+    env.login("admin")
+    page = env.client.get("/incidents").text
+    assert "3 incidents: the newest 2 shown, every one in the CSV" in page
+    assert len(re.findall(r'<a href="/incidents/\d+">', page)) == 2

@@ -76,9 +76,13 @@ def record(
 
 @router.get("/v1/incidents", response_model=list[IncidentDetail])
 def list_incidents(
-    _: CurrentOperator, view: ScopeDep, session: SessionDep, f: FiltersDep
+    _: CurrentOperator,
+    view: ScopeDep,
+    session: SessionDep,
+    f: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="newest first")] = 1000,
 ) -> list[dict[str, Any]]:
-    return [incidents.out(session, i) for i in incidents.query(session, view, f)]
+    return [incidents.out(session, i) for i in incidents.query(session, view, f, limit)]
 
 
 @router.get(
