@@ -285,6 +285,9 @@ def test_console_filters_carry_into_the_csv_link(env: Env) -> None:
     }
     bad = env.client.get("/incidents", params={"worker": "abc", "from": "2026-13-01"})
     assert bad.status_code == 200 and "is not a date like" in bad.text
+    for junk in ("²", "0", "99999999999"):
+        bad = env.client.get("/incidents", params={"worker": junk})
+        assert bad.status_code == 200 and "is not a worker id" in bad.text, junk
 
 
 def test_a_long_list_shows_the_newest_and_says_how_many_match(

@@ -53,13 +53,14 @@ def teams_in(session: Session, view: Scope) -> list[str]:
 
 
 def _filters(
-    session: Session, type_: str | None, team: str | None, worker: str | None, dates: DateRange
+    type_: str | None, team: str | None, worker: str | None, dates: DateRange
 ) -> incidents.Filters:
     if type_ and type_ not in incidents.KNOWN_TYPES:
         raise InvalidInput(f"type: no incident type {type_!r}", field="type")
     worker_id = None
     if worker:
-        if not worker.isdigit() or not 1 <= int(worker) <= 2**31 - 1:
+        # isascii: str.isdigit() also says yes to '²', which int() refuses.
+        if not (worker.isascii() and worker.isdigit()) or not 1 <= int(worker) <= 2**31 - 1:
             raise InvalidInput(f"worker: {worker!r} is not a worker id", field="worker")
         worker_id = int(worker)
     return incidents.Filters(type_ or None, team or None, worker_id, dates)
@@ -81,7 +82,7 @@ def incidents_page(
     error, rows, total = None, [], 0
     query: dict[str, str] = {}
     try:
-        f = _filters(session, type_, team, worker, parse_range(from_, to))
+        f = _filters(type_, team, worker, parse_range(from_, to))
         found = incidents.query(session, view, f, PAGE_ROWS)
         rows = [incidents.out(session, i) for i in found]
         total = len(rows) if len(rows) < PAGE_ROWS else incidents.count(session, view, f)
