@@ -126,9 +126,25 @@ class AlarmDetail(AlarmOut):
 
 class IncidentOut(BaseModel):
     id: int
-    alarm_id: int
+    alarm_id: int | None
     type: str
     summary: str | None
+
+
+class IncidentDetail(IncidentOut):
+    alarm_kind: str | None
+    type_label: str
+    occurred_at: Time
+    location: str | None
+    reported_by: str | None
+    worker: WorkerRef | None
+    team: str | None = Field(description="the worker's team when it was recorded")
+    people_involved: str | None
+    police_reference: str | None
+    actions_taken: str | None
+    lessons_learnt: str | None
+    created_at: Time
+    created_by: str | None = Field(description="the username who recorded it")
 
 
 # --- devices -----------------------------------------------------------------------------
@@ -359,13 +375,36 @@ class VisitOut(BaseModel):
 
 
 class IncidentReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str | None = Field(alias="from", description="first day included (UTC), or none")
+    to: str | None = Field(description="last day included (UTC), or none")
     total: int
     by_type: dict[str, int]
-    by_team: dict[str, int]
+    by_team: dict[str, int] = Field(description="the worker's team when it was recorded")
     by_month: dict[str, int] = Field(description="YYYY-MM")
-    alarms_acknowledged: int
-    median_time_to_ack_s: float | None
-    within_10_s_pct: float | None
+
+
+class KindAnswerTimes(BaseModel):
+    kind: str
+    alarms: int = Field(description="counted: every alarm of the kind not cancelled at the fob")
+    answered: int
+    not_answered: int = Field(description="still open and unacknowledged")
+    resolved_without_acknowledgement: int = Field(description="answered when resolved")
+    cancelled_at_fob: int = Field(description="left out of every figure")
+    median_s: float | None = Field(description="over answered alarms; mean of the middle two")
+    within_10_s_pct: float | None = Field(description="share of counted alarms, answered or not")
+    within_40_s_pct: float | None
+
+
+class AnswerTimes(BaseModel):
+    """Seconds from the monitor storing an alarm to its acknowledgement (or its resolution when
+    it was never acknowledged): services/reports.py defines each figure."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str | None = Field(alias="from")
+    to: str | None
+    as_of: Time
+    by_kind: list[KindAnswerTimes]
 
 
 class RejectionOut(BaseModel):

@@ -31,7 +31,7 @@ from host_tests.support.security import (
 from monitor.api.main import create_app
 from monitor.models import Alarm, PhoneEnrolment, User
 from monitor.seed import Seeded
-from monitor.services import alarms, auth, ingest, phones, provisioning
+from monitor.services import alarms, auth, incidents, ingest, phones, provisioning, scope
 from protocol import frame_types as ft
 
 # The migrated, seeded templates and the PostgreSQL cluster are host_tests/conftest.py's,
@@ -87,6 +87,17 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         ids = sorted(a.id for a in s.scalars(select(Alarm)))
         alarms.resolve(s, keybox, ids[1], "system", "test", None)
         s.commit()
+    with db.session() as s:
+        recorder = s.scalars(select(User).where(User.username == "admin")).one()
+        incident = incidents.record(
+            s,
+            scope.EVERYTHING,
+            recorder,
+            incidents.Details(type="phone_abuse", worker_id=seeded.worker_id,
+                              occurred_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)),
+        )  # fmt: skip
+        s.commit()
+        incident_id = incident.id
     db.engine.dispose()
     return Creds(
         op_api,
@@ -104,6 +115,7 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         sup_api,
         sup_sess,
         sup_csrf,
+        incident_id=incident_id,
     )
 
 

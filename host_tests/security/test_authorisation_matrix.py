@@ -11,6 +11,7 @@ gateway, resolving an alarm) cannot change what the next case sees.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,17 @@ def _refused_link(r: httpx.Response) -> bool:
 def _logged_out(r: httpx.Response) -> bool:
     # Success and refusal both redirect to /login; only success clears the cookie.
     return r.status_code == 303 and f"{SESSION_COOKIE}=" in r.headers.get("set-cookie", "")
+
+
+def _new_incident(c: Creds, s: Any) -> dict[str, Any]:
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    return {
+        "json": {
+            "type": "online_abuse",
+            "occurred_at": an_hour_ago.isoformat(),
+            "worker_id": s.worker_id,
+        }
+    }
 
 
 POLICY: dict[tuple[str, str], Rule] = {
@@ -267,6 +279,26 @@ POLICY: dict[tuple[str, str], Rule] = {
     # the phone's own credential on /v1/.
     ("GET", "/phone/{path:path}"): Rule(
         EVERYONE, lambda c, s: {"path": {"path:path": "index.html"}}
+    ),
+    # --- issue 16: incidents and reports ---
+    # Everyone who handles alarms records and reads incidents; a supervisor only their teams'
+    # (another team's supervisor is refused in host_tests/monitor/routes/test_incidents.py).
+    ("POST", "/v1/incidents"): Rule(OPERATOR, _new_incident),
+    ("GET", "/v1/incidents"): Rule(OPERATOR, lambda c, s: {"params": {"type": "phone_abuse"}}),
+    ("GET", "/v1/incidents.csv"): Rule(OPERATOR),
+    ("GET", "/v1/incidents/{incident_id}"): Rule(
+        OPERATOR, lambda c, s: {"path": {"incident_id": c.incident_id}}
+    ),
+    ("GET", "/v1/reports/answer-times"): Rule(OPERATOR),
+    ("GET", "/v1/reports/alarms.csv"): Rule(
+        OPERATOR, lambda c, s: {"params": {"from": "2020-01-01", "to": "2099-12-31"}}
+    ),
+    ("GET", "/incidents"): Rule(OPERATOR, console=True),
+    ("GET", "/incidents/new"): Rule(
+        OPERATOR, lambda c, s: {"params": {"alarm_id": c.resolved_alarm_id}}, console=True
+    ),
+    ("GET", "/incidents/{incident_id}"): Rule(
+        OPERATOR, lambda c, s: {"path": {"incident_id": c.incident_id}}, console=True
     ),
 }
 

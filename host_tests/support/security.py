@@ -44,6 +44,7 @@ class Creds:
     supervisor_api: str
     supervisor_session: str
     supervisor_csrf: str
+    incident_id: int = 0  # an incident without an alarm, of the seeded worker (issue 16)
 
 
 @dataclass

@@ -213,12 +213,6 @@ const Vigil = (() => {
       api("POST", `/v1/alarms/${id}/resolve`, { outcome: f.get("outcome"), notes: f.get("notes") || null })
         .then(() => location.reload(), fail);
     });
-    document.getElementById("incident")?.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const f = new FormData(ev.target);
-      api("POST", `/v1/alarms/${id}/incident`, { type: f.get("type"), summary: f.get("summary") || null })
-        .then(() => { location.href = "/reports"; }, fail);
-    });
     // Another operator may act on this alarm: reload when it changes elsewhere.
     live((a) => { if (a.id === id && a.status !== document.getElementById("status").textContent.trim()) location.reload(); });
   }
@@ -230,7 +224,7 @@ const Vigil = (() => {
   //   <form data-api="/v1/workers/3" data-method="PUT" data-then="reload|show|go:/path"
   //         data-confirm="Revoke it?">
   // A field's data-type says what JSON it becomes: int, float, bool (a checkbox), lines (one
-  // item a line), json. A name ending in [] collects every checked/filled field into a list.
+  // item a line), json, datetime (a datetime-local field, sent as UTC). A name ending in [] collects every checked/filled field into a list.
   // An empty field is null. With data-then="show" the answer fills [data-field=key] inside the
   // form's [data-result] (for what is shown once: a new token). Errors go to its [role=alert].
   function fieldValue(el) {
@@ -242,6 +236,12 @@ const Vigil = (() => {
     if (t === "float") return Number.parseFloat(v);
     if (t === "lines") return v.split("\n").map((x) => x.trim()).filter(Boolean);
     if (t === "json") return JSON.parse(v);
+    // A datetime-local field holds the person's own wall-clock time: sent as UTC with its offset.
+    if (t === "datetime") {
+      const d = new Date(v);
+      if (!Number.isFinite(d.getTime())) throw new Error(`${el.name}: not a date and time`);
+      return d.toISOString();
+    }
     return v;
   }
   function formBody(form) {

@@ -30,7 +30,7 @@ from monitor.core.db import Database
 from monitor.models import Alarm, User
 from monitor.schemas import AlarmDetail, AlarmOut, IncidentOut
 from monitor.serialise import alarm_detail
-from monitor.services import alarms, auth, reports, scope
+from monitor.services import alarms, auth, incidents, scope
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"])
 
@@ -43,7 +43,7 @@ class ResolveIn(BaseModel):
 
 
 class IncidentIn(BaseModel):
-    type: Literal[reports.INCIDENT_TYPES]  # type: ignore[valid-type]
+    type: Literal[incidents.TYPES]  # type: ignore[valid-type]
     summary: str | None = Field(default=None, max_length=4000)
 
 
@@ -174,7 +174,8 @@ def resolve(
 def file_incident(
     alarm_id: RowId, body: IncidentIn, op: CurrentOperator, view: ScopeDep, session: SessionDep
 ) -> dict[str, Any]:
-    view.check_alarm(session, alarms.get(session, alarm_id))
-    inc = reports.file_incident(session, alarm_id, operator_user(op), body.type, body.summary)
+    """The short form (type and summary); POST /v1/incidents with alarm_id records the rest."""
+    details = incidents.Details(type=body.type, alarm_id=alarm_id, summary=body.summary)
+    inc = incidents.record(session, view, operator_user(op), details)
     session.commit()
     return {"id": inc.id, "alarm_id": inc.alarm_id, "type": inc.type, "summary": inc.summary}

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from monitor.api.routes.console import alarms, common, fleet, people, reports, session
+from monitor.api.routes.console import (
+    alarms,
+    common,
+    fleet,
+    incidents,
+    people,
+    reports,
+    session,
+)
 
 router = APIRouter(include_in_schema=False)
-for _module in (session, alarms, fleet, people, reports):
+for _module in (session, alarms, fleet, people, reports, incidents):
     router.include_router(_module.router)
 
 duration = common.duration  # re-exported for the damaged-rows tests

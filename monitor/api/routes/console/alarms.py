@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from monitor.api.deps import RowId, ScopeDep, SessionDep
 from monitor.api.routes.console.common import ConsoleUser, page
-from monitor.models import Alarm
+from monitor.models import Alarm, Incident
 from monitor.serialise import alarm_detail
-from monitor.services import alarms, ingest, reports
+from monitor.services import alarms, ingest
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,6 +49,6 @@ def alarm_page(
         alarm=alarm_detail(session, view.check_alarm(session, alarms.get(session, alarm_id))),
         relay_window=f"{ingest.MAX_RELAY_DELAY.days} days",
         outcomes=alarms.OUTCOMES,
-        incident_types=reports.INCIDENT_TYPES,
+        incident_id=session.scalar(select(Incident.id).where(Incident.alarm_id == alarm_id)),
         nav="queue",
     )
