@@ -31,30 +31,141 @@ const Vigil = (() => {
   const finite = (x) => typeof x === "number" && Number.isFinite(x);
   function esc(t) { const d = document.createElement("div"); d.textContent = t ?? ""; return d.innerHTML; }
 
-  function beep() {
-    // An audible cue for every new alarm; browsers only allow sound after a click, hence the toggle.
-    if (!soundOn) return;
-    audio = audio || new AudioContext();
-    if (audio.state !== "running") return;
-    [0, 0.35].forEach((t) => {
-      const o = audio.createOscillator(), g = audio.createGain();
-      o.frequency.value = 880; o.connect(g); g.connect(audio.destination);
-      g.gain.setValueAtTime(0.25, audio.currentTime + t);
-      g.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + t + 0.3);
-      o.start(audio.currentTime + t); o.stop(audio.currentTime + t + 0.3);
-    });
+  // How often the alarm sound repeats while any alarm is still unacknowledged: often enough that
+  // an operator back from the kettle hears it at once, not so often it drowns a phone call.
+  const REPEAT_MS = 5000;
+  // How fast the tab title flashes while an alarm is open and the sound cannot play.
+  const FLASH_MS = 1000;
+
+  // Browsers' autoplay rule: a Web Audio context starts "suspended" and only a user activation
+  // (click, key press) on *this* page load may resume it; a new page load starts suspended again.
+  // So the console never assumes sound works: while an alarm is unacknowledged and the context is
+  // suspended it shows the "Click to turn the alarm sound on" banner, and keeps flashing the title
+  // and sending desktop notifications, which need no activation. See docs/monitor.md.
+  function audioContext() {
+    if (!audio && window.AudioContext) audio = new AudioContext();
+    return audio;
   }
+  function beep() {
+    if (!soundOn) return false;
+    const ctx = audioContext();
+    if (!ctx || ctx.state !== "running") return false;
+    [0, 0.35].forEach((t) => {
+      const o = ctx.createOscillator(), g = ctx.createGain();
+      o.frequency.value = 880; o.connect(g); g.connect(ctx.destination);
+      g.gain.setValueAtTime(0.25, ctx.currentTime + t);
+      g.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + t + 0.3);
+      o.start(ctx.currentTime + t); o.stop(ctx.currentTime + t + 0.3);
+    });
+    // Counted on the page so a browser test can tell the sound was played, not just scheduled.
+    document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+    return true;
+  }
+
+  // The open (unacknowledged) alarms, known on every console page: loaded from the API on each
+  // (re)connect of the stream, then followed from it. Drives the sound, the title, the nav pill,
+  // the app badge and desktop notifications.
+  const alerts = (() => {
+    const open = new Map();
+    const seen = new Set();
+    let loaded = false, flashOn = false, timer = null, flasher = null;
+    const baseTitle = document.title;
+    const blocked = () => soundOn && (!audio || audio.state !== "running");
+
+    function show() {
+      const n = open.size;
+      const pill = document.getElementById("nav-count");
+      if (pill) { pill.textContent = n || ""; pill.setAttribute("aria-label", n ? `${n} open` : ""); }
+      const prefix = n ? `(${n}) ` : "";
+      document.title = prefix + (n && flashOn ? "ALARM · Vigil monitor" : baseTitle);
+      if (navigator.setAppBadge) (n ? navigator.setAppBadge(n) : navigator.clearAppBadge()).catch(() => {});
+      const banner = document.getElementById("sound-banner");
+      if (banner) banner.hidden = !(n && blocked());
+      const notify = document.getElementById("notify");
+      if (notify) notify.hidden = !window.Notification || Notification.permission !== "default";
+      document.dispatchEvent(new CustomEvent("vigil:sound"));
+    }
+    function tick() {
+      if (!open.size) return;
+      beep();
+      show();
+    }
+    function schedule() {
+      if (open.size && !timer) timer = setInterval(tick, REPEAT_MS);
+      if (!open.size && timer) { clearInterval(timer); timer = null; }
+      // Flash only while the sound cannot carry the news.
+      const flash = open.size > 0 && blocked();
+      if (flash && !flasher) flasher = setInterval(() => { flashOn = !flashOn; show(); }, FLASH_MS);
+      if (!flash && flasher) { clearInterval(flasher); flasher = null; flashOn = false; }
+      show();
+    }
+    function notify(a) {
+      if (!window.Notification || Notification.permission !== "granted") return;
+      const who = a.worker ? a.worker.name : `device ${a.device_id ?? "unknown"}`;
+      try {
+        const n = new Notification(`${KIND[a.kind] || a.kind}: ${who}`, {
+          body: a.worker && a.worker.team ? a.worker.team : "Open the alarm", tag: `vigil-alarm-${a.id}`,
+          requireInteraction: true });
+        n.onclick = () => { window.focus(); location.assign(`/alarms/${a.id}`); n.close(); };
+      } catch (e) { console.error("notification", e); }
+    }
+    function update(a) {
+      if (!a || a.id == null) return;
+      if (a.status === "open") {
+        const isNew = !seen.has(a.id);
+        open.set(a.id, a);
+        // Alarms already open when the page loaded were announced by the page before this one.
+        if (isNew && loaded) { notify(a); beep(); }
+      } else open.delete(a.id);
+      seen.add(a.id);
+      schedule();
+    }
+    async function sync() {
+      try {
+        const r = await fetch("/v1/alarms?status=open", { credentials: "same-origin" });
+        if (!r.ok) return;
+        const list = await r.json();
+        const ids = new Set(list.map((a) => a.id));
+        for (const id of [...open.keys()]) if (!ids.has(id)) open.delete(id);
+        list.forEach(update);
+        if (!loaded) { loaded = true; if (open.size) beep(); }
+        schedule();
+      } catch (e) { /* the stream's reconnect calls sync again */ }
+    }
+    function enable() {
+      if (!soundOn) return;
+      const ctx = audioContext();
+      if (ctx) ctx.resume().then(() => { if (open.size) beep(); schedule(); });
+    }
+    function start() {
+      // Any click or key press is a user activation: use the first one to unlock the sound.
+      document.addEventListener("click", enable, true);
+      document.addEventListener("keydown", enable, true);
+      document.getElementById("sound-banner")?.addEventListener("click", enable);
+      document.getElementById("notify")?.addEventListener("click", () => {
+        Notification.requestPermission().then(show);
+      });
+      audioContext();
+      sync();
+    }
+    return { start, update, sync, enable, count: () => open.size, blocked, show };
+  })();
 
   function live(onAlarm, onConnect) {
     const badge = document.getElementById("live");
+    alerts.start();
     const es = new EventSource("/v1/alarms/stream");
     es.addEventListener("hello", () => {
       badge.textContent = "live"; badge.classList.remove("off");
+      alerts.sync();
       if (onConnect) onConnect();
     });
     es.addEventListener("alarm", (e) => {
       // One event that will not parse or render is reported, never the end of the stream.
-      try { onAlarm(JSON.parse(e.data)); } catch (err) { console.error("alarm event", err, e.data); }
+      let a;
+      try { a = JSON.parse(e.data); } catch (err) { console.error("alarm event", err, e.data); return; }
+      alerts.update(a);
+      try { onAlarm(a); } catch (err) { console.error("alarm event", err, e.data); }
     });
     // The monitor ended the stream because this login is over (logout elsewhere, expiry,
     // account disabled): say so instead of reconnecting into a 401 for ever.
@@ -148,13 +259,11 @@ const Vigil = (() => {
       document.getElementById("empty").hidden = list.length > 0;
       const open = list.filter((a) => a.status === "open").length;
       document.getElementById("counts").textContent = `${open} open · ${list.length - open} acknowledged`;
-      document.getElementById("nav-count").textContent = open || "";
-      document.title = (open ? `(${open}) ` : "") + "Alarm queue · Vigil monitor";
     }
     function arrived(a) {
       const isNew = !alarms.has(a.id);
       alarms.set(a.id, a);
-      if (isNew && a.status === "open") { fresh.add(a.id); beep(); setTimeout(() => fresh.delete(a.id), 3000); }
+      if (isNew && a.status === "open") { fresh.add(a.id); setTimeout(() => fresh.delete(a.id), 3000); }
     }
     // Events sent while the stream was down are gone: after every (re)connect, reload the
     // active list so an alarm raised during a network blip still shows.
@@ -180,21 +289,18 @@ const Vigil = (() => {
     const btn = document.getElementById("sound");
     // Browsers keep audio suspended until the page is clicked: say so instead of staying silent.
     const label = () => {
-      const blocked = soundOn && (!audio || audio.state !== "running");
+      const blocked = alerts.blocked();
       btn.textContent = !soundOn ? "Sound: off" : blocked ? "Sound: click to enable" : "Sound: on";
       btn.classList.toggle("on", soundOn && !blocked);
       btn.classList.toggle("warn-btn", blocked);
     };
-    document.addEventListener("click", () => {
-      if (soundOn) { audio = audio || new AudioContext(); audio.resume().then(label); }
-    }, { once: false });
+    document.addEventListener("vigil:sound", label);
     btn.onclick = (ev) => {
       ev.stopPropagation();
-      const blocked = soundOn && (!audio || audio.state !== "running");
-      if (!blocked) soundOn = !soundOn;
+      if (!alerts.blocked()) soundOn = !soundOn;
       localStorage.setItem("vigil.sound", soundOn ? "on" : "off");
-      if (soundOn) { audio = audio || new AudioContext(); audio.resume().then(() => { label(); beep(); }); }
-      label();
+      if (soundOn) alerts.enable();
+      alerts.show();
     };
     label();
     setInterval(() => document.querySelectorAll("[data-since]").forEach((n) => { n.textContent = since(n.dataset.since); }), 1000);
