@@ -22,6 +22,7 @@ from host_tests.support.security import (
     REVOKED_DEVICE_ID,
     REVOKED_DEVICE_KEY,
     REVOKED_GATEWAY_TOKEN,
+    SPARE_DEVICE_ID,
     Creds,
     PgTemplate,
     SecEnv,
@@ -72,6 +73,8 @@ def _populate(url: str, seeded: Seeded) -> Creds:
         )  # fmt: skip
         s.commit()
         provisioning.revoke_device(s, "system", REVOKED_DEVICE_ID)
+        provisioning.provision_device(s, keybox, "system", board="m5stickc-plus2",
+                                      device_id=SPARE_DEVICE_ID)  # fmt: skip
         s.commit()
         other_gw_id = other_gw.id
     # Two alarms through the real ingest: one open (acknowledge/resolve), one resolved (incident).

@@ -29,9 +29,17 @@ from host_tests.support.monitor import (
     frame_item,
     make_settings,
 )
-from host_tests.support.security import REVOKED_GATEWAY_TOKEN, Creds, SecEnv, Template, open_env
+from host_tests.support.security import (
+    REVOKED_GATEWAY_TOKEN,
+    SPARE_DEVICE_ID,
+    Creds,
+    SecEnv,
+    Template,
+    open_env,
+)
 from monitor.api.deps import SESSION_COOKIE
 from monitor.api.main import create_app
+from monitor.seed import SEED_TEAM
 from protocol import frame_types as ft
 
 # Callers. "*_no_csrf" hold a valid session cookie but cannot read the page's CSRF token: what a
@@ -127,6 +135,13 @@ def _logged_out(r: httpx.Response) -> bool:
     return r.status_code == 303 and f"{SESSION_COOKIE}=" in r.headers.get("set-cookie", "")
 
 
+def _risk_assessment(c: Creds, s: Any) -> dict[str, Any]:
+    review = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    body = {"hazards": "Lone home visits", "controls": "Check-in per visit", "level": "medium",
+            "owner": "Security office", "review_due": review}  # fmt: skip
+    return {"path": {"worker_id": s.worker_id}, "json": body}
+
+
 def _new_incident(c: Creds, s: Any) -> dict[str, Any]:
     an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     return {
@@ -196,17 +211,24 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/devices/{device_id}/test"): Rule(
         ADMIN, lambda c, s: {"path": {"device_id": 7}, **_test_frame(c, s)}
     ),
-    # Workers: operators read (they need the risk notes), admins edit.
+    # Workers: everyone who handles alarms reads (an operator sees risk notes only on an alarm);
+    # supervisors and admins keep the records, a supervisor only in their own teams.
     ("GET", "/v1/workers"): Rule(OPERATOR),
     ("GET", "/v1/workers/{worker_id}"): Rule(
         OPERATOR, lambda c, s: {"path": {"worker_id": s.worker_id}}
     ),
-    ("POST", "/v1/workers"): Rule(ADMIN, lambda c, s: {"json": {"name": "New Worker"}}),
+    ("POST", "/v1/workers"): Rule(
+        MANAGER, lambda c, s: {"json": {"name": "New Worker", "team": SEED_TEAM}}
+    ),
     ("PUT", "/v1/workers/{worker_id}"): Rule(
-        ADMIN, lambda c, s: {"path": {"worker_id": s.worker_id}, "json": {"name": "Renamed"}}
+        MANAGER,
+        lambda c, s: {
+            "path": {"worker_id": s.worker_id},
+            "json": {"name": "Renamed", "team": SEED_TEAM},
+        },
     ),
     ("PUT", "/v1/workers/{worker_id}/contacts"): Rule(
-        ADMIN, lambda c, s: {"path": {"worker_id": s.worker_id}, "json": []}
+        MANAGER, lambda c, s: {"path": {"worker_id": s.worker_id}, "json": []}
     ),
     # Accounts: admins only.
     ("GET", "/v1/users"): Rule(ADMIN),
@@ -299,6 +321,34 @@ POLICY: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/incidents/{incident_id}"): Rule(
         OPERATOR, lambda c, s: {"path": {"incident_id": c.incident_id}}, console=True
+    ),
+    # --- issue 16: workers, risk assessments and the fob fleet ---
+    ("GET", "/v1/workers/reviews-due"): Rule(MANAGER),
+    ("GET", "/v1/workers/{worker_id}/risk"): Rule(
+        MANAGER, lambda c, s: {"path": {"worker_id": s.worker_id}}
+    ),
+    ("POST", "/v1/workers/{worker_id}/risk"): Rule(MANAGER, _risk_assessment),
+    # Allocation and fob settings are the security office's job: admins only.
+    ("POST", "/v1/devices/{device_id}/assign"): Rule(
+        ADMIN,
+        lambda c, s: {"path": {"device_id": SPARE_DEVICE_ID}, "json": {"worker_id": s.worker_id}},
+    ),
+    ("POST", "/v1/devices/{device_id}/swap"): Rule(
+        ADMIN,
+        lambda c, s: {"path": {"device_id": s.device_id}, "json": {"spare_id": SPARE_DEVICE_ID}},
+    ),
+    ("POST", "/v1/devices/{device_id}/return"): Rule(
+        ADMIN, lambda c, s: {"path": {"device_id": s.device_id}}
+    ),
+    ("POST", "/v1/devices/{device_id}/settings"): Rule(
+        ADMIN, lambda c, s: {"path": {"device_id": s.device_id}, "json": {"heartbeat_s": 120}}
+    ),
+    ("GET", "/workers/reviews"): Rule(MANAGER, console=True),
+    ("GET", "/workers/{worker_id}"): Rule(
+        OPERATOR, lambda c, s: {"path": {"worker_id": s.worker_id}}, console=True
+    ),
+    ("GET", "/devices/{device_id}"): Rule(
+        OPERATOR, lambda c, s: {"path": {"device_id": s.device_id}}, console=True
     ),
 }
 

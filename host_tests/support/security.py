@@ -22,6 +22,7 @@ OTHER_GATEWAY_TOKEN = "vgw_second_gateway_token_for_replays"
 REVOKED_GATEWAY_TOKEN = "vgw_revoked_gateway_token"
 REVOKED_DEVICE_ID = 9
 REVOKED_DEVICE_KEY = bytes(range(200, 216))
+SPARE_DEVICE_ID = 11  # a fob in the spare pool: allocated to nobody, not revoked
 
 
 @dataclass

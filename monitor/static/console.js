@@ -335,7 +335,8 @@ const Vigil = (() => {
   // form's [data-result] (for what is shown once: a new token). Errors go to its [role=alert].
   function fieldValue(el) {
     const t = el.dataset.type;
-    if (t === "bool") return el.checked;
+    // A checkbox is on or off; a select of "", "true", "false" can also mean "leave unchanged".
+    if (t === "bool") return el.type === "checkbox" ? el.checked : (el.value === "" ? null : el.value === "true");
     const v = el.value;
     if (v === "" && t !== "text") return null;
     if (t === "int") return Number.parseInt(v, 10);
@@ -352,8 +353,17 @@ const Vigil = (() => {
   }
   function formBody(form) {
     const body = {};
+    const items = new Map();  // a [data-row] group of fields is one object in a list
     for (const el of form.elements) {
       if (!el.name || el.disabled || el.dataset.skip !== undefined) continue;
+      const row = el.closest("[data-row]");
+      if (row && form.contains(row)) {
+        let item = items.get(row);
+        if (!item) { item = {}; items.set(row, item); (body[row.dataset.row] ||= []).push(item); }
+        const v = fieldValue(el);
+        if (v !== null) item[el.name] = v;
+        continue;
+      }
       if (el.name.endsWith("[]")) {
         const key = el.name.slice(0, -2);
         body[key] = body[key] || [];
@@ -365,8 +375,20 @@ const Vigil = (() => {
       if (el.type === "radio" && !el.checked) continue;
       body[el.name] = fieldValue(el);
     }
-    return body;
+    // data-send="contacts": the request body is that one list (PUT of a whole ladder).
+    return form.dataset.send ? (body[form.dataset.send] || []) : body;
   }
+  // Editable lists: a button data-add-row="template-id" appends a copy of the template to
+  // data-into="#selector"; a button data-remove-row removes the row it sits in.
+  document.addEventListener("click", (ev) => {
+    const add = ev.target.closest("[data-add-row]");
+    if (add) {
+      const tpl = document.getElementById(add.dataset.addRow);
+      document.querySelector(add.dataset.into).append(tpl.content.cloneNode(true));
+    }
+    const remove = ev.target.closest("[data-remove-row]");
+    if (remove) remove.closest("[data-row]").remove();
+  });
   function forms(root) {
     (root || document).querySelectorAll("form[data-api]").forEach((form) => form.addEventListener("submit", (ev) => {
       ev.preventDefault();

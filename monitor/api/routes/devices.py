@@ -70,13 +70,22 @@ class CommandIn(BaseModel):
 def list_devices(
     _: CurrentOperator, view: ScopeDep, session: SessionDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:
+    return [
+        device_out(session, d, settings.heartbeat_interval_s)
+        for d in visible_devices(session, view)
+    ]
+
+
+def visible_devices(session: Any, view: scope.Scope) -> list[Device]:
+    """Every fob for operators and admins; a supervisor's teams' fobs (spares are the security
+    office's, not a team's)."""
     q = select(Device).order_by(Device.id)
     if not view.everything:
         q = view.filter(q.join(Worker, Worker.id == Device.worker_id), view.worker_clause())
-    return [device_out(session, d, settings.heartbeat_interval_s) for d in session.scalars(q)]
+    return list(session.scalars(q))
 
 
-def _visible(session: Any, view: scope.Scope, device_id: int) -> Device:
+def visible(session: Any, view: scope.Scope, device_id: int) -> Device:
     d: Device | None = session.get(Device, device_id)
     worker = session.get(Worker, d.worker_id) if d is not None and d.worker_id else None
     if d is None or not (view.everything or (worker and view.sees_team(worker.team))):
@@ -112,7 +121,7 @@ def get_device(
     session: SessionDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    return device_out(session, _visible(session, view, device_id), settings.heartbeat_interval_s)
+    return device_out(session, visible(session, view, device_id), settings.heartbeat_interval_s)
 
 
 @router.post("/{device_id}/assign", response_model=DeviceOut)

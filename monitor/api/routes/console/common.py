@@ -16,7 +16,7 @@ from monitor.api.deps import (
     PrincipalDep,
 )
 from monitor.core import jsonsafe
-from monitor.errors import NotAuthenticated
+from monitor.errors import Forbidden, NotAuthenticated
 from monitor.models import utcnow
 from monitor.services import scope
 
@@ -99,3 +99,22 @@ def page(request: Request, name: str, p: Principal, **ctx: Any) -> HTMLResponse:
     return templates.TemplateResponse(
         request, name, {"user": p.user, "role": p.role, "csrf": p.csrf_token, **ctx}
     )
+
+
+def console_manager(p: ConsoleUser) -> Principal:
+    """Pages for the people who keep workers' records: supervisors and admins."""
+    if p.role not in (scope.SUPERVISOR, "admin"):
+        raise Forbidden("supervisors and admins only")
+    return p
+
+
+ConsoleManager = Annotated[Principal, Depends(console_manager)]
+
+
+def console_admin(p: ConsoleUser) -> Principal:
+    if p.role != "admin":
+        raise Forbidden("admins only")
+    return p
+
+
+ConsoleAdmin = Annotated[Principal, Depends(console_admin)]
