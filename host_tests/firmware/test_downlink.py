@@ -113,3 +113,20 @@ def test_command_sets_heartbeat_period(scenario: Any) -> None:
         config={"no_motion_s": 0, "heartbeat_s": 3600},
     )
     assert len(of_type(log, ft.HEARTBEAT)) == 4  # at boot, then every 10 s
+
+
+def test_command_sets_the_check_in_a_double_tap_starts(scenario: Any) -> None:
+    """The console's "check-in preset": a later double tap starts a check-in of that length."""
+    tap2 = [["press", 100], ["wait", 150], ["press", 100], ["wait", 700]]
+    log = scenario(
+        [cmd(ft.CMD_SET_CHECKIN_MIN, 0, 90), ["wait", 100], *tap2, ["wait", 100]], config=QUIET
+    )
+    ((_, start),) = of_type(log, ft.CHECKIN_START)
+    assert start.as_dict()["duration_min"] == 90
+
+
+def test_a_zero_check_in_preset_is_ignored(scenario: Any) -> None:
+    tap2 = [["press", 100], ["wait", 150], ["press", 100], ["wait", 700]]
+    log = scenario([cmd(ft.CMD_SET_CHECKIN_MIN, 0, 0), ["wait", 100], *tap2], config=QUIET)
+    ((_, start),) = of_type(log, ft.CHECKIN_START)
+    assert start.as_dict()["duration_min"] == 30  # firmware/config.py's default

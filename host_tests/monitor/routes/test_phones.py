@@ -282,7 +282,7 @@ def test_phone_health_with_app_version_and_battery_is_listed_for_admins(env: Env
     )
     assert listed[env.seeded.gateway_id]["kind"] == "relay"
     env.login("admin")
-    page = env.client.get("/devices").text
+    page = env.client.get("/gateways").text
     assert "Phones" in page and "phone-0.2" in page and "41 %" in page
     assert "Sam Rivera" in page and "s ago" in page
     assert f'data-revoke="{phone.gateway_id}"' in page
@@ -385,7 +385,7 @@ def test_the_visit_reminder_buzzes_the_workers_fobs_once_before_it_is_due(env: E
 
 def test_operators_enrol_from_the_worker_page(env: Env) -> None:
     env.login()
-    page = env.client.get("/workers").text
+    page = env.client.get(f"/workers/{env.seeded.worker_id}").text
     assert f'data-enrol="{env.seeded.worker_id}"' in page
 
 
