@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from devstack.pg import Cluster
+from host_tests.support.browser import ARGS, CHROMIUM
 from host_tests.support.monitor import Env, make_settings
 from monitor.api.main import create_app
 from monitor.seed import Seeded
@@ -53,3 +55,14 @@ def sqlite_env(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator
     with TestClient(app) as client:
         yield Env(app, seeded, client)
     app.state.db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, one per test module."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
