@@ -120,6 +120,11 @@ def test_operators_read_risk_notes_on_an_alarm_only(env: Env) -> None:
     profile = alarm["worker_profile"]
     assert profile["risk_notes"] == "Carries an inhaler"
     assert profile["risk_assessment"]["level"] == "high"
+    env.login()
+    alarm_page = env.client.get(f"/alarms/{aid}").text
+    assert "high risk" in alarm_page and "Home visits to tenants in arrears" in alarm_page
+    worker_page = env.client.get(f"/workers/{wid}").text
+    assert "inhaler" not in worker_page and "Home visits to tenants" not in worker_page
 
 
 def test_a_supervisor_keeps_only_their_own_teams_workers(env: Env) -> None:
