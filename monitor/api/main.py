@@ -63,6 +63,25 @@ def _loader(db: Database) -> AlarmLoader:
     return load_async
 
 
+def _console_page(request: Request) -> bool:
+    """A person's browser opening a console page (not the API, nor a script)."""
+    path = request.url.path
+    machine = path.startswith(("/v1/", "/static/", "/phone/", "/openapi", "/docs", "/redoc"))
+    return not machine and "text/html" in request.headers.get("accept", "")
+
+
+def _error_page(request: Request, exc: MonitorError) -> Any:
+    """A refusal on a console page is a page with the monitor's words and a way back, not JSON."""
+    from monitor.api.routes.console.common import templates
+
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": exc.status_code, "message": exc.message},
+        status_code=exc.status_code,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     notifier: Notifier | None = None,
@@ -123,6 +142,8 @@ def create_app(
             from fastapi.responses import RedirectResponse
 
             return RedirectResponse("/login", status_code=303)  # type: ignore[return-value]
+        if _console_page(request):
+            return _error_page(request, exc)  # type: ignore[no-any-return]
         return JSONResponse(
             {"error": exc.code, "message": exc.message, **exc.fields},
             status_code=exc.status_code,

@@ -182,3 +182,17 @@ def test_contacts_are_capped_and_validated(env: Env) -> None:
     )
     got = env.client.get(f"/v1/workers/{wid}", headers=admin).json()["contacts"]
     assert [c["address"] for c in got] == ["duty@example.org"]
+
+
+def test_a_console_refusal_is_a_page_for_a_browser_and_json_for_a_script(env: Env) -> None:
+    env.login()
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    missing = env.client.get("/workers/99999", headers=browser)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "worker 99999 does not exist" in missing.text and 'href="/"' in missing.text
+    refused = env.client.get("/workers/reviews", headers=browser)
+    assert refused.status_code == 403 and "supervisors and admins only" in refused.text
+    script = env.client.get("/workers/99999", headers={"Accept": "application/json"})
+    assert script.status_code == 404 and script.json()["error"] == "not_found"
+    api = env.client.get("/v1/workers/99999", headers=browser)
+    assert api.headers["content-type"].startswith("application/json")
