@@ -123,17 +123,25 @@ def test_escalation_and_risk_assessment_kept_with_a_follow_up_after_an_incident(
     url = live_server.url
     page.goto(url + f"/workers/{worker_id}")
 
-    page.click("#contacts [data-add-row]")
-    row = page.locator("#contact-rows fieldset").last
-    row.locator("input[name=name]").fill("Duty manager")
-    row.locator("select[name=channel]").select_option("email")
-    row.locator("input[name=address]").fill("duty@example.org")
-    row.locator("input[name=delay_s]").fill("90")
+    rows = page.locator("#contact-rows fieldset")
+    for name, channel, address in (
+        ("Team leader", "sms_http", "+447700900123"),
+        ("Duty manager", "email", "duty@example.org"),
+    ):
+        page.click("#contacts [data-add-row]")
+        row = rows.last
+        row.locator("input[name=name]").fill(name)
+        row.locator("select[name=channel]").select_option(channel)
+        row.locator("input[name=address]").fill(address)
+        row.locator("input[name=delay_s]").fill("90")
+    rows.last.locator("[data-move-up]").click()  # the duty manager is told first
     with page.expect_navigation():  # saved, then the page reloads from the monitor
         page.click("#contacts button[type=submit]")
-    saved = page.locator("#contact-rows fieldset").last
-    expect(saved.locator("input[name=address]")).to_have_value("duty@example.org")
-    expect(saved.locator("select[name=channel]")).to_have_value("email")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator("input[name=address]")).to_have_value("duty@example.org")
+    expect(rows.first.locator("select[name=channel]")).to_have_value("email")
+    expect(rows.nth(1).locator("input[name=name]")).to_have_value("Team leader")
+    expect(rows.nth(1).locator("input[name=address]")).to_have_value("+447700900123")
 
     review = (dt.date.today() + dt.timedelta(days=200)).isoformat()
     page.fill("#risk-form textarea[name=hazards]", "Evening home visits")

@@ -388,6 +388,13 @@ const Vigil = (() => {
     }
     const remove = ev.target.closest("[data-remove-row]");
     if (remove) remove.closest("[data-row]").remove();
+    // The order of the rows is the order of the ladder: "Earlier" moves a contact up one.
+    const up = ev.target.closest("[data-move-up]");
+    if (up) {
+      const row = up.closest("[data-row]");
+      const before = row.previousElementSibling;
+      if (before) { before.before(row); up.focus(); }
+    }
   });
   function forms(root) {
     (root || document).querySelectorAll("form[data-api]").forEach((form) => form.addEventListener("submit", (ev) => {

@@ -28,6 +28,10 @@ CHANNELS = {
 }
 
 
+def _offices(session: Any) -> dict[str, str]:
+    return {t.name: t.office for t in session.scalars(select(Team)) if t.office}
+
+
 def _teams(session: Any, view: scope.Scope) -> list[str]:
     """The teams a manager may put a worker in."""
     names = list(session.scalars(select(Team.name).order_by(Team.name)))
@@ -46,6 +50,7 @@ def workers_page(
         p,
         workers=workers,
         teams=_teams(session, view),
+        offices=_offices(session),
         manager=sees_risk(p),
         due=len(risk.reviews_due(session, view)) if sees_risk(p) else 0,
         nav="workers",
@@ -83,6 +88,7 @@ def worker_page(
         w=worker_out(session, w, with_risk=manager),
         manager=manager,
         teams=_teams(session, view),
+        office=_offices(session).get(w.team or ""),
         channels=CHANNELS,
         levels=risk.LEVELS,
         current=risk.out(session, latest) if latest else None,
