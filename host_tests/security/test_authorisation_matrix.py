@@ -311,6 +311,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/incidents/{incident_id}"): Rule(
         OPERATOR, lambda c, s: {"path": {"incident_id": c.incident_id}}
     ),
+    ("PATCH", "/v1/incidents/{incident_id}"): Rule(
+        OPERATOR,
+        lambda c, s: {"path": {"incident_id": c.incident_id}, "json": {"police_reference": "X1"}},
+    ),
     ("GET", "/v1/reports/answer-times"): Rule(OPERATOR),
     ("GET", "/v1/reports/alarms.csv"): Rule(
         OPERATOR, lambda c, s: {"params": {"from": "2020-01-01", "to": "2099-12-31"}}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from monitor.models import Alarm, Incident, User, Worker, utcnow
+from monitor.models import Alarm, AuditEntry, Incident, User, Worker, utcnow
 from monitor.services import alarms, audit
 from monitor.services.date_range import DateRange
 from monitor.services.scope import Scope
@@ -173,6 +174,66 @@ def record(
         at=now,
     )
     return inc
+
+
+# What can be added to a record after it was filed: the follow-up (a police reference arrives,
+# actions are taken, lessons are learnt). Type, time, worker and alarm stay as recorded, so a
+# report run last month still counts the same incidents.
+FOLLOW_UP = (
+    "location",
+    "reported_by",
+    "people_involved",
+    "police_reference",
+    "actions_taken",
+    "lessons_learnt",
+    "summary",
+)
+
+
+def update(
+    session: Session,
+    view: Scope,
+    user: User,
+    incident_id: int,
+    changes: dict[str, str | None],
+    now: dt.datetime | None = None,
+) -> Incident:
+    inc = get(session, view, incident_id)
+    changed = []
+    for name, value in changes.items():
+        if name not in FOLLOW_UP:
+            raise InvalidInput(f"{name} cannot be changed after recording", field=name)
+        value = _blank_is_none(value)
+        if getattr(inc, name) != value:
+            setattr(inc, name, value)
+            changed.append(name)
+    if changed:
+        audit.record(
+            session,
+            f"user:{user.username}",
+            "incident_updated",
+            alarm_id=inc.alarm_id,
+            subject=f"incident:{inc.id}",
+            details={"changed": changed},
+            at=now or utcnow(),
+        )
+    return inc
+
+
+def updates(session: Session, incident_id: int) -> list[dict[str, Any]]:
+    """Who added what to the record, and when: oldest first."""
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subject == f"incident:{incident_id}")
+        .where(AuditEntry.action == "incident_updated")
+        .order_by(AuditEntry.id)
+    )
+    out = []
+    for e in rows:
+        details = json.loads(e.details) if e.details else {}
+        fields = details.get("changed", []) if isinstance(details, dict) else []
+        out.append({"at": e.at, "actor": e.actor, "fields": [f.replace("_", " ") for f in fields]})
+    return out
 
 
 def get(session: Session, view: Scope, incident_id: int) -> Incident:

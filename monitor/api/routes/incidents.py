@@ -43,6 +43,19 @@ class IncidentIn(BaseModel):
     summary: str | None = Field(default=None, max_length=_TEXT)
 
 
+class IncidentFollowUp(BaseModel):
+    """Only the fields given change; an empty string clears one."""
+
+    model_config = {"extra": "forbid"}  # type, time and worker stay as recorded
+    location: str | None = Field(default=None, max_length=200)
+    reported_by: str | None = Field(default=None, max_length=120)
+    people_involved: str | None = Field(default=None, max_length=_TEXT)
+    police_reference: str | None = Field(default=None, max_length=60)
+    actions_taken: str | None = Field(default=None, max_length=_TEXT)
+    lessons_learnt: str | None = Field(default=None, max_length=_TEXT)
+    summary: str | None = Field(default=None, max_length=_TEXT)
+
+
 def dates(
     from_: Annotated[dt.date | None, Query(alias="from", description="first day, UTC")] = None,
     to: Annotated[dt.date | None, Query(description="last day, included, UTC")] = None,
@@ -104,6 +117,22 @@ def get_incident(
     incident_id: RowId, _: CurrentOperator, view: ScopeDep, session: SessionDep
 ) -> dict[str, Any]:
     return incidents.out(session, incidents.get(session, view, incident_id))
+
+
+@router.patch("/v1/incidents/{incident_id}", response_model=IncidentDetail)
+def follow_up(
+    incident_id: RowId,
+    body: IncidentFollowUp,
+    op: CurrentOperator,
+    view: ScopeDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Add the follow-up to a record: a police reference, actions taken, lessons learnt."""
+    inc = incidents.update(
+        session, view, operator_user(op), incident_id, body.model_dump(exclude_unset=True)
+    )
+    session.commit()
+    return incidents.out(session, inc)
 
 
 def csv_response(text: str, name: str, range_: DateRange) -> Response:

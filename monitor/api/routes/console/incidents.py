@@ -138,4 +138,11 @@ def incident_page(
     incident_id: RowId, request: Request, p: ConsoleUser, view: ScopeDep, session: SessionDep
 ) -> HTMLResponse:
     inc = incidents.out(session, incidents.get(session, view, incident_id))
-    return page(request, "incident.html", p, inc=inc, nav="incidents")
+    return page(
+        request,
+        "incident.html",
+        p,
+        inc=inc,
+        updates=incidents.updates(session, incident_id),
+        nav="incidents",
+    )
