@@ -51,6 +51,8 @@ bench: setup
 	$(PY) -m bench.phone_latency
 	$(PY) -m bench.load
 	$(PY) -m bench.handoff
+	$(PY) -m bench.reports
+	$(PY) -m bench.console_pages
 
 clean:
 	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis

@@ -84,64 +84,102 @@ def alarm_detail(session: Session, alarm: Any) -> dict[str, Any]:
 
 def device_out(session: Session, d: Device, default_interval_s: int = 60) -> dict[str, Any]:
     """schemas.DeviceOut. `default_interval_s` is Settings.heartbeat_interval_s."""
+    return devices_out(session, [d], default_interval_s)[0]
+
+
+def devices_out(
+    session: Session, devices: list[Device], default_interval_s: int = 60
+) -> list[dict[str, Any]]:
+    """device_out for a list, with the workers read in one query (the fleet page)."""
     now = utcnow()
-    flags = d.last_flags or 0
-    worker = session.get(Worker, d.worker_id) if d.worker_id else None
-    return {
-        "id": d.id,
-        "board": d.board,
-        "firmware_version": d.firmware_version,
-        "worker": {"id": worker.id, "name": worker.name} if worker else None,
-        "allocated": d.worker_id is not None,
-        "revoked": d.revoked_at is not None,
-        "battery_pct": d.battery_pct,
-        "last_seen_at": _iso(d.last_seen_at),
-        "last_seen_age_s": round((now - d.last_seen_at).total_seconds())
-        if d.last_seen_at
-        else None,
-        "heartbeat_interval_s": d.heartbeat_interval_s,
-        "outbox_depth": d.outbox_depth,
-        "checkin_due_at": _iso(d.checkin_due_at),
-        "test_ok_at": _iso(d.test_ok_at),
-        "last_link": d.last_link,
-        "sensor_fault": bool(flags & frame_types.HB_SENSOR_FAULT),
-        "charging": bool(flags & frame_types.HB_CHARGING),
-        "supervised_interval_s": d.heartbeat_interval_s or default_interval_s,
-        "pending_interval_s": d.heartbeat_pending_s,
-    }
+    ids = {d.worker_id for d in devices if d.worker_id}
+    names: dict[int, str] = {}
+    if ids:
+        rows = session.execute(select(Worker.id, Worker.name).where(Worker.id.in_(ids))).all()
+        names = {worker_id: name for worker_id, name in rows}
+    out = []
+    for d in devices:
+        flags = d.last_flags or 0
+        name = names.get(d.worker_id) if d.worker_id else None
+        out.append(
+            {
+                "id": d.id,
+                "board": d.board,
+                "firmware_version": d.firmware_version,
+                "worker": {"id": d.worker_id, "name": name} if name is not None else None,
+                "allocated": d.worker_id is not None,
+                "revoked": d.revoked_at is not None,
+                "battery_pct": d.battery_pct,
+                "last_seen_at": _iso(d.last_seen_at),
+                "last_seen_age_s": round((now - d.last_seen_at).total_seconds())
+                if d.last_seen_at
+                else None,
+                "heartbeat_interval_s": d.heartbeat_interval_s,
+                "outbox_depth": d.outbox_depth,
+                "checkin_due_at": _iso(d.checkin_due_at),
+                "test_ok_at": _iso(d.test_ok_at),
+                "last_link": d.last_link,
+                "sensor_fault": bool(flags & frame_types.HB_SENSOR_FAULT),
+                "charging": bool(flags & frame_types.HB_CHARGING),
+                "supervised_interval_s": d.heartbeat_interval_s or default_interval_s,
+                "pending_interval_s": d.heartbeat_pending_s,
+            }
+        )
+    return out
 
 
 def worker_out(session: Session, w: Worker, with_risk: bool = True) -> dict[str, Any]:
     """schemas.WorkerOut: profile, fobs and escalation ladder in order. Without `with_risk`
     (an operator outside an alarm) the risk notes and assessment are left out."""
-    latest = risk.current(session, w.id) if with_risk else None
-    contacts = session.scalars(
-        select(Contact).where(Contact.worker_id == w.id).order_by(Contact.position)
-    )
-    devices = session.scalars(select(Device.id).where(Device.worker_id == w.id))
-    return {
-        "id": w.id,
-        "name": w.name,
-        "phone": w.phone,
-        "team": w.team,
-        "email": w.email,
-        "job_title": w.job_title,
-        "risk_notes": w.risk_notes if with_risk else None,
-        "risk_level": latest.level if latest else None,
-        "review_due": latest.review_due.isoformat() if latest else None,
-        "devices": list(devices),
-        "contacts": [
-            {
-                "position": c.position,
-                "name": c.name,
-                "channel": c.channel,
-                "address": c.target,
-                "webhook_url": c.target if c.channel == "webhook" else None,
-                "delay_s": c.delay_s,
-            }
-            for c in contacts
-        ],
-    }
+    return workers_out(session, [w], with_risk)[0]
+
+
+def workers_out(
+    session: Session, workers: list[Worker], with_risk: bool = True
+) -> list[dict[str, Any]]:
+    """worker_out for a list: contacts, fobs and newest assessments in three queries, not three
+    per worker (the workers page of a thousand people)."""
+    ids = [w.id for w in workers]
+    contacts: dict[int, list[Contact]] = {i: [] for i in ids}
+    fobs: dict[int, list[int]] = {i: [] for i in ids}
+    latest: dict[int, Any] = {}
+    if ids:
+        for c in session.scalars(
+            select(Contact).where(Contact.worker_id.in_(ids)).order_by(Contact.position)
+        ):
+            contacts[c.worker_id].append(c)
+        held = select(Device.id, Device.worker_id).where(Device.worker_id.in_(ids))
+        for device_id, worker_id in session.execute(held.order_by(Device.id)).all():
+            if worker_id is not None:  # always, by the where clause; says so to mypy
+                fobs[worker_id].append(device_id)
+        if with_risk:
+            latest = risk.newest(session, ids)
+    return [
+        {
+            "id": w.id,
+            "name": w.name,
+            "phone": w.phone,
+            "team": w.team,
+            "email": w.email,
+            "job_title": w.job_title,
+            "risk_notes": w.risk_notes if with_risk else None,
+            "risk_level": latest[w.id].level if w.id in latest else None,
+            "review_due": latest[w.id].review_due.isoformat() if w.id in latest else None,
+            "devices": fobs[w.id],
+            "contacts": [
+                {
+                    "position": c.position,
+                    "name": c.name,
+                    "channel": c.channel,
+                    "address": c.target,
+                    "webhook_url": c.target if c.channel == "webhook" else None,
+                    "delay_s": c.delay_s,
+                }
+                for c in contacts[w.id]
+            ],
+        }
+        for w in workers
+    ]
 
 
 def user_out(u: User) -> dict[str, Any]:

@@ -33,6 +33,22 @@ def current(session: Session, worker_id: int) -> RiskAssessment | None:
     )
 
 
+def newest(session: Session, worker_ids: list[int]) -> dict[int, RiskAssessment]:
+    """Each worker's current version, in one query."""
+    top = (
+        select(RiskAssessment.worker_id, func.max(RiskAssessment.version).label("v"))
+        .where(RiskAssessment.worker_id.in_(worker_ids))
+        .group_by(RiskAssessment.worker_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(RiskAssessment).join(
+            top, (top.c.worker_id == RiskAssessment.worker_id) & (top.c.v == RiskAssessment.version)
+        )
+    )
+    return {r.worker_id: r for r in rows}
+
+
 def save(
     session: Session,
     user: User,

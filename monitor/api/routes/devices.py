@@ -22,7 +22,7 @@ from monitor.api.deps import (
 from monitor.errors import NotFound
 from monitor.models import Device, Worker, utcnow
 from monitor.schemas import CommandQueued, DeviceOut, DeviceProvisioned, FrameResult
-from monitor.serialise import device_out
+from monitor.serialise import device_out, devices_out
 from monitor.services import audit, downlinks, fleet, fob_settings, ingest, provisioning, scope
 from protocol import frame_types, frames
 from protocol.errors import ProtocolError
@@ -70,10 +70,7 @@ class CommandIn(BaseModel):
 def list_devices(
     _: CurrentOperator, view: ScopeDep, session: SessionDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:
-    return [
-        device_out(session, d, settings.heartbeat_interval_s)
-        for d in visible_devices(session, view)
-    ]
+    return devices_out(session, visible_devices(session, view), settings.heartbeat_interval_s)
 
 
 def visible_devices(session: Any, view: scope.Scope) -> list[Device]:

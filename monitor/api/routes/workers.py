@@ -27,7 +27,7 @@ from monitor.channels.phone_numbers import e164
 from monitor.errors import Forbidden, NotFound, NotifyFailed
 from monitor.models import Contact, Team, Worker
 from monitor.schemas import ReviewDueOut, RiskOut, WorkerOut
-from monitor.serialise import worker_out
+from monitor.serialise import worker_out, workers_out
 from monitor.services import audit, risk, scope
 
 router = APIRouter(prefix="/v1/workers", tags=["workers"])
@@ -116,7 +116,7 @@ def sees_risk(p: Principal) -> bool:
 @router.get("", response_model=list[WorkerOut])
 def list_workers(p: CurrentOperator, view: ScopeDep, session: SessionDep) -> list[dict[str, Any]]:
     q = view.filter(select(Worker), view.worker_clause()).order_by(Worker.name)
-    return [worker_out(session, w, sees_risk(p)) for w in session.scalars(q)]
+    return workers_out(session, list(session.scalars(q)), sees_risk(p))
 
 
 @router.get("/reviews-due", response_model=list[ReviewDueOut])

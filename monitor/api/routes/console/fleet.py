@@ -15,7 +15,7 @@ from monitor.api.routes.console.common import ConsoleUser, page
 from monitor.api.routes.devices import visible, visible_devices
 from monitor.core.config import Settings
 from monitor.models import AuditEntry, Device, RejectionCount, Worker
-from monitor.serialise import device_out
+from monitor.serialise import device_out, devices_out
 from monitor.services import fleet, fob_settings, scope
 
 router = APIRouter(include_in_schema=False)
@@ -35,10 +35,8 @@ def _with_state(d: dict[str, Any], settings: Settings) -> dict[str, Any]:
 def devices_page(
     request: Request, p: ConsoleUser, view: ScopeDep, session: SessionDep, settings: SettingsDep
 ) -> HTMLResponse:
-    devices = [
-        _with_state(device_out(session, d, settings.heartbeat_interval_s), settings)
-        for d in visible_devices(session, view)
-    ]
+    listed = devices_out(session, visible_devices(session, view), settings.heartbeat_interval_s)
+    devices = [_with_state(d, settings) for d in listed]
     admin = p.role == "admin"
     return page(
         request,

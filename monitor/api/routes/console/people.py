@@ -15,7 +15,7 @@ from monitor.api.routes.console.common import ConsoleManager, ConsoleUser, page
 from monitor.api.routes.workers import sees_risk
 from monitor.errors import NotFound
 from monitor.models import Device, Incident, Team, Worker, utcnow
-from monitor.serialise import worker_out
+from monitor.serialise import worker_out, workers_out
 from monitor.services import phones, risk, scope
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +43,7 @@ def workers_page(
     request: Request, p: ConsoleUser, view: ScopeDep, session: SessionDep
 ) -> HTMLResponse:
     rows = session.scalars(view.filter(select(Worker), view.worker_clause()).order_by(Worker.name))
-    workers = [worker_out(session, w, with_risk=sees_risk(p)) for w in rows]
+    workers = workers_out(session, list(rows), with_risk=sees_risk(p))
     return page(
         request,
         "workers.html",
