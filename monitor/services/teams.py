@@ -74,11 +74,14 @@ def edit(
 def overview(session: Session) -> list[TeamView]:
     """Every team with its supervisors and how many workers name it."""
     teams = list(session.scalars(select(Team).order_by(Team.name)))
-    counts = dict(session.execute(select(Worker.team, func.count()).group_by(Worker.team)).tuples())
+    counts: dict[str | None, int] = {
+        team: n
+        for team, n in session.execute(select(Worker.team, func.count()).group_by(Worker.team))
+    }
     sups: dict[int, list[User]] = {}
     for team_id, user in session.execute(
         select(UserTeam.team_id, User).join(User, User.id == UserTeam.user_id).order_by(User.name)
-    ).tuples():
+    ):
         sups.setdefault(team_id, []).append(user)
     return [TeamView(t, sups.get(t.id, []), counts.get(t.name, 0)) for t in teams]
 
@@ -90,6 +93,6 @@ def names_by_user(session: Session) -> dict[int, list[str]]:
         select(UserTeam.user_id, Team.name)
         .join(Team, Team.id == UserTeam.team_id)
         .order_by(Team.name)
-    ).tuples():
+    ):
         out.setdefault(user_id, []).append(name)
     return out
