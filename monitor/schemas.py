@@ -288,6 +288,11 @@ class UserOut(BaseModel):
     name: str
     role: str
     active: bool
+    must_change_password: bool = Field(
+        default=False, description="while true, the user may only change their password"
+    )
+    teams: list[str] = Field(default_factory=list, description="a supervisor's teams")
+    last_login_at: Time | None = None
 
 
 class ResetIssued(BaseModel):
@@ -313,6 +318,32 @@ class TokenOut(BaseModel):
     token: str = Field(description="Shown once; only its hash is stored.")
     label: str
     expires_in_days: int
+    id: int | None = None
+    expires_at: Time | None = None
+
+
+class TokenInfo(BaseModel):
+    """A personal API token as listed: never the token itself."""
+
+    id: int
+    user_id: int
+    label: str | None
+    created_at: Time
+    expires_at: Time | None
+    from_session: bool = Field(description="minted by a console session still logged in")
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+    office: str | None
+    supervisors: list[str] = Field(default_factory=list, description="their usernames")
+    workers: int = Field(default=0, description="workers who name this team")
+
+
+class TeamEdited(TeamOut):
+    renamed_workers: int = 0
+    renamed_incidents: int = 0
 
 
 # --- gateways and phones -----------------------------------------------------------------

@@ -7,13 +7,23 @@ escalation webhooks send it too.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.models import Contact, Device, Gateway, RejectionCount, User, Worker, utcnow
+from monitor.models import (
+    AuthToken,
+    Contact,
+    Device,
+    Gateway,
+    RejectionCount,
+    User,
+    Worker,
+    utcnow,
+)
 from monitor.services import alarms, risk
 from protocol import frame_types
 
@@ -182,9 +192,32 @@ def workers_out(
     ]
 
 
-def user_out(u: User) -> dict[str, Any]:
+def user_out(
+    u: User, teams: list[str] | None = None, last_login: dt.datetime | None = None
+) -> dict[str, Any]:
     """schemas.UserOut."""
-    return {"id": u.id, "username": u.username, "name": u.name, "role": u.role, "active": u.active}
+    return {
+        "id": u.id,
+        "username": u.username,
+        "name": u.name,
+        "role": u.role,
+        "active": u.active,
+        "must_change_password": bool(u.must_change_password),
+        "teams": teams or [],
+        "last_login_at": _iso(last_login),
+    }
+
+
+def token_info(t: AuthToken) -> dict[str, Any]:
+    """schemas.TokenInfo."""
+    return {
+        "id": t.id,
+        "user_id": t.user_id,
+        "label": t.label,
+        "created_at": t.created_at.isoformat(),
+        "expires_at": _iso(t.expires_at),
+        "from_session": t.session_id is not None,
+    }
 
 
 def gateway_out(g: Gateway) -> dict[str, Any]:

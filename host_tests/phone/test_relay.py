@@ -155,7 +155,7 @@ def test_a_revoked_phone_keeps_its_frames_queued_and_says_so(
     browser = phone.ctx.browser
     assert browser is not None
     console = open_console(browser, live_server)
-    console.goto(live_server.url + "/devices")
+    console.goto(live_server.url + "/gateways")
     expect(console.locator(f'.still-calling[data-gateway="{gw_id}"]')).to_contain_text(
         "Still trying to send"
     )

@@ -142,6 +142,10 @@ def _risk_assessment(c: Creds, s: Any) -> dict[str, Any]:
     return {"path": {"worker_id": s.worker_id}, "json": body}
 
 
+def _no_such_token(r: httpx.Response) -> bool:
+    return r.status_code == 404 and "has no API token" in r.text
+
+
 def _new_incident(c: Creds, s: Any) -> dict[str, Any]:
     an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     return {
@@ -354,6 +358,46 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/devices/{device_id}"): Rule(
         OPERATOR, lambda c, s: {"path": {"device_id": s.device_id}}, console=True
     ),
+    # --- issue 16: users, teams, tokens, gateways and phones ---
+    # Everyone lists and revokes their own API tokens; admins anyone's. The template holds no
+    # token id per caller, so the revoke rows ask for an id nobody holds: an admitted caller
+    # gets the route's own 404 ("has no API token"), a refused one the 401/403 (the revoke
+    # itself is tested in host_tests/monitor/routes/test_tokens.py).
+    ("GET", "/v1/auth/tokens"): Rule(OPERATOR),
+    ("POST", "/v1/auth/tokens/{token_id}/revoke"): Rule(
+        OPERATOR, lambda c, s: {"path": {"token_id": 999999}}, _no_such_token
+    ),
+    ("GET", "/v1/users/{user_id}/tokens"): Rule(
+        ADMIN, lambda c, s: {"path": {"user_id": s.operator_id}}
+    ),
+    ("POST", "/v1/users/{user_id}/tokens/{token_id}/revoke"): Rule(
+        ADMIN,
+        lambda c, s: {"path": {"user_id": s.operator_id, "token_id": 999999}},
+        _no_such_token,
+    ),
+    ("PATCH", "/v1/users/{user_id}"): Rule(
+        ADMIN, lambda c, s: {"path": {"user_id": s.operator_id}, "json": {"name": "Renamed"}}
+    ),
+    ("POST", "/v1/users/{user_id}/disable"): Rule(
+        ADMIN, lambda c, s: {"path": {"user_id": s.operator_id}}
+    ),
+    ("POST", "/v1/users/{user_id}/enable"): Rule(
+        ADMIN, lambda c, s: {"path": {"user_id": s.operator_id}}
+    ),
+    ("POST", "/v1/users/{user_id}/password"): Rule(
+        ADMIN,
+        lambda c, s: {"path": {"user_id": s.operator_id}, "json": {"password": "temporary-pass-1"}},
+    ),
+    ("GET", "/v1/teams"): Rule(ADMIN),
+    ("POST", "/v1/teams"): Rule(ADMIN, lambda c, s: {"json": {"name": "Matrix team"}}),
+    ("PATCH", "/v1/teams/{team_id}"): Rule(
+        ADMIN, lambda c, s: {"path": {"team_id": s.team_id}, "json": {"office": "Annexe"}}
+    ),
+    ("GET", "/users"): Rule(ADMIN, console=True),
+    ("GET", "/teams"): Rule(ADMIN, console=True),
+    ("GET", "/gateways"): Rule(ADMIN, console=True),
+    ("GET", "/account"): Rule(OPERATOR, console=True),
+    ("GET", "/account/password"): Rule(OPERATOR, console=True),
 }
 
 

@@ -160,6 +160,19 @@ def _csrf_ok(request: Request, p: Principal) -> None:
             raise CsrfFailed("missing or wrong X-CSRF-Token header; reload the console page")
 
 
+# What a user whose password an admin set may still do: change it, see who they are, leave.
+PASSWORD_CHANGE_PATHS = frozenset({"/v1/auth/password", "/v1/auth/me", "/v1/auth/logout"})
+
+
+def _password_changed_first(request: Request, p: Principal) -> None:
+    if p.user is not None and p.user.must_change_password:
+        if request.url.path not in PASSWORD_CHANGE_PATHS:
+            raise Forbidden(
+                "change your password first: an admin set it (POST /v1/auth/password, or "
+                "log in to the console)"
+            )
+
+
 def require_operator(request: Request, p: PrincipalDep) -> Principal:
     """Operators, supervisors and admins: anyone who handles alarms. A supervisor's view is
     narrowed to their teams by `ScopeDep`, not here."""
@@ -168,6 +181,7 @@ def require_operator(request: Request, p: PrincipalDep) -> Principal:
     if p.role not in scope.STAFF_ROLES or p.user is None:
         raise Forbidden("operators, supervisors and admins only")
     _csrf_ok(request, p)
+    _password_changed_first(request, p)
     return p
 
 
@@ -178,6 +192,7 @@ def require_manager(request: Request, p: PrincipalDep) -> Principal:
     if p.role not in (scope.SUPERVISOR, "admin") or p.user is None:
         raise Forbidden("supervisors and admins only")
     _csrf_ok(request, p)
+    _password_changed_first(request, p)
     return p
 
 
@@ -187,6 +202,7 @@ def require_admin(request: Request, p: PrincipalDep) -> Principal:
     if p.role != "admin" or p.user is None:
         raise Forbidden("admins only")
     _csrf_ok(request, p)
+    _password_changed_first(request, p)
     return p
 
 

@@ -28,6 +28,7 @@ from monitor.api.routes import (
     phones,
     reports,
     respond,
+    teams,
     users,
     workers,
 )
@@ -163,6 +164,7 @@ def create_app(
         devices,
         workers,
         users,
+        teams,
         auth,
         reports,
         console,

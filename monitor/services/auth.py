@@ -9,13 +9,13 @@ import threading
 import time
 from collections import deque
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import hash_password, new_token, token_hash, verify_password
-from monitor.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited
-from monitor.models import AuthToken, User, utcnow
-from monitor.services import audit
+from monitor.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, RateLimited
+from monitor.models import AuditEntry, AuthToken, User, utcnow
+from monitor.services import audit, scope
 from monitor.services.events import queue_credentials_ended
 
 ROLES = ("operator", "supervisor", "admin")
@@ -109,17 +109,160 @@ class LoginThrottle:
 
 
 def create_user(
-    session: Session, actor: str, username: str, name: str, role: str, password: str
+    session: Session,
+    actor: str,
+    username: str,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    team_ids: list[int] | None = None,
+    must_change_password: bool = False,
 ) -> User:
     if role not in ROLES:
         raise Conflict(f"role must be one of {', '.join(ROLES)}")
+    if team_ids and role != scope.SUPERVISOR:
+        raise InvalidInput("only supervisors have teams; leave team_ids empty", field="team_ids")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"user {username} already exists")
-    user = User(username=username, name=name, role=role, password_hash=hash_password(password))
+    user = User(
+        username=username,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+    )
     session.add(user)
     session.flush()
-    audit.record(session, actor, "user_created", subject=f"user:{username}", details={"role": role})
+    if team_ids:
+        scope.set_teams(session, user, team_ids)
+    audit.record(
+        session, actor, "user_created", subject=f"user:{username}",
+        details={"role": role, "team_ids": sorted(team_ids or []),
+                 "must_change_password": must_change_password},
+    )  # fmt: skip
     return user
+
+
+def _keep_an_admin(session: Session, user: User, why: str) -> None:
+    """Nobody may disable or demote the last active admin: no one could then manage accounts
+    (or undo the mistake) without the database."""
+    if user.role != "admin" or not user.active:
+        return
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+    )
+    if not others:
+        raise Conflict(
+            f"{user.username} is the last active admin and cannot be {why}; make another "
+            "admin first"
+        )
+
+
+def set_active(session: Session, actor: str, user: User, active: bool) -> int:
+    """Disable or enable an account. Disabling ends every session, API token and reset token
+    of the user at once (open streams included: see events.queue_credentials_ended); returns
+    how many credentials ended."""
+    if not active:
+        _keep_an_admin(session, user, "disabled")
+    ended = 0 if active else _revoke_all(session, user)
+    user.active = active
+    audit.record(
+        session, actor, "user_enabled" if active else "user_disabled",
+        subject=f"user:{user.username}", details={"credentials_ended": ended},
+    )  # fmt: skip
+    return ended
+
+
+def update_user(
+    session: Session,
+    actor: str,
+    user: User,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    team_ids: list[int] | None = None,
+    must_change_password: bool | None = None,
+) -> User:
+    """An admin edits an account; None leaves a field as it is. A role change ends the user's
+    credentials (what they may do changes, so they log in again); a user who stops being a
+    supervisor loses their teams."""
+    changed: dict[str, object] = {}
+    if role is not None and role != user.role:
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+        _keep_an_admin(session, user, "demoted")
+        changed["role"] = [user.role, role]
+        user.role = role
+        changed["credentials_ended"] = _revoke_all(session, user)
+        if role != scope.SUPERVISOR:
+            scope.set_teams(session, user, [])
+    if team_ids is not None:
+        if team_ids and user.role != scope.SUPERVISOR:
+            raise InvalidInput("only supervisors have teams; make them a supervisor first",
+                               field="team_ids")  # fmt: skip
+        scope.set_teams(session, user, team_ids)
+        changed["team_ids"] = sorted(team_ids)
+    if name is not None and name != user.name:
+        changed["name"] = name
+        user.name = name
+    if must_change_password is not None and must_change_password != user.must_change_password:
+        changed["must_change_password"] = must_change_password
+        user.must_change_password = must_change_password
+    if changed:
+        audit.record(session, actor, "user_updated", subject=f"user:{user.username}",
+                     details=changed)  # fmt: skip
+    return user
+
+
+def set_temporary_password(
+    session: Session, actor: str, user: User, password: str, *, must_change: bool = True
+) -> int:
+    """An admin sets a password for a user and passes it on; with `must_change` (the default)
+    the user must replace it before anything else. Every credential of the user ends (whoever
+    held them may be why). Returns how many ended."""
+    _check_new_password(password)
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    ended = _revoke_all(session, user)
+    audit.record(
+        session, actor, "password_set_by_admin", subject=f"user:{user.username}",
+        details={"must_change_password": must_change, "credentials_ended": ended},
+    )  # fmt: skip
+    return ended
+
+
+def api_tokens(session: Session, user_id: int | None = None) -> list[AuthToken]:
+    """Unexpired personal API tokens, newest first: one user's, or everyone's for None."""
+    stmt = select(AuthToken).where(AuthToken.kind == "api", AuthToken.expires_at > utcnow())
+    if user_id is not None:
+        stmt = stmt.where(AuthToken.user_id == user_id)
+    return list(session.scalars(stmt.order_by(AuthToken.id.desc())))
+
+
+def revoke_api_token(session: Session, actor: str, user: User, token_id: int) -> None:
+    """Revoke one of `user`'s API tokens: refused with the next call (a 401), and any stream it
+    holds open ends. Another user's token, or a session, is "not found" to the caller."""
+    row = session.get(AuthToken, token_id)
+    if row is None or row.kind != "api" or row.user_id != user.id:
+        raise NotFound(f"{user.username} has no API token {token_id}")
+    audit.record(
+        session, actor, "api_token_revoked", subject=f"user:{user.username}",
+        details={"token_id": token_id, "label": row.label},
+    )  # fmt: skip
+    revoke_token(session, token_id)
+
+
+def last_logins(session: Session) -> dict[str, dt.datetime]:
+    """username -> when they last logged in, from the audit log (no column to keep up)."""
+    rows = session.execute(
+        select(AuditEntry.actor, func.max(AuditEntry.at))
+        .where(AuditEntry.action == "logged_in")
+        .group_by(AuditEntry.actor)
+    )
+    return {actor.removeprefix("user:"): at for actor, at in rows}
 
 
 @functools.cache
@@ -256,6 +399,7 @@ def change_password(
         raise NotAuthenticated("the current password is wrong")
     _check_new_password(new)
     user.password_hash = hash_password(new)
+    user.must_change_password = False
     revoked = _revoke_all(session, user, keep=keep_session_id)
     audit.record(session, f"user:{user.username}", "password_changed", details={"revoked": revoked})
     return revoked
@@ -296,6 +440,7 @@ def redeem_reset(session: Session, token: str, new: str) -> User:
         raise NotAuthenticated("this account is disabled; ask an admin")
     _check_new_password(new)
     user.password_hash = hash_password(new)
+    user.must_change_password = False  # only they know this one
     revoked = _revoke_all(session, user)  # the reset token included: it is single-use
     audit.record(
         session, f"user:{user.username}", "password_reset", details={"revoked": revoked - 1}

@@ -12,6 +12,7 @@ from monitor.api.deps import (
     CurrentOperator,
     CurrentSessionUser,
     PrincipalDep,
+    RowId,
     SessionDep,
     SettingsDep,
     ThrottleDep,
@@ -19,8 +20,9 @@ from monitor.api.deps import (
     login_user,
     operator_user,
 )
-from monitor.errors import NotAuthenticated
-from monitor.schemas import LoginOut, MeOut, TokenOut
+from monitor.errors import InvalidInput, NotAuthenticated
+from monitor.schemas import LoginOut, MeOut, TokenInfo, TokenOut
+from monitor.serialise import token_info
 from monitor.services import auth
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -33,6 +35,9 @@ class LoginIn(BaseModel):
 
 class TokenIn(BaseModel):
     label: str = Field(min_length=1, max_length=120)
+    days: int | None = Field(
+        default=None, ge=1, description="expiry in days, 1..VIGIL_API_TOKEN_DAYS (the default)"
+    )
 
 
 class PasswordChangeIn(BaseModel):
@@ -92,13 +97,39 @@ def create_token(
     body: TokenIn, op: CurrentSessionUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Only a console session mints API tokens (an API token cannot mint more); the token is
-    linked to that session and expires after VIGIL_API_TOKEN_DAYS."""
-    days = settings.api_token_days
+    linked to that session and expires after `days` (at most VIGIL_API_TOKEN_DAYS)."""
+    days = body.days or settings.api_token_days
+    if days > settings.api_token_days:
+        raise InvalidInput(
+            f"a token may last at most {settings.api_token_days} days here", field="days"
+        )
     token = auth.create_api_token(
         session, operator_user(op), body.label, session_id=op.token_id, days=days
     )
     session.commit()
-    return {"token": token, "label": body.label, "expires_in_days": days}
+    row = auth.api_tokens(session, operator_user(op).id)[0]  # newest first: the one just made
+    return {
+        "token": token,
+        "label": body.label,
+        "expires_in_days": days,
+        "id": row.id,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+    }
+
+
+@router.get("/tokens", response_model=list[TokenInfo])
+def list_tokens(op: CurrentOperator, session: SessionDep) -> list[dict[str, Any]]:
+    """Your own unexpired API tokens (never the tokens themselves)."""
+    return [token_info(t) for t in auth.api_tokens(session, operator_user(op).id)]
+
+
+@router.post("/tokens/{token_id}/revoke", status_code=204)
+def revoke_own_token(token_id: RowId, op: CurrentOperator, session: SessionDep) -> Response:
+    """Revoke one of your API tokens: its next call gets a 401, and a stream it holds ends."""
+    user = operator_user(op)
+    auth.revoke_api_token(session, op.actor, user, token_id)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.post("/password", status_code=204)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from monitor.api.routes.console import (
+    accounts,
     alarms,
     common,
     fleet,
+    gateways,
     incidents,
     people,
     reports,
@@ -16,7 +18,7 @@ from monitor.api.routes.console import (
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (session, alarms, fleet, people, reports, incidents):
+for _module in (session, alarms, fleet, people, reports, incidents, accounts, gateways):
     router.include_router(_module.router)
 
 duration = common.duration  # re-exported for the damaged-rows tests

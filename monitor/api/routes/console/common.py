@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -17,7 +17,7 @@ from monitor.api.deps import (
 )
 from monitor.core import jsonsafe
 from monitor.errors import Forbidden, NotAuthenticated
-from monitor.models import utcnow
+from monitor.models import User, utcnow
 from monitor.services import scope
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[3] / "templates"))
@@ -86,9 +86,15 @@ templates.env.filters["tojson_attr"] = lambda v: jsonsafe.dumps(v)
 templates.env.policies["json.dumps_function"] = jsonsafe.dumps
 
 
-def console_user(p: PrincipalDep) -> Principal:
+CHANGE_PASSWORD_PAGE = "/account/password"
+
+
+def console_user(request: Request, p: PrincipalDep) -> Principal:
     if p.user is None or p.role not in scope.STAFF_ROLES:
         raise NotAuthenticated("log in to use the console")
+    if p.user.must_change_password and request.url.path not in (CHANGE_PASSWORD_PAGE, "/logout"):
+        # Every page sends them to choose their own password first (the API refuses them too).
+        raise HTTPException(303, "change your password first", {"Location": CHANGE_PASSWORD_PAGE})
     return p
 
 
@@ -118,3 +124,8 @@ def console_admin(p: ConsoleUser) -> Principal:
 
 
 ConsoleAdmin = Annotated[Principal, Depends(console_admin)]
+
+
+def operator_user_of(p: Principal) -> User:
+    assert p.user is not None  # guaranteed by console_user
+    return p.user
