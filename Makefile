@@ -18,6 +18,16 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The console's map library, copied from npm into the monitor's own /static (gitignored) so the
+# monitor serves it itself: control rooms are often offline, and a CDN is one more thing to fail.
+# Without the copy the alarm page still shows the position as text and says the map is missing.
+VENDOR := monitor/static/vendor
+$(VENDOR)/.installed: node_modules/.installed
+	rm -rf $(VENDOR)/leaflet && mkdir -p $(VENDOR)/leaflet
+	cp -r node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
+	  node_modules/leaflet/dist/images node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
+	touch $@
+
 # Debian packages the tests use for real parts: chromium (console browser tests) and
 # postgresql (the scale-out engine). Installed only when missing.
 system-deps:
@@ -30,7 +40,7 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-setup: $(VENV)/.installed node_modules/.installed system-deps
+setup: $(VENV)/.installed node_modules/.installed $(VENDOR)/.installed system-deps
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -55,4 +65,4 @@ bench: setup
 	$(PY) -m bench.console_pages
 
 clean:
-	rm -rf $(VENV) node_modules var dist .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules $(VENDOR) var dist .pytest_cache .hypothesis

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     # SMS through a GSM modem on this serial port (e.g. /dev/ttyUSB2).
     sms_modem_port: str | None = None
     sms_modem_baudrate: int = 115200
+    # The alarm page's map (Leaflet). Tiles are fetched by the operator's browser from this
+    # template ({z}/{x}/{y}, optional {s}); the default is OpenStreetMap's public server, which an
+    # offline control room cannot reach: point it at your own tile server, or set it empty to
+    # show no map. The coordinates, accuracy, source and age are always shown as text as well.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Shown on the map as the tiles' licence requires; HTML is not interpreted.
+    map_attribution: str = "© OpenStreetMap contributors"
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

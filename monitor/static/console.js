@@ -17,16 +17,77 @@ const Vigil = (() => {
     if (s < 172800) return `${Math.floor(s / 3600)} h ${String(Math.floor(s % 3600 / 60)).padStart(2, "0")} min`;
     return `${Math.floor(s / 86400)} d ${Math.floor(s % 86400 / 3600)} h`;
   }
-  // A time from an earlier day carries its date: "01:46:40 UTC" alone would pass for today.
+  // Times are shown in the operator's own time zone (the browser's), with the zone's name, and
+  // UTC on hover: a control room's logs, the ARC and the police speak UTC, the operator local.
+  // A time from an earlier day carries its date: "01:46:40 GMT" alone would pass for today.
+  const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short" };
+  const dayKey = (d) => d.toLocaleDateString("en-CA");  // YYYY-MM-DD in the local zone
   function when(iso) {
     const d = new Date(iso);
     if (!Number.isFinite(d.getTime())) return "unknown time";
-    const full = d.toISOString();
-    const today = new Date().toISOString().slice(0, 10);
-    const clock = full.slice(11, 19) + " UTC";
-    if (full.slice(0, 10) === today) return clock;
-    const date = d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+    const clock = new Intl.DateTimeFormat("en-GB", TIME).format(d);
+    if (dayKey(d) === dayKey(new Date())) return clock;
+    const date = d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" });
     return `${date} ${clock}`;
+  }
+  function utc(iso) {
+    const d = new Date(iso);
+    if (!Number.isFinite(d.getTime())) return "";
+    return d.toLocaleString("en-GB", { day: "2-digit", month: "short", year: "numeric", hour: "2-digit",
+      minute: "2-digit", second: "2-digit", hour12: false, timeZone: "UTC" }).replace(",", "") + " UTC";
+  }
+  // `<time>` markup for a card: local text, UTC in the title.
+  const stamp = (iso) => `<time datetime="${esc(iso)}" title="${esc(utc(iso))}">${esc(when(iso))}</time>`;
+  // The server writes every time as `<time class="clock" datetime=… title="… UTC">… UTC</time>`
+  // (console/common.py `clock`), so the page is right without scripts; here the text becomes the
+  // browser's zone and the title keeps UTC.
+  function localTimes(root) {
+    const fmt = new Intl.DateTimeFormat("en-GB", { day: "2-digit", month: "short", ...TIME });
+    (root || document).querySelectorAll("time.clock[datetime]").forEach((t) => {
+      const d = new Date(t.getAttribute("datetime"));
+      if (!Number.isFinite(d.getTime())) return;
+      t.textContent = fmt.format(d).replace(",", "");
+      t.dataset.local = "1";
+    });
+  }
+
+  // The alarm page's map: Leaflet, served by the monitor from /static/vendor (make setup copies
+  // it from npm). Tiles come from the configured template (VIGIL_MAP_TILE_URL). The text beside
+  // it already gives the coordinates, accuracy, source and age, so every failure here only says
+  // what is missing and leaves that text alone.
+  // How long to wait for a first tile before saying tiles are unavailable: a tile server that
+  // drops packets never sends an error, and an operator must not wait on a grey box.
+  const TILE_WAIT_MS = 8000;
+  function map() {
+    const box = document.getElementById("map");
+    const note = document.getElementById("map-note");
+    if (!box) return;
+    const say = (text) => { note.textContent = text; note.hidden = false; box.dataset.state = "failed"; };
+    if (!window.L) {
+      box.hidden = true;
+      say("Map unavailable: this monitor does not serve the map library (run make setup). The coordinates above are the position.");
+      return;
+    }
+    const lat = Number(box.dataset.lat), lon = Number(box.dataset.lon);
+    const acc = box.dataset.accuracy === "" ? NaN : Number(box.dataset.accuracy);
+    if (!finite(lat) || !finite(lon)) { box.hidden = true; say("No map: the position is not a valid coordinate."); return; }
+    const m = L.map(box, { keyboard: true }).setView([lat, lon], 16);
+    let loaded = 0;
+    const layer = L.tileLayer(box.dataset.tiles, { maxZoom: 19, attribution: esc(box.dataset.attribution) });
+    const unavailable = () => {
+      if (loaded) return;
+      say("Map tiles unavailable: the tile server could not be reached. The coordinates above are the position.");
+    };
+    layer.on("tileload", () => { loaded += 1; box.dataset.state = "tiles"; note.hidden = true; });
+    layer.on("tileerror", unavailable);
+    setTimeout(unavailable, TILE_WAIT_MS);
+    layer.addTo(m);
+    if (finite(acc) && acc > 0) {
+      const circle = L.circle([lat, lon], { radius: acc, color: "#d92d20", weight: 2, fillOpacity: 0.12 }).addTo(m);
+      m.fitBounds(circle.getBounds(), { maxZoom: 17 });
+    }
+    L.circleMarker([lat, lon], { radius: 6, color: "#fff", weight: 2, fillColor: "#d92d20", fillOpacity: 1 }).addTo(m);
+    box.dataset.state = box.dataset.state || "drawn";
   }
   const finite = (x) => typeof x === "number" && Number.isFinite(x);
   function esc(t) { const d = document.createElement("div"); d.textContent = t ?? ""; return d.innerHTML; }
@@ -216,13 +277,13 @@ const Vigil = (() => {
       ? ` · <span class="visit">visit: ${esc(a.visit.where)}${a.visit.with ? ` with ${esc(a.visit.with)}` : ""}</span>` : "";
     const delay = Math.round((Date.parse(a.received_at) - Date.parse(a.raised_at)) / 1000);
     const received = a.received_at_clamped
-      ? `received ${when(a.stored_at)} <span class="warn">(gateway's time not believed: monitor's clock)</span>`
-      : `received ${when(a.received_at)}${Number.isFinite(delay) && delay > 0 ? ` (+${delay} s)` : ""}`;
+      ? `received ${stamp(a.stored_at)} <span class="warn">(gateway's time not believed: monitor's clock)</span>`
+      : `received ${stamp(a.received_at)}${Number.isFinite(delay) && delay > 0 ? ` (+${delay} s)` : ""}`;
     el.innerHTML = `
       <div><span class="kind k-${a.kind}">${KIND[a.kind] || a.kind}</span></div>
       <div class="who-col">${who}<div class="times">${loc}${visit}${a.cancelled_at ? ' · <span class="cancelled">cancelled at fob</span>' : ""}</div></div>
       <div><div class="since" data-since="${a.raised_at}">${since(a.raised_at)}</div>
-        <div class="times">raised ${a.age_lower_bound ? "≥ " : ""}${when(a.raised_at)} · ${received}</div></div>
+        <div class="times">raised ${a.age_lower_bound ? "≥ " : ""}${stamp(a.raised_at)} · ${received}</div></div>
       <div><span class="status s-${a.status}">${a.status}</span>
         ${finite(a.battery_pct) ? `<div class="times">battery ${a.battery_pct >= 0 && a.battery_pct <= 100 ? a.battery_pct : "?"} %</div>` : ""}</div>`;
     return el;
@@ -242,6 +303,7 @@ const Vigil = (() => {
 
   function queue() {
     forms();
+    localTimes();
     const box = document.getElementById("queue");
     const alarms = new Map();
     const fresh = new Set();
@@ -309,6 +371,8 @@ const Vigil = (() => {
 
   function alarm(id) {
     forms();
+    localTimes();
+    try { map(); } catch (e) { console.error("map", e); }
     const err = document.getElementById("action-error");
     const fail = (e) => { err.textContent = e.message; err.hidden = false; };
     document.getElementById("ack")?.addEventListener("click", () =>
@@ -323,7 +387,7 @@ const Vigil = (() => {
     live((a) => { if (a.id === id && a.status !== document.getElementById("status").textContent.trim()) location.reload(); });
   }
 
-  function generic() { if (document.getElementById("live")) live(() => {}); forms(); }
+  function generic() { localTimes(); if (document.getElementById("live")) live(() => {}); forms(); }
 
   // Every console form that changes something calls the JSON API, so the console can do nothing
   // the API (and its authorisation matrix) does not allow:
@@ -456,5 +520,5 @@ const Vigil = (() => {
       }, showError);
     }));
   }
-  return { queue, alarm, generic, devices, workers, forms, api, esc, when, since };
+  return { queue, alarm, generic, devices, workers, forms, api, esc, when, since, localTimes };
 })();

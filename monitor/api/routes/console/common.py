@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from monitor.api.deps import (
     Principal,
@@ -51,11 +52,20 @@ def duration(seconds: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
-def clock(value: str | dt.datetime | None) -> str:
+def clock(value: str | dt.datetime | None) -> Markup:
+    """`<time datetime="ISO" title="… UTC">… UTC</time>`: UTC as served, so the page reads right
+    without scripts; console.js rewrites the text into the browser's own time zone and keeps UTC
+    in the title (hover). A naive time is the database's UTC."""
     if value is None:
-        return "—"
+        return Markup("—")
     t = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return t.strftime("%d %b %H:%M:%S UTC")
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    t = t.astimezone(dt.UTC)
+    utc = t.strftime("%d %b %Y %H:%M:%S UTC")
+    return Markup('<time class="clock" datetime="{}" title="{}">{}</time>').format(
+        t.isoformat().replace("+00:00", "Z"), utc, t.strftime("%d %b %H:%M:%S UTC")
+    )
 
 
 _SOURCE_WORDS = {"phone_gps": "phone GPS", "gateway_site": "gateway site"}
