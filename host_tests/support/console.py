@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from devstack.localstack import uvicorn_in_thread
@@ -84,7 +85,9 @@ def tile_server() -> Iterator[TileServer]:
             self.send_header("Content-Type", "image/png")
             self.send_header("Content-Length", str(len(tile)))
             self.end_headers()
-            self.wfile.write(tile)
+            # Leaflet cancels tiles it no longer needs (zooming, leaving the page): not an error.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(tile)
 
         def log_message(self, *args: Any) -> None:
             pass  # the test reads `paths`, not stderr
@@ -97,3 +100,34 @@ def tile_server() -> Iterator[TileServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@dataclass
+class Populated:
+    open_alarm: int
+    resolved_alarm: int
+    incident: int
+
+
+def populate(server: LiveServer, admin_password: str) -> Populated:
+    """Data on every page: an open SOS, a resolved one filed as an incident (through the API)."""
+    from monitor.services import incidents
+
+    resolved = raise_sos(server)
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        r = http.post("/v1/auth/login", json={"username": "admin", "password": admin_password})
+        r.raise_for_status()
+        csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
+        http.post(f"/v1/alarms/{resolved}/acknowledge", headers=csrf).raise_for_status()
+        body = {"outcome": "worker_safe", "notes": "Called back: safe, leaving the property."}
+        http.post(f"/v1/alarms/{resolved}/resolve", headers=csrf, json=body).raise_for_status()
+        inc = {"type": incidents.TYPES[0], "alarm_id": resolved, "summary": "Raised voice at a visit"}
+        r = http.post("/v1/incidents", headers=csrf, json=inc)
+        r.raise_for_status()
+        incident = int(r.json()["id"])
+    with gateway_client(server.url) as gw:
+        gw.post("/v1/frames", json={"frames": [sos(10, age_s=1, location=LONDON)]}).raise_for_status()
+    with server.app.state.db.session() as s:
+        open_alarm = s.scalars(select(Alarm.id).where(Alarm.status == "open")).first()
+    assert open_alarm is not None
+    return Populated(int(open_alarm), resolved, incident)
