@@ -35,6 +35,13 @@ PAGES = (
     "/incidents/new",
     "/incidents/{incident}",
     "/reports",
+    "/workers/1",  # the seeded worker and fob (monitor/seed.py)
+    "/workers/reviews",
+    "/devices/7",
+    "/users",
+    "/teams",
+    "/gateways",
+    "/account",
 )
 SERIOUS = ("serious", "critical")
 
@@ -116,7 +123,9 @@ def test_an_operator_acknowledges_and_resolves_with_the_keyboard_alone(
         def tab_to(predicate: str, limit: int = 60) -> None:
             for _ in range(limit):
                 page.keyboard.press("Tab")
-                if page.evaluate(f"(() => {{ const e = document.activeElement; return {predicate}; }})()"):
+                if page.evaluate(
+                    f"(() => {{ const e = document.activeElement; return {predicate}; }})()"
+                ):
                     return
             raise AssertionError(f"Tab never reached {predicate}")
 

@@ -121,12 +121,18 @@ def populate(server: LiveServer, admin_password: str) -> Populated:
         http.post(f"/v1/alarms/{resolved}/acknowledge", headers=csrf).raise_for_status()
         body = {"outcome": "worker_safe", "notes": "Called back: safe, leaving the property."}
         http.post(f"/v1/alarms/{resolved}/resolve", headers=csrf, json=body).raise_for_status()
-        inc = {"type": incidents.TYPES[0], "alarm_id": resolved, "summary": "Raised voice at a visit"}
+        inc = {
+            "type": incidents.TYPES[0],
+            "alarm_id": resolved,
+            "summary": "Raised voice at a visit",
+        }
         r = http.post("/v1/incidents", headers=csrf, json=inc)
         r.raise_for_status()
         incident = int(r.json()["id"])
     with gateway_client(server.url) as gw:
-        gw.post("/v1/frames", json={"frames": [sos(10, age_s=1, location=LONDON)]}).raise_for_status()
+        gw.post(
+            "/v1/frames", json={"frames": [sos(10, age_s=1, location=LONDON)]}
+        ).raise_for_status()
     with server.app.state.db.session() as s:
         open_alarm = s.scalars(select(Alarm.id).where(Alarm.status == "open")).first()
     assert open_alarm is not None

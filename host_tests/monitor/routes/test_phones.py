@@ -285,7 +285,7 @@ def test_phone_health_with_app_version_and_battery_is_listed_for_admins(env: Env
     page = env.client.get("/gateways").text
     assert "Phones" in page and "phone-0.2" in page and "41 %" in page
     assert "Sam Rivera" in page and "s ago" in page
-    assert f'data-revoke="{phone.gateway_id}"' in page
+    assert f'data-api="/v1/gateways/{phone.gateway_id}/revoke"' in page
 
 
 def test_a_visit_memo_appears_on_the_overdue_alarm_with_the_last_shared_position(env: Env) -> None:
