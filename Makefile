@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps run test lint bench clean
+.PHONY: setup system-deps run test lint bench screenshot clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,6 +51,10 @@ test: setup lint
 
 run: setup
 	$(PY) -m devstack.demo
+
+# The README's console pictures, remade from the demo office (devstack/demo_office.py).
+screenshot: setup
+	$(PY) -m devstack.screenshot --out docs
 
 bench: setup
 	$(PY) -m bench.frame_sizes

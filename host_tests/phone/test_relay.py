@@ -147,14 +147,14 @@ def test_a_revoked_phone_keeps_its_frames_queued_and_says_so(
     expect(page.locator("#waiting")).to_have_text("1 waiting to send")
     assert phone.waiting() == 1
     assert stored_counters(live_server) == []
-    # Reported: the supervisor sees the revoked phone is still trying, with frames on it.
+    # Reported: the admin who runs the phones sees the revoked one still trying, frames on it.
     with httpx.Client(base_url=live_server.url) as admin:
         admin.post("/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         listed = {g["id"]: g for g in admin.get("/v1/gateways").json()}
     assert listed[gw_id]["refused_attempts"] >= 1 and listed[gw_id]["refused_at"]
     browser = phone.ctx.browser
     assert browser is not None
-    console = open_console(browser, live_server)
+    console = open_console(browser, live_server, "admin", ADMIN_PASSWORD)
     console.goto(live_server.url + "/gateways")
     expect(console.locator(f'.still-calling[data-gateway="{gw_id}"]')).to_contain_text(
         "Still trying to send"

@@ -123,13 +123,15 @@ def create_enrolment(server: LiveServer) -> dict[str, Any]:
         return body
 
 
-def open_console(browser: Browser, server: LiveServer) -> Page:
-    """The operator console in its own page, logged in, its live badge on."""
+def open_console(
+    browser: Browser, server: LiveServer, username: str = "operator", password: str = ""
+) -> Page:
+    """The console in its own page, logged in (the operator unless told), its live badge on."""
     console = browser.new_page()
     console.set_default_timeout(UI_TIMEOUT_MS)
     console.goto(server.url + "/login")
-    console.fill("input[name=username]", "operator")
-    console.fill("input[name=password]", OPERATOR_PASSWORD)
+    console.fill("input[name=username]", username)
+    console.fill("input[name=password]", password or OPERATOR_PASSWORD)
     console.click("button[type=submit]")
     expect(console.locator("#live")).to_have_text("live")
     return console

@@ -251,7 +251,8 @@ const Vigil = (() => {
   const SOURCE = { phone_gps: "phone GPS", gateway_site: "gateway site" };
   function where(a) {
     const l = a.location;
-    const words = SOURCE[a.location_source] || `gateway ${a.gateway_id ?? "?"}`;
+    // An older gateway does not say where its position came from; the card already names it.
+    const words = SOURCE[a.location_source] || "source not given";
     let out = `${words} ±${finite(l.accuracy_m) ? Math.round(l.accuracy_m) : " ?"} m`;
     const age = a.location_fix_age_s;
     if (finite(age) && age >= 0) out += `, ${since(new Date(Date.now() - age * 1000).toISOString())} old`;
@@ -271,7 +272,7 @@ const Vigil = (() => {
     // where it came from and how old it was.
     const loc = l && finite(l.lat) && finite(l.lon)
       ? `at ${l.lat.toFixed(4)}, ${l.lon.toFixed(4)} · ${esc(where(a))}` +
-        ` <span class="muted">reported by gateway ${esc(String(a.gateway_id ?? "?"))}</span>`
+        ` <span class="muted">· reported by gateway ${esc(String(a.gateway_id ?? "?"))}</span>`
       : "no location";
     const visit = a.visit && a.visit.where
       ? ` · <span class="visit">visit: ${esc(a.visit.where)}${a.visit.with ? ` with ${esc(a.visit.with)}` : ""}</span>` : "";

@@ -78,7 +78,8 @@ def position_words(alarm: dict[str, Any]) -> str:
     if not loc:
         return ""
     source = alarm.get("location_source")
-    words = _SOURCE_WORDS.get(source or "", f"gateway {alarm.get('gateway_id') or '?'}")
+    # An older gateway does not say where its position came from; the page already names it.
+    words = _SOURCE_WORDS.get(source or "", "source not given")
     acc = loc.get("accuracy_m")
     out = f"{words} ±{acc:.0f} m" if acc is not None else f"{words} ± ? m"
     age = alarm.get("location_fix_age_s")
