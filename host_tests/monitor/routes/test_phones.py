@@ -262,6 +262,24 @@ def test_a_revoked_phone_is_refused_and_its_own_device_with_it(env: Env) -> None
     assert (res["status"], res["reason"]) == ("rejected", "revoked_device")
 
 
+def test_a_revoked_phone_still_calling_shows_on_its_workers_page_to_an_operator(
+    env: Env,
+) -> None:
+    """Not only the admin on /gateways: whoever answers for the worker sees their phone may
+    be holding frames."""
+    phone = _phone(env)
+    env.client.post(f"/v1/gateways/{phone.gateway_id}/revoke", headers=env.token("admin"))
+    page = f"/workers/{env.seeded.worker_id}"
+    env.login("operator")
+    before = env.client.get(page).text
+    assert "revoked" in before and "Still trying to send" not in before
+    r = env.client.post("/v1/frames", json={"frames": [heartbeat(2)]}, headers=phone.headers)
+    assert r.status_code == 401
+    after = env.client.get(page).text
+    assert f'class="still-calling" data-gateway="{phone.gateway_id}"' in after
+    assert "1 refused call)" in after
+
+
 def test_phone_health_with_app_version_and_battery_is_listed_for_admins(env: Env) -> None:
     phone = _phone(env)
     body = {"links": [], "queue_depth": 2, "app_version": "phone-0.2", "battery_pct": 41}

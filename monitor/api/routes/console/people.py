@@ -14,7 +14,7 @@ from monitor.api.deps import RowId, ScopeDep, SessionDep
 from monitor.api.routes.console.common import ConsoleManager, ConsoleUser, page
 from monitor.api.routes.workers import sees_risk
 from monitor.errors import NotFound
-from monitor.models import Device, Incident, Team, Worker, utcnow
+from monitor.models import Device, Gateway, Incident, Team, Worker, utcnow
 from monitor.serialise import worker_out, workers_out
 from monitor.services import phones, risk, scope
 
@@ -81,6 +81,13 @@ def worker_page(
         select(Incident).where(Incident.worker_id == w.id).order_by(Incident.occurred_at.desc())
     ).all()
     fobs = session.scalars(select(Device).where(Device.worker_id == w.id).order_by(Device.id))
+    # Their phones, revoked ones too: one still calling may hold their alarm, and whoever looks
+    # after the worker (not only the admin on /gateways) must see that.
+    worker_phones = session.scalars(
+        select(Gateway)
+        .where(Gateway.kind == phones.PHONE, Gateway.worker_id == w.id)
+        .order_by(Gateway.id)
+    ).all()
     return page(
         request,
         "worker.html",
@@ -96,6 +103,7 @@ def worker_page(
         follow_ups=follow_ups,
         incidents=incidents,
         fobs=list(fobs),
+        phones=worker_phones,
         today=utcnow().date().isoformat(),
         enrolment_minutes=int(phones.ENROLMENT_TTL.total_seconds() // 60),
         nav="workers",
