@@ -2,7 +2,7 @@
 uses them: add a worker, give them a spare fob, swap it for another spare, send the fob a slower
 heartbeat from the settings form (and see no false "device offline"), keep the escalation ladder
 and the risk assessment, and be prompted for a follow-up after an incident. A supervisor cannot
-open another team's worker; an operator cannot open the risk reviews."""
+open another team's alarm or worker; an operator cannot open the risk reviews."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def test_escalation_and_risk_assessment_kept_with_a_follow_up_after_an_incident(
     expect(page.locator("#follow-up")).to_have_count(0)
 
 
-def test_a_supervisor_cannot_open_another_teams_worker_nor_an_operator_the_reviews(
+def test_a_supervisor_cannot_open_another_teams_alarm_or_worker_nor_an_operator_reviews(
     browser: Browser, live_server: LiveServer
 ) -> None:
     with live_server.app.state.db.session() as s:
@@ -189,14 +189,29 @@ def test_a_supervisor_cannot_open_another_teams_worker_nor_an_operator_the_revie
         s.add(other)
         sup = auth.create_user(s, "system", "rival", "Rory Rival", "supervisor", OPERATOR_PASSWORD)
         scope.set_teams(s, sup, [team.id])
+        s.flush()
+        _, key = provisioning.provision_device(
+            s, live_server.app.state.keybox, "system", board="m5stickc-plus2", device_id=31,
+            worker_id=other.id,
+        )  # fmt: skip
         s.commit()
         other_id = other.id
+    # Pat Other presses SOS: an alarm of a team the seeded supervisor does not look after.
+    with gateway_client(live_server.url) as gw:
+        item = frame_item(ft.SOS, 1, (70, 0, 0), device_id=31, key=key)
+        gw.post("/v1/frames", json={"frames": [item]}).raise_for_status()
+    with live_server.app.state.db.session() as s:
+        alarm_id = s.scalars(select(Alarm.id).where(Alarm.worker_id == other_id)).one()
     page = _page(browser, live_server, "supervisor")
+    expect(page.locator("#queue")).not_to_contain_text("Pat Other")
+    assert page.goto(live_server.url + f"/alarms/{alarm_id}").status == 404  # type: ignore[union-attr]
+    expect(page.locator("main")).not_to_contain_text("Pat Other")
     assert page.goto(live_server.url + f"/workers/{other_id}").status == 404  # type: ignore[union-attr]
     page.goto(live_server.url + "/workers")
     expect(page.locator("#workers")).not_to_contain_text("Pat Other")
     expect(page.locator("#workers")).to_contain_text("Sam Rivera")
     op = _page(browser, live_server, "operator")
+    expect(op.locator("#queue")).to_contain_text("Pat Other")  # operators see every team
     assert op.goto(live_server.url + "/workers/reviews").status == 403  # type: ignore[union-attr]
     op.goto(live_server.url + "/workers")
     expect(op.locator("#workers")).to_contain_text("Sam Rivera")
