@@ -39,7 +39,7 @@ from monitor.core.config import Settings, get_settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
 from monitor.core.jsonsafe import FiniteJSONResponse
-from monitor.errors import MonitorError, RateLimited
+from monitor.errors import InvalidInput, MonitorError, RateLimited
 from monitor.models import Alarm
 from monitor.services import alarms as alarm_service
 from monitor.services import scheduler
@@ -151,7 +151,17 @@ def create_app(
             headers=headers,
         )
 
-    app.add_exception_handler(RequestValidationError, validation_error)
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Any:
+        # A console address typed or pasted wrong (/workers/abc) is a page saying which part,
+        # not the API's JSON; the API keeps its 422 body.
+        if not _console_page(request):
+            return await validation_error(request, exc)
+        first = exc.errors()[0] if exc.errors() else {}
+        part = str((first.get("loc") or ("", "address"))[-1])
+        why = str(first.get("msg", "not valid"))
+        return _error_page(request, InvalidInput(f"This address is not right: {part}: {why}"))
+
     # Every route but the frame batch, whose items ingest validates one by one (validation.py).
     app.include_router(frames.router)
     checked = [Depends(valid_input)]

@@ -196,3 +196,8 @@ def test_a_console_refusal_is_a_page_for_a_browser_and_json_for_a_script(env: En
     assert script.status_code == 404 and script.json()["error"] == "not_found"
     api = env.client.get("/v1/workers/99999", headers=browser)
     assert api.headers["content-type"].startswith("application/json")
+    typo = env.client.get("/workers/abc", headers=browser)
+    assert typo.status_code == 422 and typo.headers["content-type"].startswith("text/html")
+    assert "This address is not right: worker_id" in typo.text and 'href="/"' in typo.text
+    bad_api = env.client.get("/v1/workers/abc", headers=browser)
+    assert bad_api.status_code == 422 and bad_api.json()["error"] == "invalid_request"
