@@ -499,10 +499,6 @@ const Vigil = (() => {
   function showError(e) { const p = document.getElementById("action-error"); if (p) { p.textContent = e.message; p.hidden = false; } else alert(e.message); }
 
   function devices() {
-    document.querySelectorAll("button[data-revoke]").forEach((b) => b.addEventListener("click", () => {
-      if (!confirm(`Revoke ${b.dataset.name}? Its token and its own device key stop working at once.`)) return;
-      api("POST", `/v1/gateways/${b.dataset.revoke}/revoke`).then(() => location.reload(), showError);
-    }));
     const form = document.getElementById("provision");
     if (!form) return;
     form.addEventListener("submit", (ev) => {
