@@ -42,8 +42,9 @@ OPEN_1 = re.compile(r"^\(1\) ")
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A context of its own per test: no sticky activation, localStorage or permission shared."""
+def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+    """A context of its own per test: no sticky activation, localStorage or permission shared.
+    Closed before the live server stops, so uvicorn is not left waiting on its open stream."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     yield ctx
     ctx.close()
