@@ -193,16 +193,26 @@ const Vigil = (() => {
         schedule();
       } catch (e) { /* the stream's reconnect calls sync again */ }
     }
-    function enable() {
+    // Unlocks the sound and beeps at once if an alarm is waiting; `again` (the sound button turned
+    // back on) beeps even though the sound was already unlocked. Every other click or key press
+    // once unlocked does nothing: typing a note must not beep on each key, the repeat does that.
+    // resume() is asked every time (one asked without an activation waits until one is), but
+    // only the first caller waiting beeps.
+    let resuming = null;
+    function enable(again) {
       if (!soundOn) return;
       const ctx = audioContext();
-      if (ctx) ctx.resume().then(() => { if (open.size) beep(); schedule(); });
+      if (!ctx || (ctx.state === "running" && again !== true)) return;
+      const started = ctx.resume();
+      if (resuming) return;
+      resuming = started.then(() => { if (open.size) beep(); schedule(); }, () => {})
+        .finally(() => { resuming = null; });
     }
     function start() {
-      // Any click or key press is a user activation: use the first one to unlock the sound.
+      // Any click or key press is a user activation: use the first one to unlock the sound
+      // (the banner's button is one of them).
       document.addEventListener("click", enable, true);
       document.addEventListener("keydown", enable, true);
-      document.getElementById("sound-banner")?.addEventListener("click", enable);
       document.getElementById("notify")?.addEventListener("click", () => {
         Notification.requestPermission().then(show);
       });
@@ -362,7 +372,7 @@ const Vigil = (() => {
       ev.stopPropagation();
       if (!alerts.blocked()) soundOn = !soundOn;
       localStorage.setItem("vigil.sound", soundOn ? "on" : "off");
-      if (soundOn) alerts.enable();
+      if (soundOn) alerts.enable(true);
       alerts.show();
     };
     label();
@@ -490,10 +500,6 @@ const Vigil = (() => {
   function showError(e) { const p = document.getElementById("action-error"); if (p) { p.textContent = e.message; p.hidden = false; } else alert(e.message); }
 
   function devices() {
-    document.querySelectorAll("button[data-revoke]").forEach((b) => b.addEventListener("click", () => {
-      if (!confirm(`Revoke ${b.dataset.name}? Its token and its own device key stop working at once.`)) return;
-      api("POST", `/v1/gateways/${b.dataset.revoke}/revoke`).then(() => location.reload(), showError);
-    }));
     const form = document.getElementById("provision");
     if (!form) return;
     form.addEventListener("submit", (ev) => {
