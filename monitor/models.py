@@ -128,6 +128,9 @@ class AuthToken(Base):
     # No foreign key: sessions are deleted at logout, and the code clears or revokes the tokens
     # that name one in the same transaction (services/auth.py end_session).
     session_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # API tokens: when one last authenticated a call, to the minute (auth.note_use), so a
+    # security manager can tell a token still in use from one to revoke.
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Gateway(Base):
@@ -336,7 +339,8 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(80))  # user:alice | device:42 | gateway:3 | system
     action: Mapped[str] = mapped_column(String(40))
     alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), index=True)
-    subject: Mapped[str | None] = mapped_column(String(80))
+    # "device:42", "worker:7", "user:alice": indexed for one thing's history (a fob's page).
+    subject: Mapped[str | None] = mapped_column(String(80), index=True)
     details: Mapped[str | None] = mapped_column(Text)
 
 

@@ -331,6 +331,9 @@ class TokenInfo(BaseModel):
     created_at: Time
     expires_at: Time | None
     from_session: bool = Field(description="minted by a console session still logged in")
+    last_used_at: Time | None = Field(
+        description="when it last authenticated a call, to the minute; null if never"
+    )
 
 
 class TeamOut(BaseModel):

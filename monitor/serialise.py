@@ -217,6 +217,7 @@ def token_info(t: AuthToken) -> dict[str, Any]:
         "created_at": t.created_at.isoformat(),
         "expires_at": _iso(t.expires_at),
         "from_session": t.session_id is not None,
+        "last_used_at": _iso(t.last_used_at),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request, Response
 from pydantic import Field
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from monitor.core.config import Settings
@@ -20,6 +22,8 @@ from monitor.models import AuthToken, Gateway, User, utcnow
 from monitor.services import auth, refused, scope
 from monitor.services.auth import LoginThrottle
 from monitor.services.events import EventHub
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "vigil_session"
 CSRF_HEADER = "x-csrf-token"
@@ -97,7 +101,12 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     p = _identify(request, session)
     # End the read transaction now: SQLite transactions hold the write lock, and long polls and
     # event streams must not sit on it while they wait.
-    session.commit()
+    try:
+        session.commit()
+    except SQLAlchemyError:
+        # Only a token's "last used" can be pending here: losing it must not refuse the call.
+        session.rollback()
+        log.warning("could not record an API token's use", exc_info=True)
     return p
 
 
@@ -121,6 +130,7 @@ def _identify(request: Request, session: Session) -> Principal:
         user = session.get(User, row.user_id)
         if user is None or not user.active:
             raise NotAuthenticated("the token's user is disabled")
+        auth.note_use(row)
         return Principal(user.role, user=user, token_id=row.id)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

@@ -234,6 +234,19 @@ def set_temporary_password(
     return ended
 
 
+# An API token's use is written at most this often: a script polling every second costs one
+# write a minute, not one per call (SQLite has one writer).
+USE_RECORDED_EVERY = dt.timedelta(minutes=1)
+
+
+def note_use(row: AuthToken, now: dt.datetime | None = None) -> None:
+    """Mark an API token used now, unless it was marked within USE_RECORDED_EVERY. The caller's
+    transaction carries the write."""
+    now = now or utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= USE_RECORDED_EVERY:
+        row.last_used_at = now
+
+
 def api_tokens(session: Session, user_id: int | None = None) -> list[AuthToken]:
     """Unexpired personal API tokens, newest first: one user's, or everyone's for None."""
     stmt = select(AuthToken).where(AuthToken.kind == "api", AuthToken.expires_at > utcnow())

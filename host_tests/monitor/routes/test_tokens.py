@@ -67,3 +67,35 @@ def test_no_one_revokes_another_users_token_but_an_admin(env: Env) -> None:
     assert made["id"] not in [
         t["id"] for t in env.client.get(f"/v1/users/{uid}/tokens", headers=admin).json()
     ]
+
+
+def test_a_tokens_last_use_is_recorded_to_the_minute_and_shown_to_its_owner(env: Env) -> None:
+    csrf = env.login("operator")
+    made = _mint(env, csrf, days=7)
+    [listed] = env.client.get("/v1/auth/tokens").json()
+    assert listed["last_used_at"] is None
+    assert "never" in env.client.get("/account").text.split('class="last-used">')[1][:20]
+    bearer = {"Authorization": f"Bearer {made['token']}"}
+    before = dt.datetime.now(dt.UTC)
+    assert env.client.get("/v1/alarms", headers=bearer, cookies={}).status_code == 200
+    [listed] = env.client.get("/v1/auth/tokens").json()
+    first = dt.datetime.fromisoformat(listed["last_used_at"])
+    assert before - dt.timedelta(seconds=1) <= first <= dt.datetime.now(dt.UTC)
+    # Within the minute another call writes nothing: a polling script costs no write per call.
+    assert env.client.get("/v1/alarms", headers=bearer, cookies={}).status_code == 200
+    [listed] = env.client.get("/v1/auth/tokens").json()
+    assert dt.datetime.fromisoformat(listed["last_used_at"]) == first
+    assert "s ago" in env.client.get("/account").text.split('class="last-used">')[1][:20]
+
+
+def test_note_use_writes_again_once_a_minute_has_passed() -> None:
+    from monitor.models import AuthToken
+    from monitor.services import auth
+
+    row = AuthToken()
+    t0 = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+    auth.note_use(row, t0)
+    auth.note_use(row, t0 + dt.timedelta(seconds=59))
+    assert row.last_used_at == t0
+    auth.note_use(row, t0 + auth.USE_RECORDED_EVERY)
+    assert row.last_used_at == t0 + auth.USE_RECORDED_EVERY
