@@ -18,6 +18,8 @@ if str(ROOT) not in sys.path:
 from devstack.interpreters import CPython, Interpreter, MicroPython  # noqa: E402
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
     from devstack.pg import Cluster
     from host_tests.support.monitor import LiveServer
     from monitor.seed import Seeded
@@ -107,3 +109,12 @@ def live_server(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterato
     with uvicorn_in_thread(app) as url:
         yield LiveServer(app, url)
     app.state.db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, one per test module (console and phone tests)."""
+    from host_tests.support.browser import chromium
+
+    with chromium() as b:
+        yield b

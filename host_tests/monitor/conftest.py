@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, sync_playwright
 
 from devstack.pg import Cluster
-from host_tests.support.browser import ARGS, CHROMIUM
-from host_tests.support.monitor import Env, make_settings
+from host_tests.support.console import Populated, monitor_with, populate, tile_server
+from host_tests.support.monitor import ADMIN_PASSWORD, Env, LiveServer, make_settings
 from monitor.api.main import create_app
 from monitor.seed import Seeded
 
@@ -57,12 +56,15 @@ def sqlite_env(tmp_path: Path, sqlite_template: tuple[Path, Seeded]) -> Iterator
     app.state.db.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium under Playwright, one per test module."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
+@pytest.fixture
+def populated(
+    tmp_path: Path, sqlite_template: tuple[Path, Seeded]
+) -> Iterator[tuple[LiveServer, Populated]]:
+    """Data on every console page (support/console.py populate), with map tiles served."""
+    with (
+        tile_server() as tiles,
+        monitor_with(
+            tmp_path, sqlite_template, map_tile_url=tiles.url + "/{z}/{x}/{y}.png"
+        ) as server,
+    ):
+        yield server, populate(server, ADMIN_PASSWORD)

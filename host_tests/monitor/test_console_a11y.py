@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from host_tests.monitor.test_console_browser import log_in
-from host_tests.support.browser import ARGS, CHROMIUM, UI_TIMEOUT_MS
-from host_tests.support.console import Populated, monitor_with, populate, raise_sos, tile_server
-from host_tests.support.monitor import ADMIN_PASSWORD, LiveServer
+from host_tests.support.browser import UI_TIMEOUT_MS, chromium
+from host_tests.support.console import Populated, monitor_with, raise_sos
+from host_tests.support.monitor import LiveServer
 from monitor.seed import Seeded
 
 pytestmark = pytest.mark.browser
@@ -48,27 +48,12 @@ SERIOUS = ("serious", "critical")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
     if not AXE.exists():
         pytest.fail("axe-core is missing from node_modules: run `make setup` (npm ci)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
-@pytest.fixture
-def populated(
-    tmp_path: Path, sqlite_template: tuple[Path, Seeded]
-) -> Iterator[tuple[LiveServer, Populated]]:
-    with (
-        tile_server() as tiles,
-        monitor_with(
-            tmp_path, sqlite_template, map_tile_url=tiles.url + "/{z}/{x}/{y}.png"
-        ) as server,
-    ):
-        yield server, populate(server, ADMIN_PASSWORD)
 
 
 def serious_violations(page: Page) -> list[dict[str, Any]]:

@@ -8,14 +8,13 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from host_tests.support.browser import ARGS, CHROMIUM, UI_TIMEOUT_MS
+from host_tests.support.browser import UI_TIMEOUT_MS
 from host_tests.support.monitor import (
     ADMIN_PASSWORD,
     OPERATOR_PASSWORD,
@@ -40,14 +39,6 @@ def log_in(page: Page, url: str, username: str, go: bool = True) -> None:
     page.click("button[type=submit]")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_operator_sees_sos_live_acknowledges_resolves_and_reads_audit_trail(

@@ -6,8 +6,6 @@ scrolling. A wide table scrolls inside its own box instead."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +14,8 @@ from playwright.sync_api import Browser, Page, expect
 from host_tests.monitor.test_console_a11y import PAGES
 from host_tests.monitor.test_console_browser import log_in
 from host_tests.support.browser import UI_TIMEOUT_MS
-from host_tests.support.console import Populated, monitor_with, populate, tile_server
-from host_tests.support.monitor import ADMIN_PASSWORD, LiveServer
-from monitor.seed import Seeded
+from host_tests.support.console import Populated
+from host_tests.support.monitor import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -54,18 +51,6 @@ MEASURE = """() => {
 WIDTHS = ((1280, 900), (768, 1024))
 
 
-@pytest.fixture
-def populated(
-    tmp_path: Path, sqlite_template: tuple[Path, Seeded]
-) -> Iterator[tuple[LiveServer, Populated]]:
-    """As test_console_a11y's: an open alarm, a resolved one with an incident, map tiles."""
-    with (
-        tile_server() as tiles,
-        monitor_with(
-            tmp_path, sqlite_template, map_tile_url=tiles.url + "/{z}/{x}/{y}.png"
-        ) as server,
-    ):
-        yield server, populate(server, ADMIN_PASSWORD)
 
 
 def _measure(page: Page, url: str) -> dict[str, Any]:

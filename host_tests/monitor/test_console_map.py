@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from devstack.localstack import free_port
 from host_tests.monitor.test_console_browser import log_in
-from host_tests.support.browser import ARGS, CHROMIUM, UI_TIMEOUT_MS
+from host_tests.support.browser import UI_TIMEOUT_MS, chromium
 from host_tests.support.console import monitor_with, raise_sos, tile_server
 from monitor.seed import Seeded
 
@@ -24,14 +24,10 @@ VENDOR = Path(__file__).resolve().parents[2] / "monitor" / "static" / "vendor" /
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
     if not (VENDOR / "leaflet.js").exists():
         pytest.fail("Leaflet is not vendored into monitor/static/vendor: run `make setup`")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _alarm_page(browser: Browser, url: str, alarm_id: int) -> Page:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from host_tests.monitor.test_console_browser import log_in
-from host_tests.support.browser import ARGS, CHROMIUM, UI_TIMEOUT_MS
+from host_tests.support.browser import UI_TIMEOUT_MS
 from host_tests.support.monitor import OPERATOR_PASSWORD, LiveServer, gateway_client, sos
 from monitor.models import Team, Worker
 from monitor.services import auth, scope
@@ -25,14 +24,6 @@ from monitor.services import auth, scope
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _rival_supervisor(live_server: LiveServer) -> None:

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from devstack.localstack import uvicorn_in_thread
-from host_tests.support.browser import ARGS, CHROMIUM
 from host_tests.support.monitor import LiveServer, make_settings
 from host_tests.support.phone import OperatorStream, Phone, enrol, new_context
 from monitor.api.main import create_app
@@ -37,14 +36,6 @@ def live_server(
     app.state.db.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio
-from host_tests.support.browser import ARGS, CHROMIUM
+from host_tests.support.browser import chromium
 from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, LiveServer
 from host_tests.support.phone import OperatorStream, create_enrolment, new_context, open_console
 from protocol import frame_types as ft
@@ -28,10 +28,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*ARGS, *WEB_BLUETOOTH])
+    with chromium(*WEB_BLUETOOTH) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
