@@ -17,14 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.demo import (
-    DEMO_ADMIN_PASSWORD,
     DEMO_DEVICE_ID,
     DEMO_DEVICE_KEY,
     DEMO_GATEWAY_TOKEN,
     DEMO_OPERATOR_PASSWORD,
+    seed_demo,
 )
 from monitor.models import Alarm, Device, Team, User, Worker, utcnow
-from monitor.seed import SEED_TEAM, seed
+from monitor.seed import SEED_TEAM
 from monitor.services import provisioning, risk, supervision
 from protocol import frame_types as ft
 from protocol import frames
@@ -63,15 +63,7 @@ class Office:
 
 def build(app: FastAPI) -> dict[str, int]:
     """Teams, workers, fobs, spares and a risk assessment; returns worker ids by name."""
-    seeded = seed(
-        app.state.db,
-        app.state.keybox,
-        admin_password=DEMO_ADMIN_PASSWORD,
-        operator_password=DEMO_OPERATOR_PASSWORD,
-        device_id=DEMO_DEVICE_ID,
-        device_key=DEMO_DEVICE_KEY,
-        gateway_token=DEMO_GATEWAY_TOKEN,
-    )
+    seeded = seed_demo(app)
     with app.state.db.session() as s:
         for name, office in TEAMS.items():
             if s.scalar(select(Team).where(Team.name == name)) is None:

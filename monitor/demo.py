@@ -10,17 +10,31 @@ import argparse
 import os
 
 import uvicorn
+from fastapi import FastAPI
 
 from monitor.api.main import create_app, uvicorn_config
 from monitor.core.config import settings_for
 from monitor.errors import MonitorError
-from monitor.seed import seed
+from monitor.seed import Seeded, seed
 
 DEMO_DEVICE_ID = 1
 DEMO_DEVICE_KEY = bytes(range(16))  # 000102...0f: the simulated fob's default key
 DEMO_GATEWAY_TOKEN = "vgw_demo_gateway_token"
 DEMO_ADMIN_PASSWORD = "admin-password"
 DEMO_OPERATOR_PASSWORD = "operator-password"
+
+
+def seed_demo(app: FastAPI) -> Seeded:
+    """The demo's accounts, worker, fob and gateway, with the known development secrets."""
+    return seed(
+        app.state.db,
+        app.state.keybox,
+        admin_password=DEMO_ADMIN_PASSWORD,
+        operator_password=DEMO_OPERATOR_PASSWORD,
+        device_id=DEMO_DEVICE_ID,
+        device_key=DEMO_DEVICE_KEY,
+        gateway_token=DEMO_GATEWAY_TOKEN,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,15 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     if settings.environment != "development":
         raise SystemExit("the demo seeds known secrets: run it with --dev")
     app = create_app(settings)
-    seed(
-        app.state.db,
-        app.state.keybox,
-        admin_password=DEMO_ADMIN_PASSWORD,
-        operator_password=DEMO_OPERATOR_PASSWORD,
-        device_id=DEMO_DEVICE_ID,
-        device_key=DEMO_DEVICE_KEY,
-        gateway_token=DEMO_GATEWAY_TOKEN,
-    )
+    seed_demo(app)
     print(
         f"Vigil monitor on http://{args.host}:{args.port}/  (admin / {DEMO_ADMIN_PASSWORD}, "
         f"operator / {DEMO_OPERATOR_PASSWORD}; gateway token {DEMO_GATEWAY_TOKEN}; "
