@@ -211,7 +211,11 @@ class Contact(Base):
     @property
     def target(self) -> str:
         """Where this contact's channel sends: the address, or the legacy webhook_url."""
-        return self.address or self.webhook_url or ""
+        return self.target_of(self.address, self.webhook_url)
+
+    @staticmethod
+    def target_of(address: str | None, webhook_url: str | None) -> str:
+        return address or webhook_url or ""
 
 
 class Device(Base):

@@ -33,16 +33,17 @@ def current(session: Session, worker_id: int) -> RiskAssessment | None:
     )
 
 
-def newest(session: Session, worker_ids: list[int]) -> dict[int, RiskAssessment]:
-    """Each worker's current version, in one query."""
+def newest(session: Session, worker_ids: list[int]) -> dict[int, Any]:
+    """Each worker's current level and review date, in one query (rows, not ORM objects: the
+    workers page asks for a thousand)."""
     top = (
         select(RiskAssessment.worker_id, func.max(RiskAssessment.version).label("v"))
         .where(RiskAssessment.worker_id.in_(worker_ids))
         .group_by(RiskAssessment.worker_id)
         .subquery()
     )
-    rows = session.scalars(
-        select(RiskAssessment).join(
+    rows = session.execute(
+        select(RiskAssessment.worker_id, RiskAssessment.level, RiskAssessment.review_due).join(
             top, (top.c.worker_id == RiskAssessment.worker_id) & (top.c.v == RiskAssessment.version)
         )
     )
