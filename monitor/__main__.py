@@ -19,7 +19,7 @@ import sys
 
 import uvicorn
 
-from monitor.api.main import create_app, uvicorn_config
+from monitor.api.main import create_app, freeze_startup_heap, uvicorn_config
 from monitor.core.config import settings_for
 from monitor.core.db import Database
 from monitor.errors import MonitorError
@@ -30,7 +30,9 @@ MIN_PASSWORD = auth.MIN_PASSWORD
 
 def _serve(args: argparse.Namespace) -> None:
     settings = settings_for(args.dev)
-    uvicorn.Server(uvicorn_config(create_app(settings), settings, args.host, args.port)).run()
+    app = create_app(settings)
+    freeze_startup_heap()
+    uvicorn.Server(uvicorn_config(app, settings, args.host, args.port)).run()
 
 
 def _create_user(args: argparse.Namespace) -> None:

@@ -12,7 +12,7 @@ import os
 import uvicorn
 from fastapi import FastAPI
 
-from monitor.api.main import create_app, uvicorn_config
+from monitor.api.main import create_app, freeze_startup_heap, uvicorn_config
 from monitor.core.config import settings_for
 from monitor.errors import MonitorError
 from monitor.seed import Seeded, seed
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         f"operator / {DEMO_OPERATOR_PASSWORD}; gateway token {DEMO_GATEWAY_TOKEN}; "
         f"device {DEMO_DEVICE_ID} key {DEMO_DEVICE_KEY.hex()})"
     )
+    freeze_startup_heap()
     uvicorn.Server(uvicorn_config(app, settings, args.host, args.port)).run()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,18 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)  # outermost: refuses oversized bodies before anything reads them
     return app
+
+
+def freeze_startup_heap() -> None:
+    """Call once, after create_app, in a process that serves one app until it exits.
+
+    What is alive then (modules, routes, templates, the engine) lives as long as the process.
+    Frozen, the collector's full passes no longer walk those objects again and again: on this
+    machine they are about 170,000 and a pass took 70 ms, which added 100 ms pauses to a console
+    page of a thousand workers. Not in create_app: tests build hundreds of apps in one process,
+    and frozen objects are never freed."""
+    gc.collect()
+    gc.freeze()
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
