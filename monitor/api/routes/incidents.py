@@ -21,7 +21,20 @@ router = APIRouter(tags=["incidents"])
 _TEXT = 4000  # a long free-text field: what happened, who was there, what was done
 
 
-class IncidentIn(BaseModel):
+class IncidentAccount(BaseModel):
+    """What was recorded about an incident, each part optional: filled in when it is reported
+    or later, as the follow-up finds it out."""
+
+    location: str | None = Field(default=None, max_length=200)
+    reported_by: str | None = Field(default=None, max_length=120)
+    people_involved: str | None = Field(default=None, max_length=_TEXT)
+    police_reference: str | None = Field(default=None, max_length=60)
+    actions_taken: str | None = Field(default=None, max_length=_TEXT)
+    lessons_learnt: str | None = Field(default=None, max_length=_TEXT)
+    summary: str | None = Field(default=None, max_length=_TEXT)
+
+
+class IncidentIn(IncidentAccount):
     type: Literal[incidents.TYPES] = Field(  # type: ignore[valid-type]
         description="one of " + ", ".join(incidents.TYPES)
     )
@@ -34,26 +47,12 @@ class IncidentIn(BaseModel):
     worker_id: RefId | None = Field(
         default=None, description="required for supervisors; taken from the alarm when left out"
     )
-    location: str | None = Field(default=None, max_length=200)
-    reported_by: str | None = Field(default=None, max_length=120)
-    people_involved: str | None = Field(default=None, max_length=_TEXT)
-    police_reference: str | None = Field(default=None, max_length=60)
-    actions_taken: str | None = Field(default=None, max_length=_TEXT)
-    lessons_learnt: str | None = Field(default=None, max_length=_TEXT)
-    summary: str | None = Field(default=None, max_length=_TEXT)
 
 
-class IncidentFollowUp(BaseModel):
+class IncidentFollowUp(IncidentAccount):
     """Only the fields given change; an empty string clears one."""
 
     model_config = {"extra": "forbid"}  # type, time and worker stay as recorded
-    location: str | None = Field(default=None, max_length=200)
-    reported_by: str | None = Field(default=None, max_length=120)
-    people_involved: str | None = Field(default=None, max_length=_TEXT)
-    police_reference: str | None = Field(default=None, max_length=60)
-    actions_taken: str | None = Field(default=None, max_length=_TEXT)
-    lessons_learnt: str | None = Field(default=None, max_length=_TEXT)
-    summary: str | None = Field(default=None, max_length=_TEXT)
 
 
 def dates(
