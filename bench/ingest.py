@@ -6,6 +6,9 @@ Per engine (SQLite file in WAL mode; a throwaway PostgreSQL cluster on a Unix so
   * a probe posts a single SOS frame every PROBE_EVERY_S meanwhile: p99_ingest_ms is the
     99th percentile of that round trip, i.e. how long one alarm waits behind bulk traffic.
 
+With --loaders N, N gateways post bulk at once (each every N-th batch): the probe then measures
+an alarm from one gateway behind the others' floods.
+
 Last line JSON: {"frames_per_s_sqlite", "frames_per_s_postgres", "p99_ingest_ms"}
 (p99 is from the SQLite run, the default engine; the PostgreSQL p99 is printed above it).
 Run: .venv/bin/python -m bench.ingest [--duration 8]
@@ -100,7 +103,7 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("monitor did not start")
 
 
-def run(url: str, duration: float, port: int) -> tuple[float, float, float]:
+def run(url: str, duration: float, port: int, loaders: int = 1) -> tuple[float, float, float]:
     keys = prepare(url)
     # Enough pre-signed frames for the run: signing is not what we measure.
     batches = frames_for(keys, 60_000)
@@ -130,12 +133,26 @@ def run(url: str, duration: float, port: int) -> tuple[float, float, float]:
         t = threading.Thread(target=probe)
         t.start()
         start = time.perf_counter()
-        for b in batches[1:]:
-            r = c.post("/v1/frames", json={"frames": b})
-            r.raise_for_status()
-            stored += sum(1 for x in r.json()["results"] if x["status"] == "accepted")
-            if time.perf_counter() - start > duration:
-                break
+        counts = [0] * loaders
+
+        def load(k: int) -> None:
+            # Loader k posts every loaders-th batch: several gateways draining at once.
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60
+            ) as mine:
+                for b in batches[1 + k :: loaders]:
+                    r = mine.post("/v1/frames", json={"frames": b})
+                    r.raise_for_status()
+                    counts[k] += sum(1 for x in r.json()["results"] if x["status"] == "accepted")
+                    if time.perf_counter() - start > duration:
+                        break
+
+        threads = [threading.Thread(target=load, args=(k,)) for k in range(loaders)]
+        for lt in threads:
+            lt.start()
+        for lt in threads:
+            lt.join()
+        stored = sum(counts)
         elapsed = time.perf_counter() - start
         stop.set()
         t.join()
@@ -149,9 +166,12 @@ def run(url: str, duration: float, port: int) -> tuple[float, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=float, default=8.0)
+    ap.add_argument("--loaders", type=int, default=1, help="gateways posting bulk at once")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        sqlite_fps, sqlite_p99, sqlite_p50 = run(f"sqlite:///{d}/bench.db", args.duration, 18931)
+        sqlite_fps, sqlite_p99, sqlite_p50 = run(
+            f"sqlite:///{d}/bench.db", args.duration, 18931, args.loaders
+        )
     print(
         f"sqlite:   {sqlite_fps:8.0f} frames/s  single-alarm p50 {sqlite_p50:.1f} ms "
         f"p99 {sqlite_p99:.1f} ms (batches of {BATCH}, {DEVICES} fobs)"
@@ -159,7 +179,7 @@ def main() -> None:
     cluster = Cluster()
     cluster.start()
     try:
-        pg_fps, pg_p99, pg_p50 = run(cluster.new_database(), args.duration, 18932)
+        pg_fps, pg_p99, pg_p50 = run(cluster.new_database(), args.duration, 18932, args.loaders)
     finally:
         cluster.stop()
     print(f"postgres: {pg_fps:8.0f} frames/s  single-alarm p50 {pg_p50:.1f} ms p99 {pg_p99:.1f} ms")
