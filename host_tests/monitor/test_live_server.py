@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
-from host_tests.support.monitor import ADMIN_PASSWORD, DEVICE_KEY, LiveServer, gateway_client, sos
+from host_tests.support.console import monitor_with
+from host_tests.support.monitor import (
+    ADMIN_PASSWORD,
+    DEVICE_KEY,
+    OPERATOR_PASSWORD,
+    LiveServer,
+    gateway_client,
+    sos,
+)
+from monitor.seed import Seeded
 from protocol import frame_types as ft
 from protocol import frames
 
@@ -140,3 +151,41 @@ def test_finding_3_revoked_gateway_long_poll_ends_at_the_next_recheck(
         t.join(25)
     assert got["status"] == 401
     assert float(got["at"]) - revoked < RECHECK_S + 1  # type: ignore[arg-type]
+
+
+def test_one_user_holds_at_most_the_capped_number_of_streams(
+    tmp_path: Path, sqlite_template: tuple[Path, Seeded]
+) -> None:
+    """Thousands of unread streams on one login once slowed every request to seconds: past
+    VIGIL_MAX_STREAMS_PER_USER the next is a 429 saying why, and closing one frees a place."""
+    with monitor_with(tmp_path, sqlite_template, max_streams_per_user=2) as server:
+        op = _operator(server.url)
+        readers = []  # kept: dropping a line iterator closes its response
+        with contextlib.ExitStack() as open_streams:
+            for _ in range(2):
+                r = open_streams.enter_context(op.stream("GET", "/v1/alarms/stream"))
+                assert r.status_code == 200
+                readers.append(r.iter_lines())
+                assert next(readers[-1]).startswith("event: hello")
+            with op.stream("GET", "/v1/alarms/stream", timeout=5) as third:
+                first_line = "" if third.status_code == 429 else next(third.iter_lines())
+                assert third.status_code == 429, (third.status_code, first_line)
+                assert third.headers["retry-after"] == "5"
+                body = json.loads(third.read())
+            assert "already has 2 alarm streams open" in body["message"]
+            # Other requests of the same user still work, and so do other users' streams.
+            assert op.get("/v1/alarms").status_code == 200
+            other = httpx.Client(base_url=server.url, timeout=30)
+            login = {"username": "operator", "password": OPERATOR_PASSWORD}
+            other.post("/v1/auth/login", json=login).raise_for_status()
+            with other.stream("GET", "/v1/alarms/stream") as r:
+                assert r.status_code == 200
+        readers.clear()
+        # Both closed: the server sees the disconnects and frees their places.
+        deadline = time.monotonic() + 10
+        while True:
+            with op.stream("GET", "/v1/alarms/stream") as r:
+                if r.status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "closed streams were never freed"
+            time.sleep(0.2)

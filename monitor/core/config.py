@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # (logout, expiry, user disabled, token revoked): how long a logged-out console can still
     # see alarms. One indexed lookup per stream per interval.
     stream_recheck_s: float = Field(default=5.0, gt=0, le=60)
+    # Open alarm streams one user may hold on one instance: a console per screen and tab is a
+    # handful; thousands left unread (a script, a leak) slowed every other request to seconds.
+    max_streams_per_user: int = Field(default=20, ge=1, le=1000)
     cookie_secure: bool = False
     # Supervision defaults for devices that have not told us otherwise.
     heartbeat_interval_s: int = 60

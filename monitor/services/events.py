@@ -25,11 +25,12 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.core import jsonsafe
-from monitor.errors import ListenerUnavailable
+from monitor.errors import ListenerUnavailable, RateLimited
 
 log = logging.getLogger("vigil.events")
 
 SUBSCRIBER_QUEUE = 1000  # a console that falls this far behind is dropped and must reconnect
+STREAM_RETRY_S = 5  # Retry-After for a user over their stream cap: a closed tab frees one at once
 ALARM_CHANNEL = "vigil_alarm"
 DOWNLINK_CHANNEL = "vigil_downlink"
 # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; a bigger alarm (long notes) is sent
@@ -51,6 +52,8 @@ class EventHub:
         # Which session or API token each stream was opened with, so revoking one can end its
         # streams on this instance at once (other instances find out at their next re-check).
         self._credential: dict[asyncio.Queue[StreamItem], int | None] = {}
+        # Whose each stream is, to cap how many one user holds (`subscribe`'s limit).
+        self._owner: dict[asyncio.Queue[StreamItem], int | None] = {}
         self._downlink_changed: asyncio.Condition | None = None
         self._via_postgres = False
         self._listener: asyncio.Task[None] | None = None
@@ -60,15 +63,29 @@ class EventHub:
         self._loop = loop
         self._downlink_changed = asyncio.Condition()
 
-    def subscribe(self, credential: int | None = None) -> asyncio.Queue[StreamItem]:
+    def subscribe(
+        self, credential: int | None = None, user_id: int | None = None, limit: int | None = None
+    ) -> asyncio.Queue[StreamItem]:
+        """A stream's queue. With `limit`, refuses (RateLimited) a user who already holds that
+        many streams here."""
+        if limit is not None and user_id is not None:
+            held = sum(1 for owner in self._owner.values() if owner == user_id)
+            if held >= limit:
+                raise RateLimited(
+                    f"this account already has {held} alarm streams open on this monitor (at "
+                    f"most {limit}): close other console tabs or scripts, then reload",
+                    retry_after_s=STREAM_RETRY_S,
+                )
         q: asyncio.Queue[StreamItem] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._subscribers.add(q)
         self._credential[q] = credential
+        self._owner[q] = user_id
         return q
 
     def unsubscribe(self, q: asyncio.Queue[StreamItem]) -> None:
         self._subscribers.discard(q)
         self._credential.pop(q, None)
+        self._owner.pop(q, None)
 
     def _end_credentials(self, ended: set[int]) -> None:
         # The stream re-checks its credential when it is dropped, finds it gone and says `end`.

@@ -89,7 +89,7 @@ async def stream(
     alarms; a change of their teams takes effect at the next check."""
     token_id = op.token_id
     user_id = operator_user(op).id
-    q = hub.subscribe(token_id)
+    q = hub.subscribe(token_id, user_id, settings.max_streams_per_user)
     recheck_s = settings.stream_recheck_s
 
     async def events() -> AsyncIterator[dict[str, str]]:
