@@ -107,6 +107,9 @@ def test_a_new_user_changes_their_password_first_is_disabled_then_reset(
     # Disabled: the session they hold ends at once and their password no longer logs in.
     _manage(admin, "jo.bloggs").get_by_role("button", name="Disable jo.bloggs").click()
     expect(row.locator(".tag.bad")).to_have_text("disabled")
+    # Their open console is sent to the login page by its ended stream; navigating meanwhile
+    # raced that redirect, so wait for it, then try a page by address.
+    expect(jo).to_have_url(url + "/login")
     jo.goto(url + "/workers")
     expect(jo).to_have_url(url + "/login")
     assert jo.request.get(url + "/v1/alarms").status == 401
