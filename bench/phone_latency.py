@@ -41,10 +41,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import select
 
-from devstack.chromium import ARGS, CHROMIUM
+from devstack.chromium import launched
 from devstack.localstack import Operator, uvicorn_in_thread
 from devstack.web_bluetooth import WEB_BLUETOOTH, Fob, Radio
 from monitor.api.main import create_app
@@ -128,10 +128,7 @@ def main() -> None:
     phone_ms: list[float] = []
     outage_ms: list[float] = []
     with_position = 0
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=[*ARGS, *WEB_BLUETOOTH]
-        )
+    with launched(*WEB_BLUETOOTH) as browser:
         ctx = browser.new_context(
             geolocation={"latitude": 51.5072, "longitude": -0.1276, "accuracy": 12},
             permissions=["geolocation", "background-sync", "screen-wake-lock"],  # as Chrome
@@ -183,7 +180,6 @@ def main() -> None:
             got, _alarm = op.next_alarm(30, new=True, kind="sos", device_id=phone_device)
             outage_ms.append((got - back) * 1000)
 
-        browser.close()
     fob.stop()
     op.close()
     stack.close()

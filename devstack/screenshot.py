@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page, ViewportSize, sync_playwright
+from playwright.sync_api import Page, ViewportSize
 
-from devstack.chromium import ARGS, CHROMIUM
+from devstack.chromium import launched
 from devstack.demo_office import build, morning
 from devstack.localstack import uvicorn_in_thread
 from monitor.api.main import create_app
@@ -66,8 +66,7 @@ def take(url: str, out_dir: Path, shots: tuple[Shot, ...] = SHOTS) -> list[Path]
     """One PNG per shot; fails if a page lacks what it should show."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launched() as browser:
         for name, who, path, must_show in shots:
             # A fresh context each: one person's session, no sound state carried over.
             ctx = browser.new_context(viewport=VIEWPORT, timezone_id="UTC", locale="en-GB")
@@ -83,7 +82,6 @@ def take(url: str, out_dir: Path, shots: tuple[Shot, ...] = SHOTS) -> list[Path]
             page.screenshot(path=str(target))
             written.append(target)
             ctx.close()
-        browser.close()
     return written
 
 

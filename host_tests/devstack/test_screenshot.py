@@ -7,10 +7,9 @@ import struct
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from devstack import screenshot
-from devstack.chromium import ARGS, CHROMIUM
 from devstack.demo_office import SPARES, WORKERS
 from monitor.demo import DEMO_ADMIN_PASSWORD
 
@@ -43,17 +42,16 @@ def test_the_script_writes_every_picture_at_the_readme_size(tmp_path: Path) -> N
     assert kinds == ["device_offline", "low_battery", "sos"], kinds
 
 
-def test_the_queue_picture_is_the_page_an_operator_sees(tmp_path: Path) -> None:
+def test_the_queue_picture_is_the_page_an_operator_sees(tmp_path: Path, browser: Browser) -> None:
     """The shot's page, read back as text in the same browser: names, spares and states."""
-    with screenshot.demo_monitor(tmp_path / "work") as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with screenshot.demo_monitor(tmp_path / "work") as url:
         page = browser.new_page()
         screenshot._log_in(page, url, "operator")
         page.get_by_text("Priya Shah").first.wait_for()
         queue = page.locator("#queue").inner_text()
         page.goto(url + "/devices")
         fobs = page.locator("main").inner_text()
-        browser.close()
+        page.close()
     for name in ("Sam Rivera", "Tom Okafor", "Priya Shah"):
         assert name in queue
     assert "Dan Whitfield" not in queue  # his false alarm is resolved

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from devstack.chromium import ARGS, CHROMIUM
+from devstack.chromium import ARGS, CHROMIUM, launched
 
 __all__ = ["ARGS", "CHROMIUM", "UI_TIMEOUT_MS", "chromium"]
 
@@ -19,10 +19,8 @@ UI_TIMEOUT_MS = 10_000
 
 @contextlib.contextmanager
 def chromium(*extra_args: str) -> Iterator[Browser]:
-    """Headless Debian Chromium with the closed network's flags (and `extra_args`)."""
+    """devstack's launcher, failing the test with what to do when Chromium is missing."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run `make setup` (apt installs it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*ARGS, *extra_args])
+    with launched(*extra_args) as b:
         yield b
-        b.close()
