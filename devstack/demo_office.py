@@ -8,7 +8,6 @@ Used by `devstack.screenshot` so the README's pictures come from data anyone can
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -52,13 +51,6 @@ LONDON: dict[str, Any] = {"lat": 51.5072, "lon": -0.1276, "accuracy_m": 12.0, "f
 def fob_key(device_id: int) -> bytes:
     """Known keys, so the frames below can be signed: development data only."""
     return DEMO_DEVICE_KEY if device_id == DEMO_DEVICE_ID else bytes([device_id] * 16)
-
-
-@dataclass
-class Office:
-    workers: dict[str, int]  # name -> worker id
-    open_alarms: list[int]
-    resolved_alarm: int
 
 
 def build(app: FastAPI) -> dict[str, int]:
@@ -128,7 +120,7 @@ def _item(
     }
 
 
-def morning(app: FastAPI, url: str, ids: dict[str, int]) -> Office:
+def morning(app: FastAPI, url: str, ids: dict[str, int]) -> None:
     """The alarms of the picture, relayed by the demo gateway over HTTP.
 
     An SOS 6 s late (its frame says it was raised 6 s before the gateway got it), an
@@ -176,8 +168,6 @@ def morning(app: FastAPI, url: str, ids: dict[str, int]) -> Office:
         http.post(f"/v1/alarms/{dans}/acknowledge", headers=csrf).raise_for_status()
         body = {"outcome": "false_alarm", "notes": "Pressed in a bag; called back, safe."}
         http.post(f"/v1/alarms/{dans}/resolve", headers=csrf, json=body).raise_for_status()
-    open_ids = [a for a in alarm.values() if a not in (fall, dans)]
-    return Office(ids, open_ids, dans)
 
 
 def _alarm_ids(app: FastAPI) -> dict[tuple[int, str], int]:

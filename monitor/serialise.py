@@ -178,21 +178,23 @@ def workers_out(
             "risk_level": latest[w.id].level if w.id in latest else None,
             "review_due": latest[w.id].review_due.isoformat() if w.id in latest else None,
             "devices": fobs[w.id],
-            "contacts": [
-                {
-                    "position": c.position,
-                    "name": c.name,
-                    "channel": c.channel,
-                    "address": target,
-                    "webhook_url": target if c.channel == "webhook" else None,
-                    "delay_s": c.delay_s,
-                }
-                for c in contacts[w.id]
-                for target in (Contact.target_of(c.address, c.webhook_url),)
-            ],
+            "contacts": [_contact_out(c) for c in contacts[w.id]],
         }
         for w in workers
     ]
+
+
+def _contact_out(c: Any) -> dict[str, Any]:
+    """One escalation contact from its row (workers_out's columns)."""
+    target = Contact.target_of(c.address, c.webhook_url)
+    return {
+        "position": c.position,
+        "name": c.name,
+        "channel": c.channel,
+        "address": target,
+        "webhook_url": target if c.channel == "webhook" else None,
+        "delay_s": c.delay_s,
+    }
 
 
 def user_out(

@@ -3,8 +3,8 @@
 SQLite has one writer at a time, so ingest serialises its transactions in-process instead of
 racing for the file lock. A plain lock is first come, first served: an SOS arriving while ten
 threads of heartbeat batches wait took its turn behind all of them. Here an urgent holder
-(a transaction with an alarm in it) goes before every bulk waiter, and bulk batches take the
-lock one short chunk at a time (pipeline.CHUNK), so an alarm waits at most one chunk.
+(the alarm part of a batch, pipeline.parts) goes before every bulk waiter, so an alarm waits at
+most for the one bulk transaction already holding the writer.
 """
 
 from __future__ import annotations
@@ -45,6 +45,6 @@ class PriorityLock:
 
     @property
     def urgent_waiting(self) -> int:
-        """How many urgent acquirers wait now (for tests and a bulk holder that wants to yield)."""
+        """How many urgent acquirers wait now (tests wait on it to order their threads)."""
         with self._cond:
             return self._urgent_waiting
