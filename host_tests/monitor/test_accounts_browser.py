@@ -14,6 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from host_tests.monitor.test_console_browser import log_in
 from host_tests.monitor.test_fleet_and_workers_browser import _page
 from host_tests.support.browser import UI_TIMEOUT_MS
 from host_tests.support.monitor import GATEWAY_TOKEN, LiveServer, heartbeat
@@ -31,13 +32,6 @@ def _fresh(browser: Browser) -> Page:
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.on("dialog", lambda d: d.accept())
     return page
-
-
-def _log_in(page: Page, url: str, username: str, password: str) -> None:
-    page.goto(url + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
 
 
 def _create_user(
@@ -81,7 +75,7 @@ def test_a_new_user_changes_their_password_first_is_disabled_then_reset(
 
     # Their first login lands on the password page, and every other page sends them back.
     jo = _fresh(browser)
-    _log_in(jo, url, "jo.bloggs", TEMPORARY)
+    log_in(jo, url, "jo.bloggs", password=TEMPORARY)
     expect(jo).to_have_url(url + "/account/password")
     expect(jo.locator("#forced")).to_be_visible()
     jo.goto(url + "/workers")
@@ -113,7 +107,7 @@ def test_a_new_user_changes_their_password_first_is_disabled_then_reset(
     jo.goto(url + "/workers")
     expect(jo).to_have_url(url + "/login")
     assert jo.request.get(url + "/v1/alarms").status == 401
-    _log_in(jo, url, "jo.bloggs", OWN)
+    log_in(jo, url, "jo.bloggs", password=OWN)
     expect(jo.locator(".login-card [role=alert]")).to_contain_text("wrong username or password")
     expect(jo).to_have_url(url + "/login")
 
@@ -129,9 +123,9 @@ def test_a_new_user_changes_their_password_first_is_disabled_then_reset(
     reset.get_by_role("button", name="Set password").click()
     expect(row.locator(".must-change")).to_be_visible()
 
-    _log_in(jo, url, "jo.bloggs", OWN)
+    log_in(jo, url, "jo.bloggs", password=OWN)
     expect(jo.locator(".login-card [role=alert]")).to_contain_text("wrong username or password")
-    _log_in(jo, url, "jo.bloggs", SECOND_TEMPORARY)
+    log_in(jo, url, "jo.bloggs", password=SECOND_TEMPORARY)
     expect(jo).to_have_url(url + "/account/password")
     expect(jo.locator("#forced")).to_be_visible()
     jo.goto(url + "/")
@@ -274,7 +268,7 @@ def test_a_teams_supervisor_sees_only_that_teams_workers(
     expect(team_row.locator("td").nth(3)).to_have_text("1")
 
     sup = _fresh(browser)
-    _log_in(sup, url, "pat.parks", TEMPORARY)
+    log_in(sup, url, "pat.parks", password=TEMPORARY)
     expect(sup.locator("h1")).to_have_text("Alarm queue")
     sup.goto(url + "/workers")
     workers = sup.locator("#workers")

@@ -30,12 +30,15 @@ from protocol import frames
 pytestmark = pytest.mark.browser
 
 
-def log_in(page: Page, url: str, username: str, go: bool = True) -> None:
-    """Through the login form, as a person would."""
+def log_in(
+    page: Page, url: str, username: str, go: bool = True, password: str | None = None
+) -> None:
+    """Through the login form, as a person would; a seeded user's password unless given."""
     if go:
         page.goto(url + "/login")
+    seeded = ADMIN_PASSWORD if username == "admin" else OPERATOR_PASSWORD
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", ADMIN_PASSWORD if username == "admin" else OPERATOR_PASSWORD)
+    page.fill("input[name=password]", seeded if password is None else password)
     page.click("button[type=submit]")
 
 
