@@ -103,9 +103,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--n must be at least 1")
     key = None if args.plain else KEY
     demo = Demo.load()
-    with tempfile.TemporaryDirectory(prefix="vigil-handoff-") as tmp, ReceiverProcess(
-        ACCOUNT, key
-    ) as arc:
+    with (
+        tempfile.TemporaryDirectory(prefix="vigil-handoff-") as tmp,
+        ReceiverProcess(ACCOUNT, key) as arc,
+    ):
         work = Path(tmp)
         port = free_port()
         monitor = start_monitor(work, port)

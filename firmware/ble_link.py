@@ -52,9 +52,11 @@ class BleLink:
         aioble.config(bond=True, le_secure=True, mitm=False, io=_IO_NO_INPUT_OUTPUT)
         svc = aioble.Service(_SERVICE)
         self._frames = aioble.Characteristic(
-            svc, bluetooth.UUID(ble_uuids.FRAMES), read=False, notify=True)
+            svc, bluetooth.UUID(ble_uuids.FRAMES), read=False, notify=True
+        )
         self._down = aioble.Characteristic(
-            svc, bluetooth.UUID(ble_uuids.DOWNLINK), write=True, capture=True)
+            svc, bluetooth.UUID(ble_uuids.DOWNLINK), write=True, capture=True
+        )
         self._down.flags |= _FLAG_WRITE_ENCRYPTED
         aioble.register_services(svc)
         self._conn = None
@@ -101,8 +103,10 @@ class BleLink:
                 if self._handle >= 0:
                     aioble.core.ble.gap_disconnect(self._handle)
             return result
-        if event == _IRQ_SET_SECRET and data[2] is not None and (
-            data[0] == _SEC_OUR or data[0] == _SEC_PEER
+        if (
+            event == _IRQ_SET_SECRET
+            and data[2] is not None
+            and (data[0] == _SEC_OUR or data[0] == _SEC_PEER)
         ):
             if closed:
                 self._refuse = True
@@ -128,7 +132,8 @@ class BleLink:
         asyncio.create_task(self._rx_task())
         while True:
             conn = await aioble.advertise(
-                _ADV_INTERVAL_US, name=ble_uuids.ADV_NAME, services=[_SERVICE])
+                _ADV_INTERVAL_US, name=ble_uuids.ADV_NAME, services=[_SERVICE]
+            )
             self._trusted = False
             self._conn = conn
             await self._watch(conn)

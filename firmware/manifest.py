@@ -8,7 +8,15 @@ package("protocol", base_path="..")  # noqa: F821
 package("firmware", base_path="..")  # noqa: F821
 package(  # noqa: F821
     "hardware",
-    files=["__init__.py", "boards.py", "battery.py", "mpu.py", "mpu6050.py", "mpu6886.py",
-           "esp32.py", "esp32_serial.py"],
+    files=[
+        "__init__.py",
+        "boards.py",
+        "battery.py",
+        "mpu.py",
+        "mpu6050.py",
+        "mpu6886.py",
+        "esp32.py",
+        "esp32_serial.py",
+    ],
     base_path="..",
 )

@@ -10,10 +10,10 @@ def build_fob(clock, parts, store, links, board, trace=None, on_play=None):
     # parts: button, accel, battery, vibe, buzzer, led, as hardware/esp32.build() returns them.
     # links: every link the fob sends on; each is attached to the new Fob with the provisioning
     # service (only the serial link acts on it). Returns (fob, admin).
-    fb = Feedback(clock, vibe=parts["vibe"], buzzer=parts["buzzer"], led=parts["led"],
-                  on_play=on_play)
-    hw = Hardware(clock, parts["button"], parts["accel"], parts["battery"], store, fb, links,
-                  board)
+    fb = Feedback(
+        clock, vibe=parts["vibe"], buzzer=parts["buzzer"], led=parts["led"], on_play=on_play
+    )
+    hw = Hardware(clock, parts["button"], parts["accel"], parts["battery"], store, fb, links, board)
     fob = Fob(hw, trace)
     admin = LazyAdmin(fob)
     for link in hw.links:

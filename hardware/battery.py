@@ -2,8 +2,16 @@
 from protocol.const import const
 
 # Open-circuit voltage (mV) -> percent for a 1-cell LiPo at light load, coarse but monotonic.
-_CURVE = ((4150, 100), (4000, 85), (3900, 70), (3800, 55), (3700, 35), (3600, 15),
-          (3500, 5), (3300, 0))
+_CURVE = (
+    (4150, 100),
+    (4000, 85),
+    (3900, 70),
+    (3800, 55),
+    (3700, 35),
+    (3600, 15),
+    (3500, 5),
+    (3300, 0),
+)
 _SAMPLES = const(8)  # averaged: the ESP32 ADC is noisy
 
 

@@ -11,8 +11,9 @@ from hardware.mpu import SensorMissing
 class _Button:
     # A callable level, plus an IRQ that only records and schedules (see firmware/main.py).
     def __init__(self, cfg):
-        self._pin = machine.Pin(cfg["pin"], machine.Pin.IN,
-                                None if cfg["pin"] >= 34 else machine.Pin.PULL_UP)
+        self._pin = machine.Pin(
+            cfg["pin"], machine.Pin.IN, None if cfg["pin"] >= 34 else machine.Pin.PULL_UP
+        )
         self._low = cfg["active_low"]
 
     def __call__(self):
@@ -59,8 +60,12 @@ def build(name):
     if cfg["power_hold"] is not None:
         machine.Pin(cfg["power_hold"], machine.Pin.OUT, value=1)
     i2c_cfg = cfg["i2c"]
-    i2c = machine.I2C(i2c_cfg["id"], sda=machine.Pin(i2c_cfg["sda"]),
-                      scl=machine.Pin(i2c_cfg["scl"]), freq=i2c_cfg["freq"])
+    i2c = machine.I2C(
+        i2c_cfg["id"],
+        sda=machine.Pin(i2c_cfg["sda"]),
+        scl=machine.Pin(i2c_cfg["scl"]),
+        freq=i2c_cfg["freq"],
+    )
     if cfg["imu"] == "mpu6886":
         from hardware.mpu6886 import Mpu6886 as Imu
     else:

@@ -70,6 +70,18 @@ class RateLimited(MonitorError):
         self.retry_after_s = retry_after_s
 
 
+class BadBatch(MonitorError):
+    # A packed ingest body whose lengths or counts do not add up (truncated, padded, a count
+    # over the maximum): refused whole, nothing in it applied. Fix the relay and resend.
+    status_code = 400
+    code = "bad_batch"
+
+
+class UnsupportedMediaType(MonitorError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class PayloadTooLarge(MonitorError):
     # Raised by the body limit (api/hardening.py) before any route reads the body: send less.
     status_code = 413

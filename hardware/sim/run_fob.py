@@ -36,8 +36,17 @@ from hardware.sim.pty_uart import PtyUart
 
 TICK_S = 0.005  # main-loop period; the device runs at 10 ms, faster here costs nothing
 PAIR_TAP_EVERY_MS = 250  # quick taps, well inside the 500 ms gap that ends a tap gesture
-_TRACED = ("frame_sent", "raised", "downlink", "downlink_rejected", "cancelled", "released",
-           "boot", "dropped", "log")
+_TRACED = (
+    "frame_sent",
+    "raised",
+    "downlink",
+    "downlink_rejected",
+    "cancelled",
+    "released",
+    "boot",
+    "dropped",
+    "log",
+)
 
 
 class ElapsedClock(RealClock):
@@ -66,8 +75,9 @@ class SimFob:
 
             self.ble = ble.BleLink()
             links.append(self.ble)
-        self.board = SimBoard(args.flash, clock=ElapsedClock(), links=links,
-                              on_feedback=self._feedback)
+        self.board = SimBoard(
+            args.flash, clock=ElapsedClock(), links=links, on_feedback=self._feedback
+        )
         flash = self.board.flash
         if args.key:
             Identity(flash).set(args.device_id, bytes.fromhex(args.key))
@@ -161,8 +171,11 @@ class SimFob:
             falls = [p for p in sisfall.find_trials(root or ".") if "F" in Path(p).name[:1]]
             if not falls:
                 accel.fall()
-                emit("trace", path="scripted fall (hardware/sim/scripted_fall.py)",
-                     samples=len(scripted_fall.samples()))
+                emit(
+                    "trace",
+                    path="scripted fall (hardware/sim/scripted_fall.py)",
+                    samples=len(scripted_fall.samples()),
+                )
                 emit("wearer", moving=False)
                 return
             path = falls[0]
@@ -173,9 +186,14 @@ class SimFob:
         emit("wearer", moving=False)
 
     def run(self):
-        emit("ready", pty=self.uart.path, link_path=self.uart.link_path,
-             provisioned=self.fob.provisioned, device_id=self.fob.identity.device_id,
-             moving=self.board.accel.moving)
+        emit(
+            "ready",
+            pty=self.uart.path,
+            link_path=self.uart.link_path,
+            provisioned=self.fob.provisioned,
+            device_id=self.fob.identity.device_id,
+            moving=self.board.accel.moving,
+        )
         emit("wearer", moving=self.board.accel.moving)
         threading.Thread(target=self._stdin, daemon=True).start()
         while self.running:
@@ -212,8 +230,11 @@ def main(argv=None):
     )
     p.add_argument("--config", help="JSON object of config overrides, e.g. sos_hold_ms")
     p.add_argument("--ble", action="store_true", help="also expose the bumble BLE peripheral")
-    p.add_argument("--still", action="store_true",
-                   help="the wearer lies still from the start (default: going about their work)")
+    p.add_argument(
+        "--still",
+        action="store_true",
+        help="the wearer lies still from the start (default: going about their work)",
+    )
     args = p.parse_args(argv)
     if args.key and args.device_id is None:
         p.error("--key needs --device-id")

@@ -128,9 +128,7 @@ def test_every_alarm_kind_arrives_once_with_account_code_and_content(
     ]
     with ReceiverProcess(ACCOUNT, key, udp=protocol == "udp") as arc:
         add_receiver(db, arc.port, key, protocol)
-        ids = [
-            raise_alarm(db, k, visit={"where": "12 Elm [Road]", "with": None}) for k in kinds
-        ]
+        ids = [raise_alarm(db, k, visit={"where": "12 Elm [Road]", "with": None}) for k in kinds]
         assert arc_forwarding.forward_due(db) == len(kinds)
         got = arc.wait_for(len(kinds))
         time.sleep(0.3)  # anything doubled would have arrived by now
@@ -394,8 +392,10 @@ def _valid() -> bytes:
         (b"hello world\r", "not a DC-09 message"),
         (b"\n\xff\xfe\r", "ASCII"),
         (_valid().replace(b"PA1", b"PA2"), "CRC mismatch"),
-        (b'\n' + b"%04X0099" % dc09.crc16(b'"ACK"0001R0L0#1234[]') + b'"ACK"0001R0L0#1234[]\r',
-         "length mismatch"),
+        (
+            b"\n" + b"%04X0099" % dc09.crc16(b'"ACK"0001R0L0#1234[]') + b'"ACK"0001R0L0#1234[]\r',
+            "length mismatch",
+        ),
         (dc09.encode(dc09.Prefix(ACCOUNT), 1, None, utcnow(), KEY_128.encode()), "no key"),
     ],
     ids=["empty", "garbage", "not-ascii", "crc", "length", "encrypted-without-key"],

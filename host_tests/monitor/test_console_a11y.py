@@ -54,8 +54,6 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
-
-
 def serious_violations(page: Page) -> list[dict[str, Any]]:
     page.add_script_tag(path=str(AXE))
     found: list[dict[str, Any]] = page.evaluate(

@@ -42,8 +42,6 @@ def log_in(
     page.click("button[type=submit]")
 
 
-
-
 def test_operator_sees_sos_live_acknowledges_resolves_and_reads_audit_trail(
     browser: Browser, live_server: LiveServer
 ) -> None:

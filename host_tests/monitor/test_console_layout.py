@@ -51,8 +51,6 @@ MEASURE = """() => {
 WIDTHS = ((1280, 900), (768, 1024))
 
 
-
-
 def _measure(page: Page, url: str) -> dict[str, Any]:
     response = page.goto(url)
     assert response is not None and response.status == 200, (url, response)

@@ -24,8 +24,6 @@ from monitor.services import auth, scope
 pytestmark = pytest.mark.browser
 
 
-
-
 def _rival_supervisor(live_server: LiveServer) -> None:
     """A supervisor ("rival") of a team that is not the seeded worker's."""
     with live_server.app.state.db.session() as s:

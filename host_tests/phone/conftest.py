@@ -36,8 +36,6 @@ def live_server(
     app.state.db.engine.dispose()
 
 
-
-
 @pytest.fixture
 def phone(browser: Browser, live_server: LiveServer) -> Iterator[Phone]:
     ctx = new_context(browser)

@@ -155,7 +155,6 @@ def test_gateway_health_is_recorded(env: Env) -> None:
     assert g["queue_depth"] == 4 and g["links"][0]["port"] == "/dev/pts/3"
 
 
-
 def test_a_revoked_gateway_still_calling_is_counted_once_per_interval_and_audited_once(
     env: Env,
 ) -> None:

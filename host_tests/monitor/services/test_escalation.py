@@ -329,6 +329,4 @@ def test_device_offline_waits_its_own_longer_delay(env: Env) -> None:
     # First contact after 30 s for any other alarm; for offline, 30 s after the extra 600 s.
     assert _schedule(env, t0 + dt.timedelta(seconds=31), offline_delay_s=600) == []
     assert _schedule(env, t0 + dt.timedelta(seconds=629), offline_delay_s=600) == []
-    assert _schedule(env, t0 + dt.timedelta(seconds=631), offline_delay_s=600) == [
-        "device_offline"
-    ]
+    assert _schedule(env, t0 + dt.timedelta(seconds=631), offline_delay_s=600) == ["device_offline"]

@@ -1,19 +1,23 @@
-"""POST /v1/frames: gateways relay batches of signed uplink frames."""
+"""POST /v1/frames (JSON) and /v1/frames/binary (packed): gateways relay batches of signed
+uplink frames. Both take one path once parsed (monitor/services/ingest)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from monitor.api.deps import CurrentGateway, KeyBoxDep, SessionDep
+from monitor.errors import BadBatch, UnsupportedMediaType
 from monitor.models import utcnow
 from monitor.schemas import FramesOut
 from monitor.services import ingest, phones
+from protocol import relay_batch
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+PACKED = "application/octet-stream"
 
 
 class FramesIn(BaseModel):
@@ -44,3 +48,41 @@ def post_frames(
     # Returned as a ready response: re-validating a 1,000-result batch against the response
     # model would cost more than verifying the frames did. The model still documents it.
     return JSONResponse({"results": results})
+
+
+async def _packed_body(request: Request) -> bytes:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != PACKED:
+        raise UnsupportedMediaType(f"send the packed batch as {PACKED}, not {kind or 'nothing'}")
+    return await request.body()
+
+
+@router.post(
+    "/frames/binary",
+    response_class=Response,
+    responses={200: {"content": {PACKED: {}}, "description": "status, reason, ack per frame"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {PACKED: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "protocol/relay_batch.py; docs/monitor.md, 'Binary ingest'",
+        }
+    },
+)
+def post_frames_binary(
+    body: Annotated[bytes, Depends(_packed_body)],
+    gw: CurrentGateway,
+    session: SessionDep,
+    keybox: KeyBoxDep,
+) -> Response:
+    """The JSON endpoint's work for a packed body: what a relay sends, a fraction of the bytes
+    and of the parsing. A body that does not add up is a 400 and nothing in it is applied."""
+    assert gw.gateway is not None
+    gw.gateway.last_seen_at = utcnow()
+    try:
+        reply = ingest.ingest_packed(
+            session, keybox, body, gw.gateway.id, scope_worker_id=phones.scope_of(gw.gateway)
+        )
+    except relay_batch.BadBatch as e:
+        raise BadBatch(str(e)) from e
+    return Response(reply, media_type=PACKED)

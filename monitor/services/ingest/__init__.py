@@ -2,7 +2,7 @@
 
 Read in the order a frame travels:
   relayed.py          the gateway's unsigned fields, checked one by one (pure)
-  parse.py            items as posted → frames with a known uplink type (pure)
+  parse.py            items as posted (JSON or packed) → frames with a known uplink type (pure)
   batch.py            one result per item and the reasons counted (pure)
   reasons.py          every rejection reason and field flag, spelled once
   pipeline.py         `ingest`: one batch, one transaction, in the order docs/monitor.md gives
@@ -13,7 +13,7 @@ Read in the order a frame travels:
 """
 
 from monitor.services.ingest.dedupe import known_frames_statement
-from monitor.services.ingest.pipeline import MAX_BATCH, ingest
+from monitor.services.ingest.pipeline import MAX_BATCH, ingest, ingest_packed
 from monitor.services.ingest.relayed import MAX_RELAY_DELAY, FrameIn, Location
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "FrameIn",
     "Location",
     "ingest",
+    "ingest_packed",
     "known_frames_statement",
 ]

@@ -23,7 +23,7 @@ class Result:
     reason: str | None = None
     device_id: int | None = None
     counter: int | None = None
-    ack: str | None = None
+    ack: bytes | None = None  # the signed ACK frame; hex in JSON
     # Unsigned fields the monitor did not believe (see `Relayed`); the frame was still taken.
     flags: list[str] = field(default_factory=list)
 
@@ -33,7 +33,7 @@ class Result:
             "reason": self.reason,
             "device_id": self.device_id,
             "counter": self.counter,
-            "ack": self.ack,
+            "ack": None if self.ack is None else self.ack.hex(),
             "flags": self.flags,
         }
 

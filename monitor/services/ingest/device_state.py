@@ -114,8 +114,8 @@ def _confirm_shorter_heartbeat(d: DeviceState, previous: dt.datetime, now: dt.da
         d.heartbeat_pending_since = None
 
 
-def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> str:
+def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> bytes:
     # ACKs go back in the HTTP response, not the downlink queue: the gateway that relayed the
     # frame is the one still connected to the fob.
     device.touched = True  # the new downlink counter is written back with the batch
-    return downlinks.sign(keybox, device, ft.ACK, (counter,)).hex()
+    return downlinks.sign(keybox, device, ft.ACK, (counter,))

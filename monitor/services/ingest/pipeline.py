@@ -39,11 +39,11 @@ from monitor.services.ingest.device_state import (
     lock_devices,
     update_hot,
 )
-from monitor.services.ingest.parse import parse
+from monitor.services.ingest.parse import parse, parse_packed
 from monitor.services.ingest.rejection_counts import count_rejections
 from monitor.services.ingest.writer_lock import PriorityLock
 from protocol import frame_types as ft
-from protocol import frames
+from protocol import frames, relay_batch
 from protocol.errors import ProtocolError, Stale
 from protocol.replay import ReplayWindow
 
@@ -72,11 +72,40 @@ def ingest(
     now: dt.datetime | None = None,
     scope_worker_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Process and commit one batch; returns one result per item, in order. With
+    """Process and commit one JSON batch; returns one result per item, in order. With
     `scope_worker_id` (a phone's gateway), frames from devices not allocated to that worker
     are rejected one by one as `out_of_scope`."""
     now = now or utcnow()
-    batch = parse(items, now)
+    results = commit(session, keybox, parse(items, now), gateway_id, now, scope_worker_id)
+    return [r.as_dict() for r in results]
+
+
+def ingest_packed(
+    session: Session,
+    keybox: KeyBox,
+    body: bytes,
+    gateway_id: int | None,
+    now: dt.datetime | None = None,
+    scope_worker_id: int | None = None,
+) -> bytes:
+    """The same for a packed body (protocol/relay_batch.py), answered packed. Raises
+    `relay_batch.BadBatch` for a body that does not add up, before anything is applied."""
+    now = now or utcnow()
+    batch = parse_packed(body, now, MAX_BATCH)
+    results = commit(session, keybox, batch, gateway_id, now, scope_worker_id)
+    reply: bytes = relay_batch.encode_reply([(r.status, r.reason, r.ack) for r in results])
+    return reply
+
+
+def commit(
+    session: Session,
+    keybox: KeyBox,
+    batch: Batch,
+    gateway_id: int | None,
+    now: dt.datetime,
+    scope_worker_id: int | None = None,
+) -> list[Result]:
+    """A parsed batch, however it was posted, through the rest of ingest and committed."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     for n, (urgent, frames_) in enumerate(parts(batch.parsed)):
         # Results are shared by index; what parse refused is counted with the first part.
@@ -87,7 +116,7 @@ def ingest(
         with writer:
             _apply(session, keybox, part, gateway_id, now, scope_worker_id)
             session.commit()
-    return [r.as_dict() for r in batch.results if r is not None]
+    return [r for r in batch.results if r is not None]
 
 
 def _in_scope(session: Session, ids: set[int], worker_id: int | None) -> set[int] | None:

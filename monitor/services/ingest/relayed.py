@@ -78,28 +78,63 @@ def relayed(item: FrameIn, now: dt.datetime) -> Relayed:
         at = dt.datetime.fromisoformat(item.received_at)
         if at.tzinfo is None:
             raise ValueError("no time zone: whose clock?")
-        if now - MAX_RELAY_DELAY <= at <= now + CLOCK_SKEW_TOLERANCE:
-            out.received_at = at.astimezone(dt.UTC)
-        else:
-            out.received_at_clamped = True
-            out.flags.append(reasons.CLAMPED_RECEIVED_AT)
     except (ValueError, TypeError, OverflowError):
+        at = None
+    _believe_time(out, at, now)
+    _check_link(out, item.link)
+    _check_rssi(out, item.rssi)
+    _check_location(out, item.location)
+    return out
+
+
+def relayed_packed(
+    at: dt.datetime | None, link: Any, rssi: int | None, location: Any, now: dt.datetime
+) -> Relayed:
+    """The same checks for a packed record (protocol/relay_batch.py): its codes already
+    turned into the JSON values, an out-of-range code kept as it came so it is flagged."""
+    out = Relayed(received_at=now)
+    _believe_time(out, at, now)
+    _check_link(out, link)
+    _check_rssi(out, rssi)
+    _check_location(out, location)
+    return out
+
+
+def _believe_time(out: Relayed, at: dt.datetime | None, now: dt.datetime) -> None:
+    try:
+        believable = at is not None and now - MAX_RELAY_DELAY <= at <= now + CLOCK_SKEW_TOLERANCE
+    except OverflowError:  # an offset that takes year 1 out of range
+        at, believable = None, False
+    if at is None:
         # Missing or unreadable: our own clock stands in, flagged like a clamp.
         out.received_at_clamped = True
         out.flags.append(reasons.BAD_RECEIVED_AT)
-    if item.link is not None:
-        if isinstance(item.link, str) and item.link in _LINKS:
-            out.link = item.link
+    elif believable:
+        out.received_at = at.astimezone(dt.UTC)
+    else:
+        out.received_at_clamped = True
+        out.flags.append(reasons.CLAMPED_RECEIVED_AT)
+
+
+def _check_link(out: Relayed, link: Any) -> None:
+    if link is not None:
+        if isinstance(link, str) and link in _LINKS:
+            out.link = link
         else:
             out.flags.append(reasons.BAD_LINK)
-    if item.rssi is not None:
-        if type(item.rssi) is int and item.rssi in _RSSI_RANGE:
-            out.rssi = item.rssi
+
+
+def _check_rssi(out: Relayed, rssi: Any) -> None:
+    if rssi is not None:
+        if type(rssi) is int and rssi in _RSSI_RANGE:
+            out.rssi = rssi
         else:
             out.flags.append(reasons.BAD_RSSI)
-    if item.location is not None:
+
+
+def _check_location(out: Relayed, location: Any) -> None:
+    if location is not None:
         try:
-            out.location = _LOCATION.validate_python(item.location)
+            out.location = _LOCATION.validate_python(location)
         except ValidationError:
             out.flags.append(reasons.BAD_LOCATION)
-    return out
