@@ -22,7 +22,7 @@ import datetime as dt
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import KeyBox
@@ -34,6 +34,7 @@ from monitor.services.ingest.actions import act
 from monitor.services.ingest.batch import ACCEPTED, DUPLICATE, Batch, Parsed, Result
 from monitor.services.ingest.dedupe import known_frames, resent
 from monitor.services.ingest.device_state import (
+    HOT_UPDATE,
     DeviceState,
     downlink_ack,
     lock_devices,
@@ -48,6 +49,8 @@ from protocol.errors import ProtocolError, Stale
 from protocol.replay import ReplayWindow
 
 MAX_BATCH = 1000  # frames per request; a gateway with a bigger backlog sends several batches
+
+_FRAME_INSERT = insert(FrameRecord)  # run on the connection: Core executemany, no ORM per row
 
 # SQLite has one writer: serialise ingest in-process, alarms first (writer_lock.py).
 _sqlite_writer = PriorityLock()
@@ -229,9 +232,9 @@ def _apply(
         update_hot(d, p, frame, gateway_id)
     touched = [d.changes() for d in devices.values() if d.touched]
     if touched:
-        session.execute(update(Device), touched)
+        session.connection().execute(HOT_UPDATE, touched)
     if new_rows:
-        session.execute(insert(FrameRecord), new_rows)
+        session.connection().execute(_FRAME_INSERT, new_rows)
     moved = [d.id for d in devices.values() if d.moved]
     if moved:
         # Downlinks go to the gateway that last heard the fob: bring the pending ones along.
