@@ -1,18 +1,28 @@
-"""The monitor's gateway API (`/v1/frames`, `/v1/downlink`, `/v1/gateways/health`) over httpx.
+"""The monitor's gateway API (`/v1/frames/binary`, `/v1/downlink`, `/v1/gateways/health`) over
+httpx.
 
-One keep-alive client: an alarm must not pay a TCP (or TLS) handshake. Every failure is turned
-into a `MonitorLinkError` subclass that carries the backoff for its kind.
+One keep-alive client: an alarm must not pay a TCP (or TLS) handshake, and requests in flight at
+once (an alarm beside a heartbeat batch) each get their own connection from its pool. Frames go
+packed (protocol/relay_batch.py); a monitor too old for that gets JSON (`/v1/frames`). Every
+failure is turned into a `MonitorLinkError` subclass that carries the backoff for its kind.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from gateway.errors import MonitorLinkError, MonitorOverloaded, MonitorRefused, MonitorUnreachable
+from protocol import frames, relay_batch
+from protocol.errors import ProtocolError
+
+log = logging.getLogger("vigil.gateway.monitor")
 
 # Timeouts: an ingest round trip is milliseconds on a LAN; 5 s means the monitor is in trouble
 # and the frames are safer retried than waited on.
@@ -28,6 +38,9 @@ OVERLOADED_RETRY_S = 2.0  # the monitor is up but struggling: give it room
 REFUSED_RETRY_S = 30.0  # a bad token will not fix itself quickly; keep the frames, shout in the log
 
 RESULT_STATUSES = ("accepted", "duplicate", "rejected")
+PACKED = {"Content-Type": "application/octet-stream"}
+# A monitor without the packed endpoint answers these: it is older, not refusing the frames.
+NO_PACKED_ENDPOINT = (404, 405, 415)
 
 
 @dataclass(frozen=True)
@@ -58,11 +71,46 @@ class MonitorClient:
             limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60.0),
             transport=transport,
         )
+        self._packed = True
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def post_frames(self, items: Sequence[dict[str, object]]) -> list[IngestResult]:
+        """Items as `QueuedFrame.as_wire` gives them; one result per item, in order."""
+        if self._packed:
+            try:
+                return await self._post_packed(items)
+            except MonitorRefused as e:
+                if e.status not in NO_PACKED_ENDPOINT:
+                    raise
+                log.warning("the monitor has no packed ingest (%s): sending JSON", e.status)
+                self._packed = False
+        return await self._post_json(items)
+
+    async def _post_packed(self, items: Sequence[dict[str, object]]) -> list[IngestResult]:
+        base_ms = int(time.time() * 1000)
+        packed = [_packed_item(i, base_ms) for i in items]
+        reply = await self._request(
+            "POST",
+            "/v1/frames/binary",
+            content=relay_batch.encode_request(packed, base_ms),
+            headers=PACKED,
+            timeout=INGEST_TIMEOUT_S,
+            raw=True,
+        )
+        try:
+            answers = relay_batch.decode_reply(reply or b"", len(items))
+        except relay_batch.BadBatch as e:
+            # Not an answer for these frames: keep them queued and resend rather than guess.
+            raise MonitorOverloaded(f"ingest answer: {e}", retry_after=OVERLOADED_RETRY_S) from e
+        out = []
+        for (status, reason, ack), (frame, *_rest) in zip(answers, packed, strict=True):
+            _type, device_id, counter = frames.peek(frame)
+            out.append(IngestResult(status, reason, device_id, counter, ack))
+        return out
+
+    async def _post_json(self, items: Sequence[dict[str, object]]) -> list[IngestResult]:
         body = await self._request(
             "POST", "/v1/frames", json={"frames": list(items)}, timeout=INGEST_TIMEOUT_S
         )
@@ -103,7 +151,9 @@ class MonitorClient:
             timeout=HEALTH_TIMEOUT_S,
         )
 
-    async def _request(self, method: str, url: str, *, timeout: float, **kw: Any) -> Any:
+    async def _request(
+        self, method: str, url: str, *, timeout: float, raw: bool = False, **kw: Any
+    ) -> Any:
         try:
             resp = await self._http.request(method, url, timeout=timeout, **kw)
         except httpx.TransportError as e:
@@ -128,12 +178,40 @@ class MonitorClient:
             )
         if resp.status_code == 204 or not resp.content:
             return None
+        if raw:
+            return resp.content
         try:
             return resp.json()
         except ValueError as e:
             raise MonitorOverloaded(
                 f"{method} {url}: answer is not JSON", retry_after=OVERLOADED_RETRY_S
             ) from e
+
+
+def _packed_item(item: dict[str, object], base_ms: int) -> tuple[Any, ...]:
+    frame = bytes.fromhex(str(item["frame"]))
+    try:
+        frames.peek(frame)  # queued frames were peeked on arrival: this only guards the zip
+    except ProtocolError as e:
+        raise MonitorRefused(
+            f"a queued frame does not parse: {e}", status=0, retry_after=REFUSED_RETRY_S
+        ) from e
+    try:
+        heard = datetime.fromisoformat(str(item["received_at"]).replace("Z", "+00:00"))
+        age_ms: int | None = base_ms - int(heard.timestamp() * 1000)
+    except (KeyError, ValueError, OverflowError):
+        age_ms = None  # the monitor flags it and uses its own clock
+    link = item.get("link")
+    location = item.get("location")
+    if isinstance(location, dict) and location.get("source") not in relay_batch.SOURCES:
+        location = {k: v for k, v in location.items() if k != "source"}
+    return (
+        frame,
+        age_ms,
+        link if link in relay_batch.LINKS else None,  # a kind the format lacks: not said
+        item.get("rssi"),
+        location,
+    )
 
 
 def _result(raw: Any) -> IngestResult:

@@ -67,9 +67,21 @@ class QueuedFrame:
         }
 
 
+# Everything but heartbeats goes out on the urgent lane, the moment it is queued (relay.py);
+# heartbeats, the bulk of the traffic, after every other frame and in bigger batches.
+BULK_PRIORITY = len(frame_types.ALARMS) + 1
+URGENT = "urgent"
+BULK = "bulk"
+
+
 def frame_priority(frame: bytes) -> int:
-    """Alarms leave the queue before heartbeats; unparsable bytes never get this far."""
-    return int(frame_types.priority(frame[0] & 0x1F)) if frame else len(frame_types.ALARMS)
+    """Alarms leave the queue first, in their order; then cancels and check-ins; heartbeats
+    last. Unparsable bytes never get this far."""
+    if not frame:
+        return BULK_PRIORITY
+    if frame[0] & 0x1F == frame_types.HEARTBEAT:
+        return BULK_PRIORITY
+    return int(frame_types.priority(frame[0] & 0x1F))
 
 
 class FrameQueue:
@@ -115,14 +127,16 @@ class FrameQueue:
             raise QueueError(f"cannot append to the queue at {self.path}: {e}") from e
         return cur.lastrowid if cur.rowcount == 1 else None
 
-    def batch(self, limit: int) -> list[QueuedFrame]:
-        """The most urgent frames, oldest first within a priority."""
+    def batch(self, limit: int, lane: str | None = None) -> list[QueuedFrame]:
+        """The most urgent frames, oldest first within a priority; of one lane (URGENT: all but
+        heartbeats; BULK: heartbeats and held frames) or of all."""
+        where = {None: "", URGENT: " WHERE priority < ?", BULK: " WHERE priority >= ?"}[lane]
+        args = (limit,) if lane is None else (BULK_PRIORITY, limit)
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, frame, received_at, link, port, rssi, location, attempts, priority"
-                " FROM frames"
-                " ORDER BY priority, id LIMIT ?",
-                (limit,),
+                " FROM frames" + where + " ORDER BY priority, id LIMIT ?",
+                args,
             ).fetchall()
         return [
             QueuedFrame(

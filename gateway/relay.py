@@ -3,7 +3,9 @@
 The order of events for one uplink frame:
   1. a transport hands over the bytes; we only `peek` (the gateway holds no keys),
   2. the frame is committed to the SQLite queue (nothing else happens before this),
-  3. the sender posts queued frames in a batch, at once if it is idle,
+  3. a sender posts queued frames in a batch, at once if it is idle: alarms, cancels and
+     check-ins on the urgent lane, heartbeats on the bulk lane. The lanes run side by side on
+     their own connections, so an alarm never waits for a heartbeat batch in flight,
   4. for each answered frame: delete it, and write the monitor's signed ack to the link it came on.
 Until step 4 a crash or an unreachable monitor costs time, never the frame.
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 from gateway.errors import MonitorLinkError, MonitorRefused, QueueError, TransportError
 from gateway.monitor_client import DownlinkItem, MonitorClient
-from gateway.queue import FrameQueue, QueuedFrame
+from gateway.queue import BULK, BULK_PRIORITY, URGENT, FrameQueue, QueuedFrame, frame_priority
 from gateway.transport import FobLink, Transport
 from protocol import frame_types, frames
 from protocol.errors import ProtocolError, WrongDirection
@@ -31,7 +33,10 @@ log = logging.getLogger("vigil.gateway.relay")
 TIMING = logging.getLogger("vigil.gateway.timing")  # DEBUG: per-frame stage times
 
 VERSION = "0.1.0"
-BATCH_MAX = 64  # frames per POST: a fob's full outbox flushed after range loss fits in one or two
+BATCH_MAX = 64  # urgent frames per POST: a fob's full outbox after range loss fits in one or two
+# Heartbeats per POST: a relay back from an outage drains its backlog in big packed batches
+# (the monitor takes up to 1,000), while its alarms go past on the urgent lane.
+BULK_BATCH_MAX = 500
 BACKOFF_CAP_S = 10.0  # longest wait between retries: a monitor back up must not wait on us long
 SEND_TIMEOUT_S = 3.0  # writing one frame to a fob; a stuck link must not hold up the others
 HEALTH_INTERVAL_S = 30.0  # the monitor marks a gateway silent after a few missed reports
@@ -69,7 +74,7 @@ class Relay:
         self.location = location
         self.health_interval = health_interval
         self.counters: Counter[str] = Counter()
-        self._wake = asyncio.Event()
+        self._wake = {URGENT: asyncio.Event(), BULK: asyncio.Event()}
         self._origin: dict[bytes, FobLink] = {}  # frame bytes -> the link it arrived on
         self._by_device: dict[int, FobLink] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,7 +114,7 @@ class Relay:
         self._origin[data] = link
         if TIMING.isEnabledFor(logging.DEBUG):
             self._arrived[data] = (t_in, time.perf_counter())
-        self._wake.set()
+        self._wake[BULK if frame_priority(data) >= BULK_PRIORITY else URGENT].set()
 
     def _bad(self, reason: str, what: str) -> None:
         key = f"bad_frame.{reason}"
@@ -138,7 +143,9 @@ class Relay:
         async with asyncio.TaskGroup() as tg:
             for t in self.transports:
                 tg.create_task(self._supervise(type(t).__name__, functools.partial(t.run, self)))
-            tg.create_task(self._supervise("sender", self._sender))
+            for lane in (URGENT, BULK):
+                sender = functools.partial(self._sender, lane)
+                tg.create_task(self._supervise(f"sender.{lane}", sender))
             tg.create_task(self._supervise("downlink", self._downlink))
             tg.create_task(self._supervise("health", self._health))
 
@@ -156,18 +163,20 @@ class Relay:
     def links(self) -> list[FobLink]:
         return [link for t in self.transports for link in t.links()]
 
-    async def _sender(self) -> None:
+    async def _sender(self, lane: str) -> None:
         failures = 0
         last_kind: type[MonitorLinkError] | None = None
-        self._wake.set()  # frames left from before a restart go first
+        wake = self._wake[lane]
+        wake.set()  # frames left from before a restart go first
+        most = BATCH_MAX if lane == URGENT else BULK_BATCH_MAX
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            limit = BATCH_MAX
-            while batch := self.queue.batch(limit):
+            await wake.wait()
+            wake.clear()
+            limit = most
+            while batch := self.queue.batch(limit, lane):
                 try:
                     await self._send(batch)
-                    failures, last_kind, limit = 0, None, BATCH_MAX
+                    failures, last_kind, limit = 0, None, most
                 except MonitorRefused as e:
                     if e.status in AUTH_STATUSES or batch[0].held:
                         await self._backoff(e, batch, failures := failures + 1)
@@ -179,7 +188,8 @@ class Relay:
                     else:
                         # Kept (only an answer deletes a frame) but moved behind everything
                         # else, and retried at the refused pace.
-                        self.queue.hold(batch[0].id)
+                        self.queue.hold(batch[0].id)  # now on the bulk lane, whatever it is
+                        self._wake[BULK].set()
                         self.counters["held_frame"] += 1
                         log.error(
                             "monitor refuses frame %s; held back: %s", batch[0].frame.hex(), e
