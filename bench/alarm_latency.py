@@ -8,11 +8,24 @@ the fob on the pty's other end, writes N signed SOS frames one at a time and mea
   ack:   SOS frame written to the serial line -> the monitor's signed ACK read back on the line
 
 and, for comparison, the same SOS posted straight to the monitor's ingest API (no gateway, no
-serial), which shows what the gateway itself adds. Last line is JSON:
-{"p50_ms": .., "p99_ms": .., "ack_p99_ms": .., "n": ..}
+serial), which shows what the gateway itself adds.
+
+Then (unless --no-backlog) the same N alarms again, in the same run, while a steady heartbeat
+backlog flows (bench/heartbeat_backlog.py): another gateway, with its own token, drains its
+outbox into the monitor, batches of 1,000 signed heartbeats from 500 other fobs posted to
+`POST /v1/frames` back to back. That is the bulk traffic an alarm really competes with: the
+alarm's own gateway serves its own fob (a serial line is one fob), so what it shares with
+everyone else is the monitor, whose ingest (one process, one database writer) also takes every
+other gateway's traffic, most of all a site's gateway catching up after an outage. The
+idle figures are measured first, on the same monitor with the same fobs provisioned.
+
+Last line is JSON (p50/p99/ack_p99/n idle, as before, then the backlog's):
+{"p50_ms": .., "p99_ms": .., "ack_p99_ms": .., "n": .., "p99_ms_backlog": ..,
+ "ack_p99_ms_backlog": .., "backlog_frames_per_s": ..}
 
     .venv/bin/python -m bench.alarm_latency --n 200
     .venv/bin/python -m bench.alarm_latency --n 200 --link ble   # over the emulated radio
+    .venv/bin/python -m bench.alarm_latency --n 200 --no-backlog  # idle only
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from typing import Any
 
 import httpx
 
+from bench import heartbeat_backlog
 from devstack.localstack import (
     Demo,
     Operator,
@@ -44,6 +58,7 @@ from protocol import frame_types, frames, framing
 
 GAP_S = 0.02  # between alarms: independent alarms, not a burst that would batch
 WAIT_S = 10.0  # per alarm; anything near this is a failure, not a latency
+WARMUP = 5  # alarms per phase not counted: imports and cold caches, or the backlog settling
 
 
 def pct(values: list[float], p: float) -> float:
@@ -137,6 +152,35 @@ class BleSide:
         raise TimeoutError(f"no ack for counter {counter}")
 
 
+class Fob:
+    """The measured fob: its frame encoder and counter, shared by both phases."""
+
+    def __init__(self, device_id: int, key: bytes) -> None:
+        self.enc = frames.Encoder(device_id, key)
+        self.counter = 0
+
+    def sos(self) -> bytes:
+        self.counter += 1
+        return bytes(self.enc.encode(frame_types.SOS, self.counter, (90, 0, 0)))
+
+
+def measure_alarms(
+    side: SerialSide | BleSide, fob: Fob, operator: Operator, n: int
+) -> tuple[list[float], list[float]]:
+    """WARMUP + n SOS one at a time; (alarm ms, ack ms) of the last n."""
+    alarm_ms: list[float] = []
+    ack_ms: list[float] = []
+    for i in range(WARMUP + n):
+        t0 = side.send(fob.sos())
+        t_ack = side.wait_ack(fob.counter)
+        t_alarm, _alarm = operator.next_alarm(timeout=WAIT_S, kind="sos", status="open")
+        if i >= WARMUP:
+            alarm_ms.append((t_alarm - t0) * 1000)
+            ack_ms.append((t_ack - t0) * 1000)
+        time.sleep(GAP_S)
+    return alarm_ms, ack_ms
+
+
 def ble_setup(work: Path, url: str, demo: Demo, procs: list[Proc]) -> tuple[BleSide, Proc]:
     from hardware.sim.ble import BleLink
 
@@ -177,6 +221,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--direct", type=int, default=100, help="SOS posted straight to the monitor")
     ap.add_argument("--link", choices=("serial", "ble"), default="serial")
+    ap.add_argument(
+        "--backlog",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure again with a steady heartbeat backlog from another gateway",
+    )
+    ap.add_argument(
+        "--backlog-batch",
+        type=int,
+        default=heartbeat_backlog.BATCH,
+        help="frames per backlog POST (the API's maximum; Vigil's own gateway sends up to 64)",
+    )
     args = ap.parse_args()
     demo = Demo.load()
     work = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
@@ -198,19 +254,12 @@ def main() -> None:
     try:
         if args.link == "serial":
             wait_open(master, gateway.popen.pid, path)
-        enc = frames.Encoder(demo.device_id, demo.device_key)
-        alarm_ms: list[float] = []
-        ack_ms: list[float] = []
-        counter = 0
-        for _ in range(5 + args.n):  # 5 warm-up alarms: imports, JIT-free but cold caches
-            counter += 1
-            t0 = side.send(bytes(enc.encode(frame_types.SOS, counter, (90, 0, 0))))
-            t_ack = side.wait_ack(counter)
-            t_alarm, _alarm = operator.next_alarm(timeout=WAIT_S, kind="sos", status="open")
-            if counter > 5:
-                alarm_ms.append((t_alarm - t0) * 1000)
-                ack_ms.append((t_ack - t0) * 1000)
-            time.sleep(GAP_S)
+        if args.backlog:  # before either phase: both see the same fobs and gateways
+            backlog_token, backlog_keys = heartbeat_backlog.provision(
+                f"sqlite:///{work / 'monitor' / 'monitor.sqlite3'}"
+            )
+        fob = Fob(demo.device_id, demo.device_key)
+        alarm_ms, ack_ms = measure_alarms(side, fob, operator, args.n)
 
         direct_ms: list[float] = []
         direct_alarm_ms: list[float] = []
@@ -218,8 +267,7 @@ def main() -> None:
             base_url=url, timeout=WAIT_S, headers={"Authorization": f"Bearer {demo.gateway_token}"}
         ) as http:
             for _ in range(args.direct):
-                counter += 1
-                raw = bytes(enc.encode(frame_types.SOS, counter, (90, 0, 0)))
+                raw = fob.sos()
                 item = {
                     "frame": raw.hex(),
                     "link": "serial",
@@ -235,6 +283,14 @@ def main() -> None:
                 direct_ms.append((t1 - t0) * 1000)
                 direct_alarm_ms.append((t_alarm - t0) * 1000)
                 time.sleep(GAP_S)
+
+        backlog: heartbeat_backlog.Backlog | None = None
+        if args.backlog:
+            backlog = heartbeat_backlog.Backlog(
+                url, backlog_token, backlog_keys, batch=args.backlog_batch
+            )
+            with backlog:
+                alarm_ms_backlog, ack_ms_backlog = measure_alarms(side, fob, operator, args.n)
     finally:
         operator.close()
         for p in reversed(procs):
@@ -252,20 +308,39 @@ def main() -> None:
         if "vigil.gateway.timing" in line:
             for k, v in json.loads(line.split(" timing ", 1)[1]).items():
                 stages.setdefault(k, []).append(float(v))
-    warmup = 5
+    # One timing line per frame the gateway relayed: the idle phase's, then the backlog's.
     for k in ("append_ms", "to_post_ms", "post_ms", "after_ms"):
-        if len(stages.get(k, [])) > warmup:
-            print(summary(f"  gateway stage: {k[:-3]}", stages[k][warmup : warmup + args.n]))
-    print(
-        json.dumps(
-            {
-                "p50_ms": round(pct(alarm_ms, 50), 1),
-                "p99_ms": round(pct(alarm_ms, 99), 1),
-                "ack_p99_ms": round(pct(ack_ms, 99), 1),
-                "n": len(alarm_ms),
-            }
+        if len(stages.get(k, [])) > WARMUP:
+            print(summary(f"  gateway stage: {k[:-3]}", stages[k][WARMUP : WARMUP + args.n]))
+    figures: dict[str, float] = {
+        "p50_ms": round(pct(alarm_ms, 50), 1),
+        "p99_ms": round(pct(alarm_ms, 99), 1),
+        "ack_p99_ms": round(pct(ack_ms, 99), 1),
+        "n": len(alarm_ms),
+    }
+    if backlog is not None:
+        print(
+            f"with a heartbeat backlog: {backlog.frames_per_s:.0f} frames/s accepted from "
+            f"another gateway (batches of {args.backlog_batch}, "
+            f"{heartbeat_backlog.DEVICES} fobs, {backlog.accepted} frames in "
+            f"{backlog.elapsed_s:.1f} s)"
         )
-    )
+        print(summary(f"{side.label} -> operator stream (alarm)", alarm_ms_backlog))
+        print(summary(f"{side.label} -> ack back to the fob", ack_ms_backlog))
+        start = 2 * WARMUP + args.n
+        for k in ("append_ms", "to_post_ms", "post_ms", "after_ms"):
+            if len(stages.get(k, [])) > start:
+                print(summary(f"  gateway stage: {k[:-3]}", stages[k][start : start + args.n]))
+        print(
+            f"backlog / idle p99: alarm {pct(alarm_ms_backlog, 99) / pct(alarm_ms, 99):.1f}x, "
+            f"ack {pct(ack_ms_backlog, 99) / pct(ack_ms, 99):.1f}x"
+        )
+        figures |= {
+            "p99_ms_backlog": round(pct(alarm_ms_backlog, 99), 1),
+            "ack_p99_ms_backlog": round(pct(ack_ms_backlog, 99), 1),
+            "backlog_frames_per_s": round(backlog.frames_per_s),
+        }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
