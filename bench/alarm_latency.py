@@ -323,7 +323,8 @@ def main() -> None:
             f"with a heartbeat backlog: {backlog.frames_per_s:.0f} frames/s accepted from "
             f"another gateway (batches of {args.backlog_batch}, "
             f"{heartbeat_backlog.DEVICES} fobs, {backlog.accepted} frames in "
-            f"{backlog.elapsed_s:.1f} s)"
+            f"{backlog.elapsed_s:.1f} s; {backlog.limited} batches held back by the monitor's "
+            "per-gateway heartbeat cap)"
         )
         print(summary(f"{side.label} -> operator stream (alarm)", alarm_ms_backlog))
         print(summary(f"{side.label} -> ack back to the fob", ack_ms_backlog))

@@ -71,7 +71,7 @@ def _drain(
     try:
         devices = list(keys)
         counters = dict.fromkeys(devices, 0)
-        accepted, n, t_first, t_last = 0, 0, 0.0, 0.0
+        accepted, n, t_first, t_last, limited = 0, 0, 0.0, 0.0, 0
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=POST_TIMEOUT_S) as http:
             while not stop.is_set():
@@ -87,6 +87,14 @@ def _drain(
                     items.append({"frame": raw.hex(), "received_at": now, "link": "ble"})
                 t = time.perf_counter()
                 r = http.post("/v1/frames", json={"frames": items})
+                while r.status_code == 429 and not stop.is_set():
+                    # Over the monitor's per-gateway heartbeat cap: what a gateway does, wait
+                    # as told and resend the same batch (bulk_rate.py).
+                    limited += 1
+                    stop.wait(float(r.headers.get("Retry-After", "1")))
+                    r = http.post("/v1/frames", json={"frames": items})
+                if r.status_code == 429:
+                    break
                 r.raise_for_status()
                 t_last = time.perf_counter()
                 t_first = t_first or t
@@ -96,7 +104,7 @@ def _drain(
                     raise RuntimeError(f"{len(refused)} of {batch} not accepted: {refused[0]}")
                 accepted += len(results)
                 flowing.set()
-        out.put(("done", (accepted, t_last - t_first)))
+        out.put(("done", (accepted, t_last - t_first, limited)))
     except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
         out.put(("failed", repr(e)))
         failed.set()
@@ -117,6 +125,7 @@ class Backlog:
         )
         self.accepted = 0
         self.elapsed_s = 0.0
+        self.limited = 0  # batches the monitor's per-gateway cap sent back (429)
 
     @property
     def frames_per_s(self) -> float:
@@ -149,7 +158,7 @@ class Backlog:
             if exc is None:
                 raise RuntimeError(f"the backlog failed: {result}")
             return
-        self.accepted, self.elapsed_s = result
+        self.accepted, self.elapsed_s, self.limited = result
 
     def _halt(self) -> None:
         self._stop.set()

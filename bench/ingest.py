@@ -9,9 +9,19 @@ Per engine (SQLite file in WAL mode; a throwaway PostgreSQL cluster on a Unix so
 With --loaders N, N gateways post bulk at once (each every N-th batch): the probe then measures
 an alarm from one gateway behind the others' floods.
 
-Last line JSON: {"frames_per_s_sqlite", "frames_per_s_postgres", "p99_ingest_ms"}
-(p99 is from the SQLite run, the default engine; the PostgreSQL p99 is printed above it).
-Run: .venv/bin/python -m bench.ingest [--duration 8]
+Runs, in this order and in one process so the ratios compare like with like:
+  * pysiaalarm's DC-09 receiver (bench/sia_peer.py), the peer: plain alarms/s it ACKs;
+  * SQLite, JSON (POST /v1/frames): frames_per_s_sqlite, p99_ingest_ms;
+  * SQLite, packed (POST /v1/frames/binary, what the gateway and the phone post):
+    frames_per_s_sqlite_binary, p99_alarm_behind_bulk_ms (the probe's p99 on that path);
+  * PostgreSQL, packed: frames_per_s_postgres (its p99 is printed).
+vs_pysiaalarm = frames_per_s_sqlite_binary / the peer's alarms/s. The per-gateway heartbeat
+cap is off here (the loaders share one token): this measures what the receiver can take.
+
+Last line JSON: {"frames_per_s_sqlite", "frames_per_s_postgres", "p99_ingest_ms",
+"frames_per_s_sqlite_binary", "p99_alarm_behind_bulk_ms", "pysiaalarm_alarms_per_s",
+"vs_pysiaalarm"}
+Run: .venv/bin/python -m bench.ingest [--duration 8] [--loaders N]
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import sia_peer
 from devstack.pg import Cluster
 from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
@@ -85,6 +96,8 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
         "VIGIL_DATABASE_URL": url,
         "VIGIL_MASTER_KEY": MASTER,
         "VIGIL_RUN_SCHEDULER": "false",
+        # The receiver's capacity, not the per-gateway heartbeat cap: the loaders share a token.
+        "VIGIL_BULK_FRAMES_PER_S_PER_GATEWAY": "0",
     }
     p = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--port", str(port)],
@@ -199,6 +212,11 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=8.0)
     ap.add_argument("--loaders", type=int, default=1, help="gateways posting bulk at once")
     args = ap.parse_args()
+    # The peer first, on the same machine in the same run: the ratio is what is compared.
+    peer = sia_peer.alarms_per_s(min(args.duration, 4.0))
+    print(
+        f"pysiaalarm: {peer:8.0f} alarms/s  (plain DC-09, 4 panels over loopback TCP, stores nothing)"
+    )
     with tempfile.TemporaryDirectory() as d:
         sqlite_fps, sqlite_p99, sqlite_p50 = run(
             f"sqlite:///{d}/bench.db", args.duration, 18931, args.loaders
@@ -218,10 +236,16 @@ def main() -> None:
     cluster = Cluster()
     cluster.start()
     try:
-        pg_fps, pg_p99, pg_p50 = run(cluster.new_database(), args.duration, 18932, args.loaders)
+        pg_fps, pg_p99, pg_p50 = run(
+            cluster.new_database(), args.duration, 18932, args.loaders, binary=True
+        )
     finally:
         cluster.stop()
-    print(f"postgres: {pg_fps:8.0f} frames/s  single-alarm p50 {pg_p50:.1f} ms p99 {pg_p99:.1f} ms")
+    print(
+        f"postgres: {pg_fps:8.0f} frames/s  single-alarm p50 {pg_p50:.1f} ms "
+        f"p99 {pg_p99:.1f} ms (binary)"
+    )
+    print(f"vs pysiaalarm: {bin_fps / peer:.2f}x (SQLite, binary), {sqlite_fps / peer:.2f}x (JSON)")
     print(
         json.dumps(
             {
@@ -230,6 +254,8 @@ def main() -> None:
                 "p99_ingest_ms": round(sqlite_p99, 1),
                 "frames_per_s_sqlite_binary": round(bin_fps),
                 "p99_alarm_behind_bulk_ms": round(bin_p99, 1),
+                "pysiaalarm_alarms_per_s": round(peer),
+                "vs_pysiaalarm": round(bin_fps / peer, 2),
             }
         )
     )

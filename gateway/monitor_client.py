@@ -35,6 +35,7 @@ HEALTH_TIMEOUT_S = 5.0
 # Backoff by the kind of failure.
 UNREACHABLE_RETRY_S = 0.5  # first retry; the relay doubles it up to its cap
 OVERLOADED_RETRY_S = 2.0  # the monitor is up but struggling: give it room
+MAX_RETRY_AFTER_S = 60.0  # a Retry-After longer than this is not believed
 REFUSED_RETRY_S = 30.0  # a bad token will not fix itself quickly; keep the frames, shout in the log
 
 RESULT_STATUSES = ("accepted", "duplicate", "rejected")
@@ -168,7 +169,7 @@ class MonitorClient:
             )
         if resp.status_code == 429 or resp.status_code >= 500:
             raise MonitorOverloaded(
-                f"{method} {url}: HTTP {resp.status_code}", retry_after=OVERLOADED_RETRY_S
+                f"{method} {url}: HTTP {resp.status_code}", retry_after=_retry_after(resp)
             )
         if resp.status_code >= 400:
             raise MonitorRefused(
@@ -186,6 +187,15 @@ class MonitorClient:
             raise MonitorOverloaded(
                 f"{method} {url}: answer is not JSON", retry_after=OVERLOADED_RETRY_S
             ) from e
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    """The monitor's Retry-After (its heartbeat cap says when), within reason; else ours."""
+    try:
+        told = float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        return OVERLOADED_RETRY_S
+    return min(max(told, 0.1), MAX_RETRY_AFTER_S) if told == told else OVERLOADED_RETRY_S
 
 
 def _packed_item(item: dict[str, object], base_ms: int) -> tuple[Any, ...]:

@@ -46,6 +46,7 @@ from monitor.services import alarms as alarm_service
 from monitor.services import scheduler
 from monitor.services.auth import LoginThrottle
 from monitor.services.events import AlarmLoader, EventHub
+from monitor.services.ingest.bulk_rate import BulkRate
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # The worker's phone app (phone/ at the top of the repository), served at /phone/ so the page,
@@ -124,6 +125,9 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.keybox = KeyBox(settings.master_key)
+    app.state.bulk_rate = BulkRate(
+        settings.bulk_frames_per_s_per_gateway, settings.bulk_burst_frames
+    )
     app.state.hub = hub
     app.state.throttle = LoginThrottle(
         settings.login_max_failures,

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # Open alarm streams one user may hold on one instance: a console per screen and tab is a
     # handful; thousands left unread (a script, a leak) slowed every other request to seconds.
     max_streams_per_user: int = Field(default=20, ge=1, le=1000)
+    # Heartbeats one gateway may post per second on one instance, saving up to the burst; 0 is
+    # no cap. Alarms are never capped. A site's relay sends a few a second; one back from a
+    # day offline drains ~300k in a few minutes at this rate, and cannot crowd out the others.
+    bulk_frames_per_s_per_gateway: float = Field(default=2000.0, ge=0)
+    bulk_burst_frames: float = Field(default=20000.0, gt=0)
     cookie_secure: bool = False
     # Supervision defaults for devices that have not told us otherwise.
     heartbeat_interval_s: int = 60

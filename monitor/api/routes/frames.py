@@ -14,6 +14,7 @@ from monitor.errors import BadBatch, UnsupportedMediaType
 from monitor.models import utcnow
 from monitor.schemas import FramesOut
 from monitor.services import ingest, phones
+from monitor.services.ingest.bulk_rate import BulkRate
 from protocol import relay_batch
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -32,9 +33,20 @@ class FramesIn(BaseModel):
     )
 
 
-@router.post("/frames", response_model=FramesOut)
+def _bulk_rate(request: Request) -> BulkRate:
+    rate: BulkRate = request.app.state.bulk_rate
+    return rate
+
+
+RateDep = Annotated[BulkRate, Depends(_bulk_rate)]
+TOO_FAST: dict[int | str, dict[str, Any]] = {
+    429: {"description": "heartbeats over the gateway's cap; Retry-After says when"}
+}
+
+
+@router.post("/frames", response_model=FramesOut, responses=TOO_FAST)
 def post_frames(
-    body: FramesIn, gw: CurrentGateway, session: SessionDep, keybox: KeyBoxDep
+    body: FramesIn, gw: CurrentGateway, session: SessionDep, keybox: KeyBoxDep, rate: RateDep
 ) -> JSONResponse:
     assert gw.gateway is not None
     gw.gateway.last_seen_at = utcnow()
@@ -44,6 +56,7 @@ def post_frames(
         body.frames,
         gw.gateway.id,
         scope_worker_id=phones.scope_of(gw.gateway),
+        rate=rate,
     )
     # Returned as a ready response: re-validating a 1,000-result batch against the response
     # model would cost more than verifying the frames did. The model still documents it.
@@ -60,7 +73,10 @@ async def _packed_body(request: Request) -> bytes:
 @router.post(
     "/frames/binary",
     response_class=Response,
-    responses={200: {"content": {PACKED: {}}, "description": "status, reason, ack per frame"}},
+    responses={
+        200: {"content": {PACKED: {}}, "description": "status, reason, ack per frame"},
+        **TOO_FAST,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -74,6 +90,7 @@ def post_frames_binary(
     gw: CurrentGateway,
     session: SessionDep,
     keybox: KeyBoxDep,
+    rate: RateDep,
 ) -> Response:
     """The JSON endpoint's work for a packed body: what a relay sends, a fraction of the bytes
     and of the parsing. A body that does not add up is a 400 and nothing in it is applied."""
@@ -81,7 +98,12 @@ def post_frames_binary(
     gw.gateway.last_seen_at = utcnow()
     try:
         reply = ingest.ingest_packed(
-            session, keybox, body, gw.gateway.id, scope_worker_id=phones.scope_of(gw.gateway)
+            session,
+            keybox,
+            body,
+            gw.gateway.id,
+            scope_worker_id=phones.scope_of(gw.gateway),
+            rate=rate,
         )
     except relay_batch.BadBatch as e:
         raise BadBatch(str(e)) from e

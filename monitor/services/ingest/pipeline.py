@@ -32,6 +32,7 @@ from monitor.services import alarms, downlinks
 from monitor.services.ingest import reasons
 from monitor.services.ingest.actions import act
 from monitor.services.ingest.batch import ACCEPTED, DUPLICATE, Batch, Parsed, Result
+from monitor.services.ingest.bulk_rate import BulkRate
 from monitor.services.ingest.dedupe import known_frames, resent
 from monitor.services.ingest.device_state import (
     HOT_UPDATE,
@@ -74,12 +75,14 @@ def ingest(
     gateway_id: int | None,
     now: dt.datetime | None = None,
     scope_worker_id: int | None = None,
+    rate: BulkRate | None = None,
 ) -> list[dict[str, Any]]:
     """Process and commit one JSON batch; returns one result per item, in order. With
     `scope_worker_id` (a phone's gateway), frames from devices not allocated to that worker
     are rejected one by one as `out_of_scope`."""
     now = now or utcnow()
-    results = commit(session, keybox, parse(items, now), gateway_id, now, scope_worker_id)
+    batch = parse(items, now)
+    results = commit(session, keybox, batch, gateway_id, now, scope_worker_id, rate)
     return [r.as_dict() for r in results]
 
 
@@ -90,12 +93,13 @@ def ingest_packed(
     gateway_id: int | None,
     now: dt.datetime | None = None,
     scope_worker_id: int | None = None,
+    rate: BulkRate | None = None,
 ) -> bytes:
     """The same for a packed body (protocol/relay_batch.py), answered packed. Raises
     `relay_batch.BadBatch` for a body that does not add up, before anything is applied."""
     now = now or utcnow()
     batch = parse_packed(body, now, MAX_BATCH)
-    results = commit(session, keybox, batch, gateway_id, now, scope_worker_id)
+    results = commit(session, keybox, batch, gateway_id, now, scope_worker_id, rate)
     reply: bytes = relay_batch.encode_reply([(r.status, r.reason, r.ack) for r in results])
     return reply
 
@@ -107,15 +111,22 @@ def commit(
     gateway_id: int | None,
     now: dt.datetime,
     scope_worker_id: int | None = None,
+    rate: BulkRate | None = None,
 ) -> list[Result]:
-    """A parsed batch, however it was posted, through the rest of ingest and committed."""
+    """A parsed batch, however it was posted, through the rest of ingest and committed. With
+    `rate`, a heartbeats-only batch over the gateway's cap is refused whole (RateLimited)
+    before anything is applied."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    for n, (urgent, frames_) in enumerate(parts(batch.parsed)):
+    split = parts(batch.parsed)
+    if rate is not None:
+        heartbeats = sum(1 for p in batch.parsed if p.ftype == ft.HEARTBEAT)
+        rate.charge(gateway_id, heartbeats, urgent=split[0][0])
+    for n, (urgent, frames_) in enumerate(split):
         # Results are shared by index; what parse refused is counted with the first part.
         part = Batch(batch.results, frames_)
         if n == 0:
             part.rejections, part.last_rejected = batch.rejections, batch.last_rejected
-        writer = _sqlite_writer.hold(urgent) if sqlite else contextlib.nullcontext()
+        writer = _sqlite_writer.hold(urgent, gateway_id) if sqlite else contextlib.nullcontext()
         with writer:
             _apply(session, keybox, part, gateway_id, now, scope_worker_id)
             session.commit()
