@@ -214,9 +214,7 @@ def main() -> None:
     args = ap.parse_args()
     # The peer first, on the same machine in the same run: the ratio is what is compared.
     peer = sia_peer.alarms_per_s(min(args.duration, 4.0))
-    print(
-        f"pysiaalarm: {peer:8.0f} alarms/s  (plain DC-09, 4 panels over loopback TCP, stores nothing)"
-    )
+    print(f"pysiaalarm: {peer:6.0f} alarms/s  (plain DC-09, 4 panels on loopback TCP, not stored)")
     with tempfile.TemporaryDirectory() as d:
         sqlite_fps, sqlite_p99, sqlite_p50 = run(
             f"sqlite:///{d}/bench.db", args.duration, 18931, args.loaders

@@ -13,7 +13,7 @@ from typing import Protocol
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from monitor.core.crypto import KeyBox
+from monitor.core.crypto import KeyBox, OpenedKey
 from monitor.models import Device, Downlink
 from monitor.services.events import queue_downlink_wakeup
 from protocol import frame_types, frames
@@ -35,13 +35,25 @@ class Addressee(Protocol):
     downlink_counter: int
 
 
-def sign(keybox: KeyBox, device: Addressee, ftype: int, fields: tuple[int, ...]) -> bytes:
-    # Every downlink uses a fresh counter so the fob's own replay window accepts each once: two
-    # signers would be two ways to hand the same counter out twice.
+def _next_counter(device: Addressee) -> int:
+    # Every downlink uses a fresh counter so the fob's own replay window accepts each once: one
+    # place hands them out, or two signers could hand the same counter out twice.
     device.downlink_counter = (device.downlink_counter or 0) + 1
+    return device.downlink_counter
+
+
+def sign(keybox: KeyBox, device: Addressee, ftype: int, fields: tuple[int, ...]) -> bytes:
     key = keybox.open(device.id, device.key_sealed)
-    signed: bytes = frames.encode(ftype, device.id, device.downlink_counter, fields, key)
+    signed: bytes = frames.encode(ftype, device.id, _next_counter(device), fields, key)
     return signed
+
+
+def sign_ack(key: OpenedKey, device: Addressee, acked: int) -> bytes:
+    """The ACK ingest returns for each frame it takes: `sign`'s frame for ACK, from the key
+    ingest already opened (ingest/signing.py)."""
+    from monitor.services.ingest import signing  # ingest imports this module
+
+    return signing.ack(key, device.id, _next_counter(device), acked)
 
 
 def queue(

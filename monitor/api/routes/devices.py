@@ -207,9 +207,12 @@ def update_device(
 
 
 @router.post("/{device_id}/revoke", response_model=DeviceOut)
-def revoke(device_id: DeviceId, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+def revoke(
+    device_id: DeviceId, admin: CurrentAdmin, session: SessionDep, keybox: KeyBoxDep
+) -> dict[str, Any]:
     d = provisioning.revoke_device(session, admin.actor, device_id)
     session.commit()
+    keybox.forget(device_id)  # its key no longer sits opened in this instance's memory
     return device_out(session, d)
 
 

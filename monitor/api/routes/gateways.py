@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from monitor.api.deps import CurrentAdmin, CurrentGateway, RowId, SessionDep
+from monitor.api.deps import CurrentAdmin, CurrentGateway, KeyBoxDep, RowId, SessionDep
 from monitor.errors import NotFound
 from monitor.models import Device, Gateway, utcnow
 from monitor.schemas import GatewayCreated, GatewayOut
@@ -67,7 +67,9 @@ def create_gateway(body: GatewayIn, admin: CurrentAdmin, session: SessionDep) ->
 
 
 @router.post("/{gateway_id}/revoke", response_model=GatewayOut)
-def revoke_gateway(gateway_id: RowId, admin: CurrentAdmin, session: SessionDep) -> dict[str, Any]:
+def revoke_gateway(
+    gateway_id: RowId, admin: CurrentAdmin, session: SessionDep, keybox: KeyBoxDep
+) -> dict[str, Any]:
     g = session.get(Gateway, gateway_id)
     if g is None:
         raise NotFound(f"gateway {gateway_id} does not exist")
@@ -79,4 +81,6 @@ def revoke_gateway(gateway_id: RowId, admin: CurrentAdmin, session: SessionDep) 
         # through any other gateway. Both end together.
         provisioning.revoke_device(session, admin.actor, phone_device.id)
     session.commit()
+    if phone_device is not None and phone_device.revoked_at is not None:
+        keybox.forget(phone_device.id)
     return gateway_out(g)

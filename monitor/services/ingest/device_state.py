@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from monitor.core.crypto import KeyBox
+from monitor.core.crypto import OpenedKey
 from monitor.models import Device
 from monitor.services import downlinks
 from monitor.services.ingest.batch import Parsed
@@ -126,8 +126,8 @@ def _confirm_shorter_heartbeat(d: DeviceState, previous: dt.datetime, now: dt.da
         d.heartbeat_pending_since = None
 
 
-def downlink_ack(keybox: KeyBox, device: DeviceState, counter: int) -> bytes:
+def downlink_ack(key: OpenedKey, device: DeviceState, counter: int) -> bytes:
     # ACKs go back in the HTTP response, not the downlink queue: the gateway that relayed the
     # frame is the one still connected to the fob.
     device.touched = True  # the new downlink counter is written back with the batch
-    return downlinks.sign(keybox, device, ft.ACK, (counter,))
+    return downlinks.sign_ack(key, device, counter)

@@ -29,7 +29,7 @@ from monitor.core.crypto import KeyBox
 from monitor.models import Alarm, Device, FrameRecord, utcnow
 from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, downlinks
-from monitor.services.ingest import reasons
+from monitor.services.ingest import reasons, signing
 from monitor.services.ingest.actions import act
 from monitor.services.ingest.batch import ACCEPTED, DUPLICATE, Batch, Parsed, Result
 from monitor.services.ingest.bulk_rate import BulkRate
@@ -174,10 +174,11 @@ def _apply(
             batch.reject(p.index, reasons.UNKNOWN_DEVICE, p.device_id, p.counter)
             continue
         if device.revoked_at is not None:
+            keybox.forget(device.id)  # revoked on another instance, perhaps: zero it here too
             batch.reject(p.index, reasons.REVOKED_DEVICE, p.device_id, p.counter)
             continue
         try:
-            key = keybox.open(device.id, device.key_sealed)
+            key = keybox.opened(device.id, device.key_sealed)
         except InvalidTag:
             # A sealed key that will not open (a tampered row, a restore under another master
             # key) is our fault, not the frame's. Refuse this one frame (no ack: the fob keeps
@@ -186,15 +187,15 @@ def _apply(
             batch.reject(p.index, reasons.KEY_UNAVAILABLE, p.device_id, p.counter)
             continue
         try:
-            frame = frames.decode(p.raw, key, ft.UPLINK)
+            frame = signing.verify(key, p)
         except ProtocolError as e:
             batch.reject(p.index, e.reason, p.device_id, p.counter)
             continue
         seen = known.get((p.device_id, p.counter))
         if seen is not None:
-            if seen == p.raw or resent(seen, frame, key):
+            if seen == p.raw or resent(seen, frame, bytes(key.key)):
                 # Already stored (another gateway, or a resend after a lost ack): ack again.
-                ack = downlink_ack(keybox, device, p.counter)
+                ack = downlink_ack(key, device, p.counter)
                 batch.taken(p, Result(DUPLICATE, None, p.device_id, p.counter, ack))
             else:
                 # Same counter, different signed content: the fob reused a counter.
@@ -234,7 +235,7 @@ def _apply(
             }
         )
         accepted.append((p, frame, device))
-        ack = downlink_ack(keybox, device, p.counter)
+        ack = downlink_ack(key, device, p.counter)
         batch.taken(p, Result(ACCEPTED, None, p.device_id, p.counter, ack))
     for device_id, window in windows.items():
         d = devices[device_id]
