@@ -33,7 +33,7 @@ class FramesIn(BaseModel):
     )
 
 
-def _bulk_rate(request: Request) -> BulkRate:
+async def _bulk_rate(request: Request) -> BulkRate:
     rate: BulkRate = request.app.state.bulk_rate
     return rate
 

@@ -60,6 +60,12 @@ class PriorityLock:
                 self._held = False
                 self._cond.notify_all()
 
+    def wanted_by_other(self, who: Hashable) -> bool:
+        """Whether an urgent holder or another gateway's bulk waits: the holder should let go
+        at its next chance (pipeline commits its chunk)."""
+        with self._cond:
+            return bool(self._urgent_waiting) or any(w != who for w in self._bulk_waiting)
+
     @property
     def urgent_waiting(self) -> int:
         """How many urgent acquirers wait now (tests wait on it to order their threads)."""
