@@ -8,7 +8,7 @@ is emulated), and reads the operator's live stream (`GET /v1/alarms/stream`) as 
 
   fob (the JSON line): the fob's SOS frame leaves the firmware's link -> BLE notification to the
       page (a served read, see devstack/web_bluetooth.py) -> peek, IndexedDB commit ->
-      POST /v1/frames -> ingest -> `event: alarm` read by the operator client. One alarm at a
+      POST /v1/frames/binary -> ingest -> `event: alarm` read by the operator client. One alarm at a
       time, each by a real button hold on the simulated board (2 s; the hold is not counted),
       the fob's acks written back through the page before the next.
   help: the operator's acknowledge (POST) -> long poll -> page -> BLE write -> the fob verifies

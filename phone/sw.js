@@ -4,11 +4,11 @@
 import { Relay } from "./js/relay.mjs";
 import { count } from "./js/outbox.mjs";
 
-const SHELL_CACHE = "vigil-phone-shell-v1";
+const SHELL_CACHE = "vigil-phone-shell-v2"; // a new name when the list changes: the old one is dropped
 const SHELL = [
   "./", "index.html", "app.css", "manifest.webmanifest", "icon.svg", "icon-maskable.svg",
   "js/app.mjs", "js/ble.mjs", "js/enrol.mjs", "js/frames.mjs", "js/location.mjs",
-  "js/outbox.mjs", "js/relay.mjs", "js/signer.mjs", "js/visit.mjs",
+  "js/outbox.mjs", "js/relay.mjs", "js/relay_batch.mjs", "js/signer.mjs", "js/visit.mjs",
 ];
 
 self.addEventListener("install", (event) => {

@@ -7,18 +7,23 @@ the seeded gateway token and device key (host_tests/support/phone.py: enrol says
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Request, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from host_tests.support.monitor import ADMIN_PASSWORD, DEVICE_ID, LiveServer
 from host_tests.support.phone import WHERE, OperatorStream, Phone, enrol, new_context, open_console
+from monitor.models import Alarm, Gateway
 from monitor.models import FrameRecord as Frame
-from monitor.models import Gateway
+from monitor.services.ingest import MAX_BATCH
+from protocol import frames
+from protocol import relay_batch as rb
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +31,45 @@ pytestmark = pytest.mark.browser
 AT_ONCE_S = 1.5
 
 
-def relayed(requests: list[Request]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+PACKED = "/v1/frames/binary"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def unpack(body: bytes) -> list[dict[str, Any]]:
+    """A packed batch (protocol/relay_batch.py) as the monitor reads it, one dict a frame;
+    `heard_ms` is base_ms - age_ms, when the phone heard (or signed) the frame."""
+    base, records, locations = rb.decode_request(body, MAX_BATCH)
+    return [
+        {
+            "frame": frame.hex(),
+            "counter": frames.peek(frame)[2],
+            "heard_ms": None if age == rb.AGE_UNKNOWN else base - age,
+            "link": rb.LINKS[link],
+            "rssi": None if rssi == rb.RSSI_NONE else rssi,
+            "location": rb.location_dict(locations[i]) if i in locations else None,
+        }
+        for i, (frame, age, link, rssi) in enumerate(records)
+    ]
+
+
+def posted(requests: list[Request]) -> list[list[dict[str, Any]]]:
+    """The batches the page posted, each as `unpack` reads it. Every one went packed to
+    /v1/frames/binary: none as JSON to /v1/frames."""
+    batches = []
     for r in requests:
-        if r.url.endswith("/v1/frames") and r.method == "POST" and r.post_data:
-            items += json.loads(r.post_data)["frames"]
-    return items
+        if r.method == "POST" and "/v1/frames" in r.url:
+            assert r.url.endswith(PACKED), f"the page posted to {r.url}"
+            assert r.headers["content-type"] == "application/octet-stream"
+            batches.append(unpack(r.post_data_buffer or b""))
+    return batches
+
+
+def relayed(requests: list[Request]) -> list[dict[str, Any]]:
+    return [item for batch in posted(requests) for item in batch]
+
+
+def ms(t: dt.datetime) -> int:
+    return (t - EPOCH) // dt.timedelta(milliseconds=1)
 
 
 def stored_counters(live_server: LiveServer) -> list[int]:
@@ -40,7 +78,7 @@ def stored_counters(live_server: LiveServer) -> list[int]:
 
 
 def test_phone_sos_reaches_the_operator_stream_with_the_phones_position(
-    phone: Phone, operator_stream: OperatorStream
+    phone: Phone, live_server: LiveServer, operator_stream: OperatorStream
 ) -> None:
     sent: list[Request] = []
     phone.page.on("request", lambda r: sent.append(r))
@@ -58,6 +96,19 @@ def test_phone_sos_reaches_the_operator_stream_with_the_phones_position(
     assert item["location"]["source"] == "phone_gps"
     assert 0 <= item["location"]["fix_age_s"] < 60
     assert item["link"] is None  # signed by the phone itself, not heard over a link
+    assert item["rssi"] is None
+    # Stored as packed: the position with its source and age, and when the phone signed it.
+    with live_server.app.state.db.session() as s:
+        row = s.query(Alarm).filter(Alarm.device_id == DEVICE_ID).one()
+        record = s.query(Frame).filter(Frame.device_id == DEVICE_ID).one()
+    assert row.lat == pytest.approx(WHERE["latitude"])
+    assert row.lon == pytest.approx(WHERE["longitude"])
+    assert row.accuracy_m == pytest.approx(WHERE["accuracy"])
+    assert row.location_source == "phone_gps"
+    assert row.location_fix_age_s == item["location"]["fix_age_s"]
+    assert record.raw.hex() == item["frame"] and record.link is None and record.rssi is None
+    assert ms(record.received_at) == item["heard_ms"]
+    assert not row.received_at_clamped
 
 
 def test_location_refused_the_alarm_goes_at_once_without_a_position(
@@ -214,3 +265,132 @@ def test_background_sync_flushes_the_outbox_with_no_page_open(
         " r.onerror = () => no(r.error); })"
     )
     assert waiting == 0  # the worker deleted it once the monitor had answered
+
+
+@pytest.fixture
+def routed_phone(browser: Browser, live_server: LiveServer) -> Iterator[Phone]:
+    """An enrolled phone whose requests the test may route (see new_context): no service worker."""
+    ctx = new_context(browser, service_worker=False)
+    page = ctx.new_page()
+    enrol(page, live_server.url)
+    yield Phone(ctx, page)
+    ctx.close()
+
+
+def pending(page: Page) -> list[dict[str, Any]]:
+    """The phone's outbox, in the order the relay takes it."""
+    items: list[dict[str, Any]] = page.evaluate(
+        "async () => (await import('/phone/js/outbox.mjs')).pending()"
+    )
+    return items
+
+
+def test_a_body_the_monitor_refuses_goes_frame_by_frame_and_only_the_bad_frame_waits(
+    routed_phone: Phone, live_server: LiveServer, operator_stream: OperatorStream
+) -> None:
+    """A 400 for the whole body (bad_batch) deletes nothing. As gateway/relay.py, the page
+    then sends those frames one at a time, so one the monitor cannot read holds up no other: it
+    is kept, moved behind the rest and retried alone at the refused pace. Here the monitor
+    "cannot read" the second SOS (a route answers 400 for any body that carries it); every
+    other body reaches the real monitor."""
+    page = routed_phone.page
+    online = False
+    bodies: list[list[int]] = []
+
+    def monitor(route: Route) -> None:
+        if not online:
+            route.abort("internetdisconnected")
+            return
+        counters = [i["counter"] for i in unpack(route.request.post_data_buffer or b"")]
+        bodies.append(counters)
+        if 2 in counters:
+            route.fulfill(status=400, json={"error": "bad_batch", "message": "cannot read it"})
+        else:
+            route.continue_()
+
+    expect(page.locator("#monitor-state")).to_have_text("monitor reachable")
+    routed_phone.ctx.route("**" + PACKED, monitor)
+    routed_phone.ctx.set_offline(True)
+    for _ in range(3):
+        page.click("#sos")
+    expect(page.locator("#waiting")).to_have_text("3 waiting to send")
+    online = True
+    routed_phone.ctx.set_offline(False)
+    # Routes are served while Playwright is called (the page is watched), not while the test
+    # waits on the operator's stream: the page first, then the stream.
+    expect(page.locator("#waiting")).to_have_text("1 waiting to send")
+    assert [operator_stream.next_alarm()["kind"] for _ in range(2)] == ["sos", "sos"]
+    expect(page.locator("#monitor-state")).to_have_text("monitor reachable")
+    assert stored_counters(live_server) == [1, 3]
+    # (an attempt as the network came back may come first)
+    assert bodies[-4:] == [[1, 2, 3], [1], [2], [3]], bodies
+    (held,) = pending(page)
+    assert held["counter"] == 2 and held["held"] is True
+    assert page.evaluate("[vigil.relay.held, vigil.relay.refusedBatches]") == [1, 2]
+    tried = len(bodies)
+    page.wait_for_timeout(1000)
+    assert len(bodies) == tried  # not retried at once: at the refused pace
+    # The monitor can read it again (fixed, upgraded): it goes alone, the next time it is tried.
+    routed_phone.ctx.unroute("**" + PACKED)
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r))
+    page.reload()
+    assert operator_stream.next_alarm()["kind"] == "sos"
+    expect(page.locator("#waiting")).to_have_text("nothing waiting")
+    assert stored_counters(live_server) == [1, 2, 3]
+    assert [[i["counter"] for i in b] for b in posted(sent)] == [[2]]
+
+
+def test_a_frame_the_page_cannot_pack_is_held_back_and_the_sos_goes(
+    phone: Phone, live_server: LiveServer, operator_stream: OperatorStream
+) -> None:
+    """An outbox record that is not a 20-byte frame (damaged storage, an older app's record)
+    cannot be packed. It is kept and held behind the others, never sent in a body, and the SOS
+    signed after it leaves at once."""
+    page = phone.page
+    expect(page.locator("#monitor-state")).to_have_text("monitor reachable")
+    page.evaluate(
+        """async () => {
+            const o = await import('/phone/js/outbox.mjs');
+            await o.tx('outbox', 'readwrite', (s) => o.req(s.outbox.add({
+                frame: '21'.repeat(19), ftype: 1, device_id: 0, counter: 0, priority: 0,
+                received_at: new Date().toISOString(), link: 'ble', rssi: null, location: null,
+                committed_ms: Date.now(),
+            })));
+        }"""
+    )
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r))
+    page.click("#sos")
+    assert operator_stream.next_alarm()["kind"] == "sos"
+    expect(page.locator("#waiting")).to_have_text("1 waiting to send")
+    assert stored_counters(live_server) == [1]
+    (held,) = pending(page)
+    assert held["frame"] == "21" * 19 and held["held"] is True
+    assert page.evaluate("vigil.relay.held") == 1
+    assert [[i["counter"] for i in b] for b in posted(sent)] == [[1]]
+
+
+def test_a_monitor_without_the_packed_route_gets_the_frames_as_json(
+    routed_phone: Phone, live_server: LiveServer, operator_stream: OperatorStream
+) -> None:
+    """A monitor instance older than /v1/frames/binary (behind the proxy mid-upgrade, or rolled
+    back under an open page) answers 404: the page posts the same frames as JSON at once."""
+    page = routed_phone.page
+    expect(page.locator("#monitor-state")).to_have_text("monitor reachable")
+    old_monitor = {"status": 404, "json": {"detail": "Not Found"}}
+    routed_phone.ctx.route("**" + PACKED, lambda route: route.fulfill(**old_monitor))
+    sent: list[Request] = []
+    page.on("request", lambda r: sent.append(r))
+    t0 = time.monotonic()
+    with page.expect_response(lambda r: r.url.endswith("/v1/frames")):  # routes served meanwhile
+        page.click("#sos")
+    alarm = operator_stream.next_alarm()
+    assert time.monotonic() - t0 < AT_ONCE_S
+    assert alarm["kind"] == "sos" and alarm["location"]["lat"] == pytest.approx(WHERE["latitude"])
+    expect(page.locator("#waiting")).to_have_text("nothing waiting")
+    assert stored_counters(live_server) == [1]
+    frames_posts = [r for r in sent if r.method == "POST" and "/v1/frames" in r.url]
+    assert [r.url.removeprefix(live_server.url) for r in frames_posts] == [PACKED, "/v1/frames"]
+    (item,) = json.loads(frames_posts[1].post_data or "")["frames"]
+    assert item["location"]["source"] == "phone_gps" and item["link"] is None

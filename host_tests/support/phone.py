@@ -30,13 +30,21 @@ from monitor.models import Worker
 WHERE = {"latitude": 51.5072, "longitude": -0.1276, "accuracy": 12}
 
 
-def new_context(browser: Browser, *, located: bool = True) -> BrowserContext:
+def new_context(
+    browser: Browser, *, located: bool = True, service_worker: bool = True
+) -> BrowserContext:
     """A fresh phone browser. Chrome allows Background Sync and the Screen Wake Lock for every
     site unless the user blocks them; a Playwright context given any grant refuses everything
     else, so both are granted here. Location is the worker's choice: granted, or left refused
-    (headless Chromium refuses geolocation without a grant)."""
+    (headless Chromium refuses geolocation without a grant). `service_worker=False` is for a
+    test that routes the page's requests: Chromium hands a route each request the service
+    worker passes on twice, once from the page and once from the worker."""
     grants = ["background-sync", "screen-wake-lock"] + (["geolocation"] if located else [])
-    ctx = browser.new_context(geolocation=WHERE if located else None, permissions=grants)
+    ctx = browser.new_context(
+        geolocation=WHERE if located else None,
+        permissions=grants,
+        service_workers="allow" if service_worker else "block",
+    )
     ctx.set_default_timeout(UI_TIMEOUT_MS)
     return ctx
 

@@ -108,6 +108,17 @@ export async function remove(ids) {
   changed();
 }
 
+// Move a frame the monitor cannot read behind every other one (gateway/queue.py's hold). It stays
+// until the monitor answers for it, like any frame; the relay sends it alone, last.
+export const HELD_PRIORITY = 1000;
+export async function hold(id) {
+  await tx("outbox", "readwrite", async (s) => {
+    const r = await req(s.outbox.get(id));
+    if (r && !r.held) { r.held = true; r.priority = HELD_PRIORITY; s.outbox.put(r); }
+  });
+  changed();
+}
+
 // Attach a position to frames still waiting (those already answered keep what they had).
 export async function attachLocation(ids, location) {
   await tx("outbox", "readwrite", async (s) => {

@@ -6,15 +6,19 @@
 // Backoff is chosen by the kind of failure, as gateway/relay.py:
 export const UNREACHABLE_RETRY_MS = 500; // no network, refused, timed out: retry soon, doubling
 export const OVERLOADED_RETRY_MS = 2000; // 5xx / 429: the monitor is there but struggling
-export const REFUSED_RETRY_MS = 30000; // 401/403: revoked or unknown phone; frames stay queued
+export const REFUSED_RETRY_MS = 30000; // 401/403 (revoked or unknown phone), or a frame the monitor
+// cannot read (held back): the frames stay queued
 export const BACKOFF_CAP_MS = 10000;
 export const REQUEST_TIMEOUT_MS = 10000; // a POST that hangs longer is treated as unreachable
 export const BATCH = 100;
 export const DOWNLINK_WAIT_S = 25; // the monitor caps its long poll at 25 s
 export const HEALTH_EVERY_MS = 60000;
 const ANSWERED = new Set(["accepted", "duplicate", "rejected"]);
+const PACKED = "application/octet-stream";
+const NO_PACKED_ROUTE = new Set([404, 405]); // a monitor older than /v1/frames/binary
 
 import * as outbox from "./outbox.mjs";
+import { decodeReply, encodeRequest } from "./relay_batch.mjs";
 
 export class Relay extends EventTarget {
   constructor({ base = new URL("../../", import.meta.url).href, onAck = () => {}, onDownlink = () => {} } = {}) {
@@ -26,6 +30,9 @@ export class Relay extends EventTarget {
     this.detail = "";
     this.rejected = {}; // reason -> count, for the worker and for support
     this.sent = 0;
+    this.refusedBatches = 0; // bodies the monitor refused (4xx other than 401/403/429)
+    this.held = 0; // frames held back because the monitor could not read them
+    this._heldRetryAt = 0;
     this._busy = false;
     this._again = false;
     this._timer = null;
@@ -63,14 +70,25 @@ export class Relay extends EventTarget {
   async _flush() {
     this._busy = true;
     try {
+      let singly = 0; // after a refused batch: how many frames to send one at a time
       for (;;) {
         this._again = false;
-        const items = await outbox.pending(BATCH);
-        if (!items.length) return;
+        const waiting = await outbox.pending(singly ? 1 : BATCH);
+        if (!waiting.length) return;
+        // A held frame (one the monitor cannot read) goes alone, once nothing else waits, and
+        // at the refused pace: it never holds up a frame the monitor can take.
+        let items = waiting.filter((i) => !i.held);
+        if (!items.length) {
+          const wait = this._heldRetryAt - Date.now();
+          if (wait > 0) { this._retryIn(wait); return; }
+          items = waiting.slice(0, 1);
+        }
         const token = await this.token();
         if (!token) { this._state("refused", "not enrolled"); return; }
         const outcome = await this._post(items, token);
-        if (outcome !== "ok") return;
+        if (outcome === "split") { singly = items.length; continue; }
+        if (singly) singly -= 1;
+        if (outcome !== "ok" && outcome !== "held") return;
       }
     } finally {
       this._busy = false;
@@ -78,34 +96,86 @@ export class Relay extends EventTarget {
     }
   }
 
+  // One POST of the packed batch (relay_batch.mjs) to /v1/frames/binary. The outcome: "ok";
+  // "split" (the monitor refused the body: send these frames singly to find the one it cannot
+  // read); "held" (that one frame moved behind the others); or a failure kind, retry set.
   async _post(items, token) {
-    let r;
+    let body;
     try {
-      r = await fetch(this.base + "v1/frames", {
+      body = encodeRequest(items, Date.now());
+    } catch (e) {
+      // Not a frame the monitor could read either: held back, and the others go.
+      return this._unreadable(items[e.index ?? 0], `cannot pack it: ${e.message}`);
+    }
+    const r = await this._send("v1/frames/binary", PACKED, body, token);
+    if (r && NO_PACKED_ROUTE.has(r.status)) return this._postJson(items, token);
+    const failed = await this._failure(r, items);
+    if (failed) return failed;
+    let results;
+    try {
+      results = decodeReply(new Uint8Array(await r.arrayBuffer()), items.length);
+    } catch {
+      return this._fail("overloaded", OVERLOADED_RETRY_MS, "unreadable answer");
+    }
+    return this._answered(items, results);
+  }
+
+  // A monitor without the packed route (an instance not upgraded yet, or rolled back under an
+  // open page): the same frames as JSON to /v1/frames, answered the same way.
+  async _postJson(items, token) {
+    const body = JSON.stringify({
+      frames: items.map((i) => ({
+        frame: i.frame, received_at: i.received_at, link: i.link, rssi: i.rssi, location: i.location,
+      })),
+    });
+    const r = await this._send("v1/frames", "application/json", body, token);
+    const failed = await this._failure(r, items);
+    if (failed) return failed;
+    let answer;
+    try { answer = await r.json(); } catch { return this._fail("overloaded", OVERLOADED_RETRY_MS, "unreadable answer"); }
+    return this._answered(items, Array.isArray(answer?.results) ? answer.results : []);
+  }
+
+  async _send(path, type, body, token) {
+    try {
+      return await fetch(this.base + path, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-        body: JSON.stringify({
-          frames: items.map((i) => ({
-            frame: i.frame, received_at: i.received_at, link: i.link, rssi: i.rssi, location: i.location,
-          })),
-        }),
+        headers: { "Content-Type": type, Authorization: `Bearer ${token}` },
+        body,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         cache: "no-store",
       });
-    } catch (e) {
-      return this._fail("unreachable", UNREACHABLE_RETRY_MS, "no connection to the monitor");
+    } catch {
+      return null;
     }
+  }
+
+  // The outcome of a response that is not an answer for the frames; null when it is one.
+  async _failure(r, items) {
+    if (!r) return this._fail("unreachable", UNREACHABLE_RETRY_MS, "no connection to the monitor");
     if (r.status === 401 || r.status === 403) {
       this._failures = 0;
       this._state("refused", "this phone's access was refused (revoked?)");
       this._retryIn(REFUSED_RETRY_MS);
       return "refused";
     }
+    if (r.status >= 400 && r.status < 500 && r.status !== 429) {
+      // The monitor refused the request itself (400 bad_batch: it answers bad frames one by
+      // one, so this is a body it cannot read). As gateway/relay.py: find the frame by sending
+      // singly, so the others are not held up behind it; nothing is deleted.
+      this.refusedBatches += 1;
+      this._failures = 0;
+      this._state("reachable");
+      const why = `monitor answered ${r.status}: ${(await r.text().catch(() => "")).slice(0, 200)}`;
+      return items.length > 1 ? "split" : this._unreadable(items[0], why);
+    }
     if (!r.ok) return this._fail("overloaded", OVERLOADED_RETRY_MS, `monitor answered ${r.status}`);
-    let body;
-    try { body = await r.json(); } catch { return this._fail("overloaded", OVERLOADED_RETRY_MS, "unreadable answer"); }
+    return null;
+  }
+
+  async _answered(items, results) {
     const done = [];
-    (body.results || []).forEach((res, i) => {
+    results.forEach((res, i) => {
       const item = items[i];
       if (!item || !ANSWERED.has(res.status)) return;
       done.push(item.id);
@@ -116,8 +186,22 @@ export class Relay extends EventTarget {
     this.sent += done.length;
     this._failures = 0;
     this._state("reachable");
-    this.dispatchEvent(new CustomEvent("answered", { detail: { items, results: body.results } }));
+    this.dispatchEvent(new CustomEvent("answered", { detail: { items, results } }));
     return done.length ? "ok" : this._fail("overloaded", OVERLOADED_RETRY_MS, "no answer for the frames");
+  }
+
+  // One frame the monitor cannot read, or that cannot be packed. Kept (only an answer deletes a
+  // frame) but moved behind everything else, and retried alone at the refused pace.
+  async _unreadable(item, why) {
+    this._heldRetryAt = Date.now() + REFUSED_RETRY_MS;
+    if (!item.held) {
+      await outbox.hold(item.id);
+      this.held += 1;
+      console.warn(`vigil: frame ${item.frame} held back: ${why}`);
+      return "held";
+    }
+    this._retryIn(REFUSED_RETRY_MS);
+    return "refused";
   }
 
   _fail(kind, first, detail) {
