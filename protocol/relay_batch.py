@@ -18,6 +18,7 @@
 import struct
 
 from protocol.errors import ProtocolError
+from protocol.frame_types import HEARTBEAT
 
 REQUEST_MAGIC = b"VGB1"
 REPLY_MAGIC = b"VGR1"
@@ -123,6 +124,16 @@ def decode_request(body, max_count):
         last = index
         locations[index] = loc[1:]
     return base_ms, records, locations
+
+
+def carries_urgent(body):
+    # Whether any frame in a (well-formed or not) body is other than a heartbeat, from its type
+    # bytes alone: the monitor lets an alarm's request go first before it has parsed anything.
+    count = struct.unpack_from(">H", body, 4)[0] if len(body) >= HEADER_LEN else 0
+    for type_byte in body[HEADER_LEN : HEADER_LEN + count * RECORD_LEN : RECORD_LEN]:
+        if type_byte & 0x1F != HEARTBEAT:
+            return True
+    return False
 
 
 def location_dict(packed):

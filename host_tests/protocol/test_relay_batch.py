@@ -83,3 +83,19 @@ def test_any_cut_or_padding_is_refused_whole(items: list, data: st.DataObject) -
         except rb.BadBatch:
             continue
         raise AssertionError(f"{len(bad)} bytes read as a batch of {len(items)}")
+
+
+def test_an_alarm_anywhere_in_a_body_is_seen_from_its_type_bytes_alone() -> None:
+    from protocol import frame_types as ft
+    from protocol import frames
+
+    def item(ftype: int, fields: tuple[int, ...]) -> tuple[bytes, int, None, None, None]:
+        return (frames.encode(ftype, 3, 1, fields, bytes(16)), 0, None, None, None)
+
+    beats = [item(ft.HEARTBEAT, (90, 0, 0, 1))] * 5
+    assert not rb.carries_urgent(rb.encode_request(beats, 0))
+    for at in range(6):
+        body = rb.encode_request(beats[:at] + [item(ft.SOS_CANCEL, (1, 0))] + beats[at:], 0)
+        assert rb.carries_urgent(body)
+        assert not rb.carries_urgent(body[: rb.HEADER_LEN + at * rb.RECORD_LEN])  # cut short
+    assert not rb.carries_urgent(b"") and not rb.carries_urgent(b"VGB1")

@@ -7,13 +7,16 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from host_tests.support.monitor import DEVICE_ID, Env, heartbeat, sos
 from monitor.models import Alarm, Device, FrameRecord
 from monitor.services import ingest, provisioning
 from monitor.services.ingest import pipeline
-from monitor.services.ingest.writer_lock import PriorityLock
+from monitor.services.ingest.writer_lock import PriorityLock, UrgentGate
+from protocol import frame_types as ft
 
 OTHER = 40  # a second fob, heartbeats only
 
@@ -95,3 +98,90 @@ def test_an_alarm_is_stored_even_when_the_bulk_part_of_its_batch_fails(
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Alarm)) == 1
         assert s.scalar(select(func.count()).select_from(FrameRecord)) == 3
+
+
+@given(
+    st.lists(st.integers(1, 30), max_size=120),
+    st.integers(1, 8),
+)
+def test_device_chunks_keep_each_fobs_frames_whole_and_in_order(
+    devices: list[int], most: int
+) -> None:
+    now = pipeline.utcnow()
+    parsed = pipeline.parse([heartbeat(c, device_id=d) for c, d in enumerate(devices, 1)], now)
+    chunks = pipeline.device_chunks(parsed.parsed, most)
+    seen: set[int] = set()
+    for chunk in chunks:
+        ids = {p.device_id for p in chunk}
+        assert 0 < len(ids) <= most and not ids & seen  # a fob is in one chunk only
+        seen |= ids
+        assert [p.index for p in chunk] == sorted(p.index for p in chunk)
+    assert sum(len(c) for c in chunks) == len(devices)
+
+
+def test_a_bulk_batch_lets_the_writer_go_to_a_waiting_alarm_between_chunks(
+    sqlite_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hook around `_apply` (the real one still runs) pauses the first heartbeat chunk until
+    an SOS from another gateway's request waits for the writer: the SOS must be applied next,
+    before the rest of the heartbeats, which then finish in chunks of their own."""
+    db, keybox = sqlite_env.app.state.db, sqlite_env.app.state.keybox
+    keys = {}
+    with db.session() as s:
+        for d in range(100, 100 + 3 * pipeline.BULK_CHUNK_DEVICES):
+            keys[d] = provisioning.provision_device(s, keybox, "t", board="sim", device_id=d)[1]
+        s.commit()
+    order: list[str] = []
+    waiting = threading.Event()
+    real = pipeline._apply
+
+    def hooked(session, keybox, part, *args, **kwargs):  # type: ignore[no-untyped-def]
+        urgent = any(p.ftype != ft.HEARTBEAT for p in part.parsed)
+        order.append("alarm" if urgent else f"bulk x{len(part.parsed)}")
+        if len(order) == 1:
+            waiting.wait(5)
+            while pipeline._sqlite_writer.urgent_waiting == 0:
+                time.sleep(0.001)
+        return real(session, keybox, part, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_apply", hooked)
+    bulk = [heartbeat(1, device_id=d, key=k) for d, k in keys.items()]
+
+    def flood() -> None:
+        with db.session() as s:
+            ingest.ingest(s, keybox, bulk, sqlite_env.seeded.gateway_id)
+
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    while not order:
+        time.sleep(0.001)
+    waiting.set()
+    with db.session() as s:
+        [r] = ingest.ingest(s, keybox, [sos(1)], None)
+    flooder.join(10)
+    chunk = f"bulk x{pipeline.BULK_CHUNK_DEVICES}"
+    assert r["status"] == "accepted"
+    assert order == [chunk, "alarm", chunk, chunk], order
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(FrameRecord)) == len(bulk) + 1
+
+
+def test_bulk_steps_aside_while_an_alarm_is_in_flight_and_not_for_ever() -> None:
+    gate = UrgentGate()
+    gate.STEP_ASIDE_S = 0.05
+    done: list[float] = []
+    with gate.urgent() as entry:
+        t = threading.Thread(target=lambda: (gate.step_aside(), done.append(time.monotonic())))
+        t.start()
+        time.sleep(0.01)
+        assert not done  # waiting while the alarm is in flight
+        left = time.monotonic()
+        entry.leave()
+        entry.leave()  # once only: the count is not taken twice
+        t.join(1)
+        assert done and done[0] >= left
+        assert not gate.busy
+    with gate.urgent():
+        start = time.monotonic()
+        gate.step_aside()  # an alarm that never ends holds heartbeats up for STEP_ASIDE_S only
+        assert 0.04 <= time.monotonic() - start < 1

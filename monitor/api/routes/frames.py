@@ -3,6 +3,8 @@ uplink frames. Both take one path once parsed (monitor/services/ingest)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,7 +16,9 @@ from monitor.errors import BadBatch, UnsupportedMediaType
 from monitor.models import utcnow
 from monitor.schemas import FramesOut
 from monitor.services import ingest, phones
+from monitor.services.ingest import pipeline
 from monitor.services.ingest.bulk_rate import BulkRate
+from monitor.services.ingest.writer_lock import GateEntry
 from protocol import relay_batch
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -63,11 +67,24 @@ def post_frames(
     return JSONResponse({"results": results})
 
 
-async def _packed_body(request: Request) -> bytes:
+@dataclass
+class PackedBody:
+    body: bytes
+    entry: GateEntry | None  # its place in pipeline.urgent_gate when it carries an alarm
+
+
+async def _packed_body(request: Request) -> AsyncIterator[PackedBody]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != PACKED:
         raise UnsupportedMediaType(f"send the packed batch as {PACKED}, not {kind or 'nothing'}")
-    return await request.body()
+    body = await request.body()
+    # An alarm in the body: from here to the answer, bulk work in this process steps aside
+    # (pipeline.urgent_gate). Read from the type bytes alone; parsing comes later.
+    if not relay_batch.carries_urgent(body):
+        yield PackedBody(body, None)
+        return
+    with pipeline.urgent_gate.urgent() as entry:
+        yield PackedBody(body, entry)
 
 
 @router.post(
@@ -86,7 +103,7 @@ async def _packed_body(request: Request) -> bytes:
     },
 )
 def post_frames_binary(
-    body: Annotated[bytes, Depends(_packed_body)],
+    packed: Annotated[PackedBody, Depends(_packed_body)],
     gw: CurrentGateway,
     session: SessionDep,
     keybox: KeyBoxDep,
@@ -100,10 +117,11 @@ def post_frames_binary(
         reply = ingest.ingest_packed(
             session,
             keybox,
-            body,
+            packed.body,
             gw.gateway.id,
             scope_worker_id=phones.scope_of(gw.gateway),
             rate=rate,
+            entry=packed.entry,
         )
     except relay_batch.BadBatch as e:
         raise BadBatch(str(e)) from e
