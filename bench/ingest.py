@@ -14,11 +14,13 @@ Runs, in this order and in one process so the ratios compare like with like:
   * SQLite, JSON (POST /v1/frames): frames_per_s_sqlite, p99_ingest_ms;
   * SQLite, packed (POST /v1/frames/binary, what the gateway and the phone post):
     frames_per_s_sqlite_binary, p99_alarm_behind_bulk_ms (the probe's p99 on that path);
-  * PostgreSQL, packed: frames_per_s_postgres (its p99 is printed).
+  * PostgreSQL, packed: frames_per_s_postgres (its p99 is printed); then two monitor
+    instances on one database, two gateways: frames_per_s_postgres_2_instances.
 vs_pysiaalarm = frames_per_s_sqlite_binary / the peer's alarms/s. The per-gateway heartbeat
 cap is off here (the loaders share one token): this measures what the receiver can take.
 
-Last line JSON: {"frames_per_s_sqlite", "frames_per_s_postgres", "p99_ingest_ms",
+Last line JSON: {"frames_per_s_sqlite", "frames_per_s_postgres",
+"frames_per_s_postgres_2_instances", "p99_ingest_ms",
 "frames_per_s_sqlite_binary", "p99_alarm_behind_bulk_ms", "pysiaalarm_alarms_per_s",
 "vs_pysiaalarm"}
 Run: .venv/bin/python -m bench.ingest [--duration 8] [--loaders N]
@@ -170,15 +172,23 @@ def probe(
 
 
 def run(
-    url: str, duration: float, port: int, loaders: int = 1, binary: bool = False
+    url: str,
+    duration: float,
+    port: int,
+    loaders: int = 1,
+    binary: bool = False,
+    instances: int = 1,
 ) -> tuple[float, float, float]:
+    """(frames/s stored, the probe's p99 and p50 in ms). With `instances`, that many monitors
+    on the same database (PostgreSQL), on ports port, port+1...; loader k posts to k mod n."""
     keys = prepare(url)
     # Enough pre-signed frames for the run: signing (and packing) is not what we measure.
     batches = frames_for(keys, 60_000 if not binary else 120_000)
     bodies: list[list[dict[str, object]] | bytes] = []
     bodies += [packed(b) for b in batches] if binary else batches
     probe_dev = max(keys)
-    server = serve(url, port)
+    servers = [serve(url, port + i) for i in range(instances)]
+    loaders = max(loaders, instances)
     stored = 0
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
@@ -197,7 +207,7 @@ def run(
 
         def load(k: int) -> None:
             # Loader k posts every loaders-th batch: several gateways draining at once.
-            mine = Poster(port, binary)
+            mine = Poster(port + k % instances, binary)
             for n in range(1 + k, len(bodies), loaders):
                 statuses = mine.post(bodies[n], len(batches[n]))
                 counts[k] += statuses.count("accepted")
@@ -215,8 +225,9 @@ def run(
         lat = answers.get(timeout=30)
         t.join(10)
     finally:
-        server.terminate()
-        server.wait(10)
+        for server in servers:
+            server.terminate()
+            server.wait(10)
     p99 = statistics.quantiles(lat, n=100)[98] if len(lat) >= 2 else float("nan")
     return stored / elapsed, p99, statistics.median(lat) if lat else float("nan")
 
@@ -251,6 +262,9 @@ def main() -> None:
         pg_fps, pg_p99, pg_p50 = run(
             cluster.new_database(), args.duration, 18932, args.loaders, binary=True
         )
+        pg2_fps, pg2_p99, _ = run(
+            cluster.new_database(), args.duration, 18935, 2, binary=True, instances=2
+        )
     finally:
         cluster.stop()
     print(
@@ -263,6 +277,7 @@ def main() -> None:
             {
                 "frames_per_s_sqlite": round(sqlite_fps),
                 "frames_per_s_postgres": round(pg_fps),
+                "frames_per_s_postgres_2_instances": round(pg2_fps),
                 "p99_ingest_ms": round(sqlite_p99, 1),
                 "frames_per_s_sqlite_binary": round(bin_fps),
                 "p99_alarm_behind_bulk_ms": round(bin_p99, 1),

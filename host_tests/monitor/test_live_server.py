@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import threading
@@ -189,3 +190,21 @@ def test_one_user_holds_at_most_the_capped_number_of_streams(
                     break
             assert time.monotonic() < deadline, "closed streams were never freed"
             time.sleep(0.2)
+
+
+def test_one_gateway_holds_at_most_the_capped_number_of_downlink_polls(
+    tmp_path: Path, sqlite_template: tuple[Path, Seeded]
+) -> None:
+    """Past VIGIL_MAX_LONG_POLLS_PER_GATEWAY a gateway's next long poll is a 429 saying why;
+    a poll that does not wait is never refused, and an answered poll frees its place."""
+    with monitor_with(tmp_path, sqlite_template, max_long_polls_per_gateway=2) as server:
+        gw = gateway_client(server.url)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            held = [pool.submit(gw.get, "/v1/downlink", params={"wait": 2}) for _ in range(2)]
+            time.sleep(0.5)  # both are waiting at the monitor
+            third = gw.get("/v1/downlink", params={"wait": 2})
+            assert third.status_code == 429 and third.headers["retry-after"] == "5"
+            assert "already holds 2 downlink polls" in third.json()["message"]
+            assert gw.get("/v1/downlink").status_code == 200  # no wait: not a long poll
+            assert [f.result().status_code for f in held] == [200, 200]
+        assert gw.get("/v1/downlink", params={"wait": 0.2}).status_code == 200

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Open alarm streams one user may hold on one instance: a console per screen and tab is a
     # handful; thousands left unread (a script, a leak) slowed every other request to seconds.
     max_streams_per_user: int = Field(default=20, ge=1, le=1000)
+    # Downlink long polls one gateway (relay or phone) may hold open on one instance: a relay
+    # holds one, a phone one per open tab.
+    max_long_polls_per_gateway: int = Field(default=8, ge=1, le=1000)
     # Heartbeats one gateway may post per second on one instance, saving up to the burst; 0 is
     # no cap. Alarms are never capped. A site's relay sends a few a second; one back from a
     # day offline drains ~300k in a few minutes at this rate, and cannot crowd out the others.

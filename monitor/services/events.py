@@ -15,9 +15,10 @@ wakes a gateway long-polling B.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -55,6 +56,7 @@ class EventHub:
         # Whose each stream is, to cap how many one user holds (`subscribe`'s limit).
         self._owner: dict[asyncio.Queue[StreamItem], int | None] = {}
         self._downlink_changed: asyncio.Condition | None = None
+        self._polls: dict[int, int] = {}  # gateway id -> downlink long polls it holds open here
         self._via_postgres = False
         self._listener: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
@@ -118,6 +120,27 @@ class EventHub:
         assert self._downlink_changed is not None
         async with self._downlink_changed:
             self._downlink_changed.notify_all()
+
+    @contextlib.contextmanager
+    def long_poll(self, gateway_id: int, limit: int) -> Iterator[None]:
+        """One of a gateway's downlink long polls; RateLimited past `limit` on this instance (a
+        relay holds one; thousands held open by a leaked token would starve everyone's)."""
+        held = self._polls.get(gateway_id, 0)
+        if held >= limit:
+            raise RateLimited(
+                f"this gateway already holds {held} downlink polls open on this monitor (at "
+                f"most {limit}): one per relay is enough",
+                retry_after_s=STREAM_RETRY_S,
+            )
+        self._polls[gateway_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._polls[gateway_id] - 1
+            if left:
+                self._polls[gateway_id] = left
+            else:
+                del self._polls[gateway_id]
 
     async def wait_downlinks(self, timeout: float) -> None:
         if self._downlink_changed is None:

@@ -17,13 +17,14 @@ allocated to its worker: a fob re-allocated since the phone last heard it is no 
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from monitor.api.deps import CurrentGateway, DatabaseDep, HubDep
+from monitor.api.deps import CurrentGateway, DatabaseDep, HubDep, SettingsDep
 from monitor.core.db import Database
 from monitor.errors import NotAuthenticated
 from monitor.models import Device, Downlink, Gateway, utcnow
@@ -86,6 +87,7 @@ async def get_downlink(
     gw: CurrentGateway,
     db: DatabaseDep,
     hub: HubDep,
+    settings: SettingsDep,
     after: int = Query(0, ge=0, le=2**63 - 1),
     wait: float = Query(0, ge=0, description=f"seconds to hold the poll; capped at {MAX_WAIT_S}"),
 ) -> dict[str, Any]:
@@ -94,12 +96,13 @@ async def get_downlink(
     scope = phones.scope_of(gw.gateway)
     # Capped, not refused: a gateway asking for longer still gets its frames.
     deadline = time.monotonic() + min(wait, MAX_WAIT_S)
-    while True:
-        got = await run_in_threadpool(_fetch, db, gateway_id, after, scope)
-        if got is None:
-            raise NotAuthenticated("this gateway token has been revoked")
-        items, cursor = got
-        left = deadline - time.monotonic()
-        if items or left <= 0:
-            return {"items": items, "cursor": cursor}
-        await hub.wait_downlinks(min(left, RECHECK_S))
+    with hub.long_poll(gateway_id, settings.max_long_polls_per_gateway) if wait else nullcontext():
+        while True:
+            got = await run_in_threadpool(_fetch, db, gateway_id, after, scope)
+            if got is None:
+                raise NotAuthenticated("this gateway token has been revoked")
+            items, cursor = got
+            left = deadline - time.monotonic()
+            if items or left <= 0:
+                return {"items": items, "cursor": cursor}
+            await hub.wait_downlinks(min(left, RECHECK_S))

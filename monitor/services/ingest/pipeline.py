@@ -203,6 +203,14 @@ def _commit_bulk(
             session.commit()
 
 
+def store(session: Session, touched: list[dict[str, Any]], new_rows: list[dict[str, Any]]) -> None:
+    """A chunk's device rows and frame records, one executemany each."""
+    if touched:
+        session.connection().execute(HOT_UPDATE, touched)
+    if new_rows:
+        session.connection().execute(_FRAME_INSERT, new_rows)
+
+
 def _in_scope(session: Session, ids: set[int], worker_id: int | None) -> set[int] | None:
     """The devices of the batch a scoped gateway may relay; None when it is not scoped. One
     query per batch and only for phones: a relay's batch costs nothing more."""
@@ -312,11 +320,7 @@ def _apply(
         d.replay_highest, d.replay_bitmap = window.state()
     for p, frame, d in accepted:
         update_hot(d, p, frame, gateway_id)
-    touched = [d.changes() for d in devices.values() if d.touched]
-    if touched:
-        session.connection().execute(HOT_UPDATE, touched)
-    if new_rows:
-        session.connection().execute(_FRAME_INSERT, new_rows)
+    store(session, [d.changes() for d in devices.values() if d.touched], new_rows)
     moved = [d.id for d in devices.values() if d.moved]
     if moved:
         # Downlinks go to the gateway that last heard the fob: bring the pending ones along.
