@@ -41,6 +41,7 @@ from monitor.api.deps import SESSION_COOKIE
 from monitor.api.main import create_app
 from monitor.seed import SEED_TEAM
 from protocol import frame_types as ft
+from protocol import relay_batch
 
 # Callers. "*_no_csrf" hold a valid session cookie but cannot read the page's CSRF token: what a
 # cross-site form or fetch from another origin looks like to the monitor.
@@ -108,6 +109,12 @@ def _frames(c: Creds, s: Any) -> dict[str, Any]:
     return {"json": {"frames": [frame_item(ft.HEARTBEAT, 100, (90, 0, 0, 1))]}}
 
 
+def _packed_frames(c: Creds, s: Any) -> dict[str, Any]:
+    item = frame_item(ft.HEARTBEAT, 102, (90, 0, 0, 1))
+    body = relay_batch.encode_request([(bytes.fromhex(item["frame"]), 0, "ble", -70, None)], 0)
+    return {"content": body, "headers": {"Content-Type": "application/octet-stream"}}
+
+
 def _test_frame(c: Creds, s: Any) -> dict[str, Any]:
     return {"json": {"frame": frame_item(ft.TEST, 101, (90, 0, 0))["frame"]}}
 
@@ -160,6 +167,7 @@ def _new_incident(c: Creds, s: Any) -> dict[str, Any]:
 POLICY: dict[tuple[str, str], Rule] = {
     # Gateways: relay frames, collect downlinks, report health. Nothing else.
     ("POST", "/v1/frames"): Rule(GATEWAY, _frames),
+    ("POST", "/v1/frames/binary"): Rule(GATEWAY, _packed_frames),
     ("GET", "/v1/downlink"): Rule(GATEWAY, lambda c, s: {"params": {"after": 0, "wait": 0}}),
     ("POST", "/v1/gateways/health"): Rule(
         GATEWAY, lambda c, s: {"json": {"links": [], "queue_depth": 0, "version": "t"}}
@@ -472,7 +480,7 @@ def build(
             spec["data"] = {**spec.get("data", {}), "csrf_token": csrf or "guessed"}
         elif csrf:
             headers["X-CSRF-Token"] = csrf
-    return url, {**spec, "headers": headers}, cookies
+    return url, {**spec, "headers": {**spec.get("headers", {}), **headers}}, cookies
 
 
 CASES = [
