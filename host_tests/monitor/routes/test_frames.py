@@ -175,3 +175,11 @@ def test_a_revoked_gateway_still_calling_is_counted_once_per_interval_and_audite
             select(AuditEntry).where(AuditEntry.action == "revoked_credential_still_calling")
         ).all()
     assert len(entries) == 1
+
+
+def test_a_batch_of_nothing_but_bad_items_is_still_counted(env: Env) -> None:
+    """No frame in it parses, so nothing is applied: its rejections are counted all the same."""
+    results = env.post_frames({"frame": "not hex"}, {"frame": "00"}, {"nope": 1})
+    assert [r["reason"] for r in results] == ["malformed", "bad_length", "malformed"]
+    counts = env.client.get("/v1/reports/rejections", headers=env.token("admin")).json()
+    assert counts["malformed"]["count"] == 2 and counts["bad_length"]["count"] == 1

@@ -138,14 +138,12 @@ def commit(
         counted = (batch.rejections, batch.last_rejected) if n == 0 else None
         if not urgent and entry is not None:
             entry.leave()  # no alarm of ours left to apply: our heartbeats wait like any
-        if sqlite and not urgent:
+        if not urgent:
             _commit_bulk(session, keybox, batch, frames_, gateway_id, now, scope_worker_id, counted)
             continue
         part = _part(batch, frames_, counted)
-        if not urgent:
-            urgent_gate.step_aside()
-        writer = _sqlite_writer.hold(urgent, gateway_id) if sqlite else contextlib.nullcontext()
-        with urgent_gate.urgent() if urgent else contextlib.nullcontext(), writer:
+        writer = _sqlite_writer.hold(True, gateway_id) if sqlite else contextlib.nullcontext()
+        with urgent_gate.urgent(), writer:
             _apply(session, keybox, part, gateway_id, now, scope_worker_id)
             session.commit()
     return [r for r in batch.results if r is not None]
@@ -184,21 +182,24 @@ def _commit_bulk(
     scope_worker_id: int | None,
     counted: tuple[Any, Any] | None,
 ) -> None:
-    """Heartbeats on SQLite: applied a chunk of devices at a time, and committed (letting the
-    writer go) whenever an alarm or another gateway's bulk is waiting for it. Unwaited-for, a
-    batch is one transaction as before; waited-for, nobody waits longer than one chunk."""
-    chunks = device_chunks(frames_, BULK_CHUNK_DEVICES)
+    """Heartbeats: applied a chunk of devices at a time, and committed whenever an alarm is in
+    flight (it then has the interpreter to itself until answered) or, on SQLite, an alarm or
+    another gateway's heartbeats wait for the writer. Unwaited-for, a batch is one transaction
+    as before; waited-for, nobody waits longer than one chunk."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    # Nothing parsed still goes through once: parse's rejections are counted there.
+    chunks = device_chunks(frames_, BULK_CHUNK_DEVICES) or [[]]
     i = 0
     while i < len(chunks):
         urgent_gate.step_aside()
-        with _sqlite_writer.hold(False, gateway_id):
+        with _sqlite_writer.hold(False, gateway_id) if sqlite else contextlib.nullcontext():
             while True:
                 part = _part(batch, chunks[i], counted if i == 0 else None)
                 _apply(session, keybox, part, gateway_id, now, scope_worker_id)
                 i += 1
                 if i == len(chunks) or urgent_gate.busy:
                     break
-                if _sqlite_writer.wanted_by_other(gateway_id):
+                if sqlite and _sqlite_writer.wanted_by_other(gateway_id):
                     break
             session.commit()
 
