@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from host_tests.support.monitor import DEVICE_ID, DEVICE_KEY, Env, frame_item, heartbeat, sos
+from monitor.models import FrameRecord
 from monitor.services.ingest import MAX_BATCH
 from protocol import frame_types as ft
 from protocol import frames
@@ -176,3 +178,23 @@ def test_damaged_bodies_never_crash_ingest(env: Env, body: bytes) -> None:
     if r.status_code == 200:
         count = int.from_bytes(body[4:6], "big")
         assert len(rb.decode_reply(r.content, count)) == count
+
+
+def test_frame_records_read_back_through_the_orm_as_they_were_relayed(env: Env) -> None:
+    """Frame records are written with the driver's executemany (ingest/frame_rows.py), not the
+    ORM: what the ORM reads back must be what was relayed, on both engines."""
+    heard = dt.datetime.now(dt.UTC).replace(microsecond=123000) - dt.timedelta(minutes=3)
+    items = [heartbeat(1, received_at=heard), sos(2, received_at=heard - dt.timedelta(seconds=1))]
+    items[0]["rssi"], items[1]["link"] = -101, "serial"
+    assert [s for s, _, _ in post_packed(env, pack(*items), 2)] == ["accepted"] * 2
+    with env.app.state.db.session() as s:
+        got = s.scalars(select(FrameRecord).order_by(FrameRecord.counter)).all()
+        assert [bytes(r.raw) for r in got] == [bytes.fromhex(i["frame"]) for i in items]
+        assert [(r.device_id, r.counter, r.ftype) for r in got] == [
+            (DEVICE_ID, 1, ft.HEARTBEAT),
+            (DEVICE_ID, 2, ft.SOS),
+        ]
+        assert [r.received_at for r in got] == [heard, heard - dt.timedelta(seconds=1)]
+        assert [(r.link, r.rssi) for r in got] == [("ble", -101), ("serial", -70)]
+        assert got[0].stored_at == got[1].stored_at and got[0].stored_at.tzinfo is not None
+        assert got[0].gateway_id == env.seeded.gateway_id

@@ -24,14 +24,14 @@ import datetime as dt
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import KeyBox
-from monitor.models import Alarm, Device, FrameRecord, utcnow
+from monitor.models import Alarm, Device, utcnow
 from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, downlinks
-from monitor.services.ingest import reasons, signing
+from monitor.services.ingest import frame_rows, reasons, signing
 from monitor.services.ingest.actions import act
 from monitor.services.ingest.batch import ACCEPTED, DUPLICATE, Batch, Parsed, Result
 from monitor.services.ingest.bulk_rate import BulkRate
@@ -61,7 +61,6 @@ BULK_CHUNK_DEVICES = 50
 # batches 11.5k and 295 ms; with one, 250 was the fastest (13.1k, p99 33 ms).
 BULK_CHUNK_DEVICES_POSTGRES = 250
 
-_FRAME_INSERT = insert(FrameRecord)  # run on the connection: Core executemany, no ORM per row
 
 # SQLite has one writer: serialise ingest in-process, alarms first (writer_lock.py).
 _sqlite_writer = PriorityLock()
@@ -209,12 +208,13 @@ def _commit_bulk(
             session.commit()
 
 
-def store(session: Session, touched: list[dict[str, Any]], new_rows: list[dict[str, Any]]) -> None:
+def store(session: Session, touched: list[dict[str, Any]], new_rows: list[tuple[Any, ...]]) -> None:
     """A chunk's device rows and frame records, one executemany each."""
+    connection = session.connection()
     if touched:
-        session.connection().execute(HOT_UPDATE, touched)
+        connection.execute(HOT_UPDATE, touched)
     if new_rows:
-        session.connection().execute(_FRAME_INSERT, new_rows)
+        frame_rows.for_dialect(connection.dialect).insert(connection, new_rows)
 
 
 def _in_scope(session: Session, ids: set[int], worker_id: int | None) -> set[int] | None:
@@ -250,7 +250,7 @@ def _apply(
     devices = lock_devices(session, ids)
     known = known_frames(session, batch.parsed)
     windows: dict[int, ReplayWindow] = {}
-    new_rows: list[dict[str, Any]] = []
+    new_rows: list[tuple[Any, ...]] = []  # frame_rows.COLUMNS order
     accepted: list[tuple[Parsed, frames.Frame, DeviceState]] = []
     for p in batch.parsed:
         device = devices.get(p.device_id)
@@ -305,18 +305,10 @@ def _apply(
             batch.reject(p.index, e.reason, p.device_id, p.counter)
             continue
         known[(p.device_id, p.counter)] = p.raw
+        item = p.item
         new_rows.append(
-            {
-                "device_id": device.id,
-                "counter": p.counter,
-                "ftype": p.ftype,
-                "raw": p.raw,
-                "gateway_id": gateway_id,
-                "link": p.item.link,
-                "rssi": p.item.rssi,
-                "received_at": p.item.received_at,
-                "stored_at": now,
-            }
+            (device.id, p.counter, p.ftype, p.raw, gateway_id, item.link, item.rssi)
+            + (item.received_at, now)
         )
         accepted.append((p, frame, device))
         ack = downlink_ack(key, device, p.counter)
