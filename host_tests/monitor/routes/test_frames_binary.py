@@ -181,7 +181,7 @@ def test_damaged_bodies_never_crash_ingest(env: Env, body: bytes) -> None:
 
 
 def test_frame_records_read_back_through_the_orm_as_they_were_relayed(env: Env) -> None:
-    """Frame records are written with the driver's executemany (ingest/frame_rows.py), not the
+    """Frame records are written with the driver's executemany (ingest/driver_rows.py), not the
     ORM: what the ORM reads back must be what was relayed, on both engines."""
     heard = dt.datetime.now(dt.UTC).replace(microsecond=123000) - dt.timedelta(minutes=3)
     items = [heartbeat(1, received_at=heard), sos(2, received_at=heard - dt.timedelta(seconds=1))]

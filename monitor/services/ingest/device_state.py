@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.core.crypto import OpenedKey
@@ -38,7 +38,7 @@ HOT = (
     "heartbeat_pending_s",
     "heartbeat_pending_since",
 )
-_WRITTEN = HOT[3:]  # id, key and revocation are only read
+WRITTEN = HOT[3:]  # id, key and revocation are only read
 
 
 class DeviceState:
@@ -66,20 +66,9 @@ class DeviceState:
         self.touched = False
         self.moved = False  # now heard through another gateway than before this batch
 
-    def changes(self) -> dict[str, Any]:
-        """This device's row for `HOT_UPDATE`."""
-        row = {n: getattr(self, n) for n in _WRITTEN}
-        row["device"] = self.id
-        return row
-
-
-# One Core executemany for a batch's devices (run on the connection, not through the ORM's
-# bulk UPDATE, whose bookkeeping cost more per row than the UPDATE itself: bench/ingest.py).
-HOT_UPDATE: Update = (
-    update(Device)
-    .where(Device.id == bindparam("device"))
-    .values({n: bindparam(n) for n in _WRITTEN})
-)
+    def changes(self) -> tuple[Any, ...]:
+        """This device's written columns, then its id (driver_rows.DEVICE_COLUMNS)."""
+        return (*(getattr(self, n) for n in WRITTEN), self.id)
 
 
 def lock_devices(session: Session, ids: set[int]) -> dict[int, DeviceState]:

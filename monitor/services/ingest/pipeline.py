@@ -31,13 +31,12 @@ from monitor.core.crypto import KeyBox
 from monitor.models import Alarm, Device, utcnow
 from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, downlinks
-from monitor.services.ingest import frame_rows, reasons, signing
+from monitor.services.ingest import driver_rows, reasons, signing
 from monitor.services.ingest.actions import act
 from monitor.services.ingest.batch import ACCEPTED, DUPLICATE, Batch, Parsed, Result
 from monitor.services.ingest.bulk_rate import BulkRate
 from monitor.services.ingest.dedupe import known_frames, resent
 from monitor.services.ingest.device_state import (
-    HOT_UPDATE,
     DeviceState,
     downlink_ack,
     lock_devices,
@@ -208,13 +207,15 @@ def _commit_bulk(
             session.commit()
 
 
-def store(session: Session, touched: list[dict[str, Any]], new_rows: list[tuple[Any, ...]]) -> None:
-    """A chunk's device rows and frame records, one executemany each."""
+def store(
+    session: Session, touched: list[tuple[Any, ...]], new_rows: list[tuple[Any, ...]]
+) -> None:
+    """A chunk's device rows and frame records, one driver executemany each (driver_rows)."""
     connection = session.connection()
     if touched:
-        connection.execute(HOT_UPDATE, touched)
+        driver_rows.update_devices(connection, touched)
     if new_rows:
-        frame_rows.for_dialect(connection.dialect).insert(connection, new_rows)
+        driver_rows.insert_frames(connection, new_rows)
 
 
 def _in_scope(session: Session, ids: set[int], worker_id: int | None) -> set[int] | None:
@@ -250,7 +251,7 @@ def _apply(
     devices = lock_devices(session, ids)
     known = known_frames(session, batch.parsed)
     windows: dict[int, ReplayWindow] = {}
-    new_rows: list[tuple[Any, ...]] = []  # frame_rows.COLUMNS order
+    new_rows: list[tuple[Any, ...]] = []  # driver_rows.FRAME_COLUMNS order
     accepted: list[tuple[Parsed, frames.Frame, DeviceState]] = []
     for p in batch.parsed:
         device = devices.get(p.device_id)
