@@ -1,8 +1,8 @@
 """A steady heartbeat backlog into a running monitor: the bulk traffic an alarm competes with.
 
 Another gateway (its own token) drains an outbox: batches of valid signed heartbeats from
-DEVICES other fobs, posted to `POST /v1/frames` back to back, each batch as soon as the last is
-answered, for as long as the backlog is open. It runs in its own process, so signing and
+DEVICES other fobs, packed as the gateway posts them (`POST /v1/frames/binary`), back to back,
+each batch as soon as the last is answered, for as long as the backlog is open. It runs in its own process, so signing and
 posting do not steal the measuring process's interpreter (its latencies would grow for reasons
 of ours, not the monitor's).
 
@@ -13,7 +13,6 @@ of ours, not the monitor's).
 
 from __future__ import annotations
 
-import datetime as dt
 import multiprocessing as mp
 import time
 from multiprocessing.synchronize import Event
@@ -26,14 +25,15 @@ from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
 from monitor.services import provisioning
-from protocol import frame_types, frames
+from protocol import frame_types, frames, relay_batch
 
 DEVICES = 500  # fobs behind the other gateway, as in bench/ingest.py
 FIRST_DEVICE = 100_000  # clear of the demo's own fobs
-BATCH = 1000  # the API's maximum per request (Vigil's own gateway posts at most 64)
+BATCH = 1000  # the API's maximum per request (Vigil's own gateway posts up to 500 heartbeats)
 HEARTBEAT = (90, 0, 0, 1)  # battery %, flags, outbox depth, uptime in hours
 START_TIMEOUT_S = 30.0  # spawning the process and the first batch's answer
 POST_TIMEOUT_S = 60.0
+PACKED = {"Content-Type": "application/octet-stream"}
 
 
 def provision(database_url: str, devices: int = DEVICES) -> tuple[str, dict[int, bytes]]:
@@ -75,7 +75,6 @@ def _drain(
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=POST_TIMEOUT_S) as http:
             while not stop.is_set():
-                now = dt.datetime.now(dt.UTC).isoformat()
                 items = []
                 for _ in range(batch):
                     dev = devices[n % len(devices)]
@@ -84,22 +83,24 @@ def _drain(
                     raw = frames.encode(
                         frame_types.HEARTBEAT, dev, counters[dev], HEARTBEAT, keys[dev]
                     )
-                    items.append({"frame": raw.hex(), "received_at": now, "link": "ble"})
+                    items.append((raw, 0, "ble", None, None))
+                # Packed, as the gateway and the phone post (POST /v1/frames/binary).
+                body = relay_batch.encode_request(items, int(time.time() * 1000))
                 t = time.perf_counter()
-                r = http.post("/v1/frames", json={"frames": items})
+                r = http.post("/v1/frames/binary", content=body, headers=PACKED)
                 while r.status_code == 429 and not stop.is_set():
                     # Over the monitor's per-gateway heartbeat cap: what a gateway does, wait
                     # as told and resend the same batch (bulk_rate.py).
                     limited += 1
                     stop.wait(float(r.headers.get("Retry-After", "1")))
-                    r = http.post("/v1/frames", json={"frames": items})
+                    r = http.post("/v1/frames/binary", content=body, headers=PACKED)
                 if r.status_code == 429:
                     break
                 r.raise_for_status()
                 t_last = time.perf_counter()
                 t_first = t_first or t
-                results = r.json()["results"]
-                refused = [x for x in results if x["status"] != "accepted"]
+                results = relay_batch.decode_reply(r.content, len(items))
+                refused = [x for x in results if x[0] != "accepted"]
                 if refused:  # a refused frame costs the monitor less: not the backlog we mean
                     raise RuntimeError(f"{len(refused)} of {batch} not accepted: {refused[0]}")
                 accepted += len(results)
