@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.core import urgency
 from monitor.errors import DatabaseBusy
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # another process holding the file waits this long
@@ -67,6 +68,8 @@ def make_engine(url: str) -> Engine:
             # One transaction at a time per file, in arrival order. IMMEDIATE takes SQLite's
             # write lock up front so a transaction that reads and then writes can never fail
             # with SQLITE_BUSY_SNAPSHOT; another process makes it wait (busy_timeout) instead.
+            # While an alarm is in flight, everything else waits its turn first (urgency.py).
+            urgency.step_aside_at_begin()
             if not lock.acquire(timeout=SQLITE_LOCK_TIMEOUT_S):
                 raise DatabaseBusy("the database stayed locked too long; retry the request")
             try:

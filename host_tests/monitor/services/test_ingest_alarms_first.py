@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from host_tests.support.monitor import DEVICE_ID, Env, heartbeat, sos
+from monitor.core.urgency import UrgentGate
 from monitor.models import Alarm, Device, FrameRecord
 from monitor.services import ingest, provisioning
 from monitor.services.ingest import pipeline
-from monitor.services.ingest.writer_lock import PriorityLock, UrgentGate
+from monitor.services.ingest.writer_lock import PriorityLock
 from protocol import frame_types as ft
 
 OTHER = 40  # a second fob, heartbeats only

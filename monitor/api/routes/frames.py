@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from monitor.api.deps import CurrentGateway, KeyBoxDep, SessionDep
+from monitor.core import urgency
+from monitor.core.urgency import GateEntry
 from monitor.errors import BadBatch, UnsupportedMediaType
 from monitor.models import utcnow
 from monitor.schemas import FramesOut
 from monitor.services import ingest, phones
-from monitor.services.ingest import pipeline
 from monitor.services.ingest.bulk_rate import BulkRate
-from monitor.services.ingest.writer_lock import GateEntry
 from protocol import relay_batch
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -83,7 +83,7 @@ async def _packed_body(request: Request) -> AsyncIterator[PackedBody]:
     if not relay_batch.carries_urgent(body):
         yield PackedBody(body, None)
         return
-    with pipeline.urgent_gate.urgent() as entry:
+    with urgency.gate.urgent() as entry, urgency.exempt():
         yield PackedBody(body, entry)
 
 

@@ -27,7 +27,9 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.core import urgency
 from monitor.core.crypto import KeyBox
+from monitor.core.urgency import GateEntry
 from monitor.models import Alarm, Device, utcnow
 from monitor.services import alarm_kinds as kinds
 from monitor.services import alarms, downlinks
@@ -44,7 +46,7 @@ from monitor.services.ingest.device_state import (
 )
 from monitor.services.ingest.parse import parse, parse_packed
 from monitor.services.ingest.rejection_counts import count_rejections
-from monitor.services.ingest.writer_lock import GateEntry, PriorityLock, UrgentGate
+from monitor.services.ingest.writer_lock import PriorityLock
 from protocol import frame_types as ft
 from protocol import frames, relay_batch
 from protocol.errors import ProtocolError, Stale
@@ -63,8 +65,8 @@ BULK_CHUNK_DEVICES_POSTGRES = 250
 
 # SQLite has one writer: serialise ingest in-process, alarms first (writer_lock.py).
 _sqlite_writer = PriorityLock()
-# Alarm requests in flight in this process: bulk work steps aside for them (writer_lock.py).
-urgent_gate = UrgentGate()
+# Alarm requests in flight in this process: bulk work steps aside for them (core/urgency.py).
+urgent_gate = urgency.gate
 
 
 def parts(parsed: list[Parsed]) -> list[tuple[bool, list[Parsed]]]:
@@ -130,6 +132,20 @@ def commit(
     before anything is applied. `entry`: the request's place in `urgent_gate`, taken when its
     body was read and left before its own heartbeats, if it has any (else when it is answered).
     """
+    with urgency.exempt():  # ingest steps aside at its own safe points
+        return _commit(session, keybox, batch, gateway_id, now, scope_worker_id, rate, entry)
+
+
+def _commit(
+    session: Session,
+    keybox: KeyBox,
+    batch: Batch,
+    gateway_id: int | None,
+    now: dt.datetime,
+    scope_worker_id: int | None,
+    rate: BulkRate | None,
+    entry: GateEntry | None,
+) -> list[Result]:
     sqlite = session.get_bind().dialect.name == "sqlite"
     split = parts(batch.parsed)
     if rate is not None:

@@ -1,5 +1,5 @@
-"""The one SQLite writer, shared so that an alarm never queues behind bulk traffic; and the
-gate that makes bulk work step aside while an alarm is in flight.
+"""The one SQLite writer, shared so that an alarm never queues behind bulk traffic (the gate
+that makes other work step aside while an alarm is in flight is monitor/core/urgency.py).
 
 SQLite has one writer at a time, so ingest serialises its transactions in-process instead of
 racing for the file lock. A plain lock is first come, first served: an SOS arriving while ten
@@ -72,62 +72,3 @@ class PriorityLock:
         """How many urgent acquirers wait now (tests wait on it to order their threads)."""
         with self._cond:
             return self._urgent_waiting
-
-
-class UrgentGate:
-    """How many alarm requests are in flight in this process, so bulk work can step aside.
-
-    The writer lock orders transactions, but an alarm also needs the CPU: with one Python
-    process saturated by heartbeat batches, each of the alarm's database calls waited its turn
-    for the interpreter behind the bulk thread (an SOS took 8 ms to apply and 22 ms to answer,
-    against 1 and 6 idle). An alarm request enters the gate as soon as its body is read; bulk
-    work, at its safe points (before a batch, between chunks), waits for the gate to empty,
-    for at most STEP_ASIDE_S, so a flood of alarms cannot stop heartbeats for good."""
-
-    STEP_ASIDE_S = 0.1
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._in_flight = 0
-
-    @contextlib.contextmanager
-    def urgent(self) -> Iterator[GateEntry]:
-        """In flight until the block ends, or until the entry's `leave` (a request leaves once
-        its alarms are committed, so its own heartbeats do not wait for it)."""
-        entry = GateEntry(self)
-        try:
-            yield entry
-        finally:
-            entry.leave()
-
-    def _enter(self) -> None:
-        with self._cond:
-            self._in_flight += 1
-
-    def _leave(self) -> None:
-        with self._cond:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._cond.notify_all()
-
-    @property
-    def busy(self) -> bool:
-        return self._in_flight > 0
-
-    def step_aside(self) -> None:
-        with self._cond:
-            if self._in_flight:
-                self._cond.wait_for(lambda: not self._in_flight, timeout=self.STEP_ASIDE_S)
-
-
-class GateEntry:
-    """One request's place in the gate: entered when made, left at most once."""
-
-    def __init__(self, gate: UrgentGate) -> None:
-        self._gate: UrgentGate | None = gate
-        gate._enter()
-
-    def leave(self) -> None:
-        if self._gate is not None:
-            self._gate._leave()
-            self._gate = None
