@@ -3,8 +3,8 @@
 Another gateway (its own token) drains an outbox: batches of valid signed heartbeats from
 DEVICES other fobs, packed as the gateway posts them (`POST /v1/frames/binary`), back to back,
 each batch as soon as the last is answered, for as long as the backlog is open. It runs in its
-own process, so signing and posting do not steal the measuring process's interpreter (its latencies would grow for reasons
-of ours, not the monitor's).
+own process, so signing and posting do not steal the measuring process's interpreter (its
+latencies would grow for reasons of ours, not the monitor's).
 
     with Backlog(url, *provision(database_url)) as backlog:
         ...  # measure alarms meanwhile
