@@ -10,21 +10,8 @@ from hypothesis import strategies as st
 from gateway.monitor_client import MonitorClient
 from gateway.queue import FrameQueue
 from gateway.relay import Relay
-from gateway.transport import FobLink
+from host_tests.support.gateway import ConnectedLink
 from protocol import frame_types, frames
-
-
-class _Link(FobLink):
-    def __init__(self) -> None:
-        super().__init__("ble", "AA:BB:CC:DD:EE:FF")
-
-    @property
-    def connected(self) -> bool:
-        return True
-
-    async def send(self, frame: bytes) -> None:
-        return None
-
 
 _CLIENT = MonitorClient("http://127.0.0.1:9", "unused")
 
@@ -38,7 +25,7 @@ def test_arbitrary_notifications_never_raise_and_only_uplink_frames_are_queued(
         queue = FrameQueue(":memory:")  # the file-backed queue has its own tests
         relay = Relay(queue, _CLIENT)  # never called: frame_received only queues
         good = frames.encode(frame_types.SOS, 5, 1, (1, 0, 0), bytes(32))
-        link = _Link()
+        link = ConnectedLink()
         for data in junk:
             relay.frame_received(data, link, -70)
         relay.frame_received(good, link, -70)

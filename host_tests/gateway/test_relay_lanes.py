@@ -18,24 +18,12 @@ import httpx
 from gateway.monitor_client import MonitorClient
 from gateway.queue import FrameQueue
 from gateway.relay import Relay
-from gateway.transport import FobLink
+from host_tests.support.gateway import ConnectedLink
 from protocol import frame_types as ft
 from protocol import frames
 from protocol import relay_batch as rb
 
 KEY = bytes(range(16))
-
-
-class _Link(FobLink):
-    def __init__(self) -> None:
-        super().__init__("ble", "AA:BB:CC:DD:EE:01")
-
-    @property
-    def connected(self) -> bool:
-        return True
-
-    async def send(self, frame: bytes) -> None:
-        return None
 
 
 def _heartbeat(device: int, counter: int) -> bytes:
@@ -69,7 +57,7 @@ def test_an_alarm_is_posted_and_answered_while_a_heartbeat_batch_is_unanswered()
         client = MonitorClient("http://monitor", "t", transport=httpx.MockTransport(monitor))
         queue = FrameQueue(":memory:")
         relay = Relay(queue, client)
-        link = _Link()
+        link = ConnectedLink()
         for c in range(1, 301):
             relay.frame_received(_heartbeat(1 + c % 30, c), link, -70)
         run = asyncio.create_task(relay.run())

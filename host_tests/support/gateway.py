@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 
+from gateway.transport import FobLink
+
 KEYS = {0x000101: bytes(range(32)), 0x000102: bytes(range(1, 33))}
 
 
@@ -47,3 +49,18 @@ class PtyFob:
             os.close(self.master)
         except OSError:
             pass
+
+
+class ConnectedLink(FobLink):
+    """A link that is always up and swallows what is sent: for relay tests about the queue and
+    the monitor, where no fob needs to hear back."""
+
+    def __init__(self, port: str = "AA:BB:CC:DD:EE:FF") -> None:
+        super().__init__("ble", port)
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    async def send(self, frame: bytes) -> None:
+        return None

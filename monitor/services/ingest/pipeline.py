@@ -133,37 +133,26 @@ def commit(
     body was read and left before its own heartbeats, if it has any (else when it is answered).
     """
     with urgency.exempt():  # ingest steps aside at its own safe points
-        return _commit(session, keybox, batch, gateway_id, now, scope_worker_id, rate, entry)
-
-
-def _commit(
-    session: Session,
-    keybox: KeyBox,
-    batch: Batch,
-    gateway_id: int | None,
-    now: dt.datetime,
-    scope_worker_id: int | None,
-    rate: BulkRate | None,
-    entry: GateEntry | None,
-) -> list[Result]:
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    split = parts(batch.parsed)
-    if rate is not None:
-        heartbeats = sum(1 for p in batch.parsed if p.ftype == ft.HEARTBEAT)
-        rate.charge(gateway_id, heartbeats, urgent=split[0][0])
-    for n, (urgent, frames_) in enumerate(split):
-        # Results are shared by index; what parse refused is counted with the first part.
-        counted = (batch.rejections, batch.last_rejected) if n == 0 else None
-        if not urgent and entry is not None:
-            entry.leave()  # no alarm of ours left to apply: our heartbeats wait like any
-        if not urgent:
-            _commit_bulk(session, keybox, batch, frames_, gateway_id, now, scope_worker_id, counted)
-            continue
-        part = _part(batch, frames_, counted)
-        writer = _sqlite_writer.hold(True, gateway_id) if sqlite else contextlib.nullcontext()
-        with urgent_gate.urgent(), writer:
-            _apply(session, keybox, part, gateway_id, now, scope_worker_id)
-            session.commit()
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        split = parts(batch.parsed)
+        if rate is not None:
+            heartbeats = sum(1 for p in batch.parsed if p.ftype == ft.HEARTBEAT)
+            rate.charge(gateway_id, heartbeats, urgent=split[0][0])
+        for n, (urgent, frames_) in enumerate(split):
+            # Results are shared by index; what parse refused is counted with the first part.
+            counted = (batch.rejections, batch.last_rejected) if n == 0 else None
+            if not urgent and entry is not None:
+                entry.leave()  # no alarm of ours left to apply: our heartbeats wait like any
+            if not urgent:
+                _commit_bulk(
+                    session, keybox, batch, frames_, gateway_id, now, scope_worker_id, counted
+                )
+                continue
+            part = _part(batch, frames_, counted)
+            writer = _sqlite_writer.hold(True, gateway_id) if sqlite else contextlib.nullcontext()
+            with urgent_gate.urgent(), writer:
+                _apply(session, keybox, part, gateway_id, now, scope_worker_id)
+                session.commit()
     return [r for r in batch.results if r is not None]
 
 
