@@ -6,8 +6,9 @@ calling, the alarm's own): with one Python process saturated by heartbeat batche
 alarm's database calls waited its turn behind the bulk thread (an SOS took 8 ms to apply and
 22 ms to answer, against 1 and 6 idle). An alarm request enters the gate as soon as its body is
 read. Ingest's bulk work steps aside at its safe points (before a batch, between chunks), and
-every other transaction before it begins (core/db.py), each for at most STEP_ASIDE_S, so a flood
-of alarms cannot stop the rest for good. Work that does its own stepping aside, or is the
+every other transaction before it begins (core/db.py), and the scheduler before each tick and
+each escalation delivery, each for at most STEP_ASIDE_S, so a flood of alarms cannot stop the
+rest for good. Work that does its own stepping aside, or is the
 alarm's, runs `exempt()` from the wait at BEGIN.
 """
 

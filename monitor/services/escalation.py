@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from monitor.channels.base import Notifier
 from monitor.channels.webhook import WebhookChannel
+from monitor.core import urgency
 from monitor.core.config import Settings
 from monitor.core.db import Database
 from monitor.errors import NotifyFailed
@@ -132,6 +133,8 @@ def deliver_due(
         )
     sent = 0
     for did in due:
+        # An alarm being received goes first: a delivery is CPU and a transaction (urgency.py).
+        urgency.gate.step_aside()
         # Each delivery on its own: whatever one contact's channel, message or row raises is
         # recorded against that delivery and retried; the next contact is still notified.
         with jobs.isolated(None, "delivery", f"delivery {did}"):

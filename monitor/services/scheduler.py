@@ -16,6 +16,7 @@ import logging
 from sqlalchemy import Connection, text
 from starlette.concurrency import run_in_threadpool
 
+from monitor.core import urgency
 from monitor.core.config import Settings
 from monitor.core.crypto import KeyBox
 from monitor.core.db import Database
@@ -97,6 +98,7 @@ def tick(
 ) -> bool:
     """One round of supervision, visit reminders and escalation; False when another instance
     leads."""
+    urgency.gate.step_aside()  # an alarm being received goes first (urgency.py)
     if not lead.check():
         return False
     # Independent jobs: supervision failing (say, the database refusing one write) must not
