@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     # handful; thousands left unread (a script, a leak) slowed every other request to seconds.
     max_streams_per_user: int = Field(default=20, ge=1, le=1000)
     # Downlink long polls one gateway (relay or phone) may hold open on one instance: a relay
-    # holds one, a phone one per open tab.
-    max_long_polls_per_gateway: int = Field(default=8, ge=1, le=1000)
+    # holds one, a phone one per open tab. Generous because a poll whose client died (a gateway
+    # killed and restarted) keeps its place until its wait ends, up to 25 s.
+    max_long_polls_per_gateway: int = Field(default=32, ge=1, le=1000)
     # Heartbeats one gateway may post per second on one instance, saving up to the burst; 0 is
     # no cap. Alarms are never capped. A site's relay sends a few a second; one back from a
     # day offline drains ~300k in a few minutes at this rate, and cannot crowd out the others.
