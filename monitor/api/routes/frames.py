@@ -70,7 +70,7 @@ def post_frames(
 @dataclass
 class PackedBody:
     body: bytes
-    entry: GateEntry | None  # its place in pipeline.urgent_gate when it carries an alarm
+    entry: GateEntry | None  # its place in urgency.gate when it carries an alarm
 
 
 async def _packed_body(request: Request) -> AsyncIterator[PackedBody]:
@@ -79,7 +79,7 @@ async def _packed_body(request: Request) -> AsyncIterator[PackedBody]:
         raise UnsupportedMediaType(f"send the packed batch as {PACKED}, not {kind or 'nothing'}")
     body = await request.body()
     # An alarm in the body: from here to the answer, bulk work in this process steps aside
-    # (pipeline.urgent_gate). Read from the type bytes alone; parsing comes later.
+    # (core/urgency.py). Read from the type bytes alone; parsing comes later.
     if not relay_batch.carries_urgent(body):
         yield PackedBody(body, None)
         return
